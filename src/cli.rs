@@ -1,0 +1,203 @@
+//! Command-line definitions (clap derive) and nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Orchestrate batched knowledge-expansion runs.
+///
+/// A plan (markdown) lists numbered PARTs; each PART reads what the knowledge
+/// base knows, researches, writes one cited knowledge file and a KNOWLEDGE-DROP
+/// report. expand parses plans into a task graph, runs PARTs in batches of at
+/// most --batch-size runners with review between batches, then consolidates
+/// INDEX.md and SKILL.md, archives the plan and makes one git commit.
+///
+/// Typical week:
+///   expand validate plans/*.md          check plans (CI: --format github)
+///   expand run plans/x.md               run the next batch
+///   expand review batch 1 x             check what it wrote
+///   expand run x --all                  run the rest
+///   expand consolidate x                index, archive, commit
+///   expand audit                        prove the base agrees with its plans
+#[derive(Debug, Parser)]
+#[command(
+    name = "expand",
+    version,
+    about,
+    long_about,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Run as if started in DIR (the workspace root, or a folder inside it).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Machine output: JSON on stdout (events, one per line, for `run`); logs stay on stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// When to use colors (honours NO_COLOR).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "EXPAND_COLOR")]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a workspace: expand.yaml (every key, commented), plans/, knowledge/
+    /// with INDEX.md and SKILL.md, drops/, completed/, .gitignore; git init when
+    /// not inside a repository.
+    Init {
+        /// Folder to create the workspace in (default: the current folder).
+        dir: Option<PathBuf>,
+    },
+    /// Parse plans, resolve references, build the graph and schedule; print
+    /// diagnostics with file:line. Exit 2 when a plan has errors.
+    ///
+    /// Several plans are checked together: a PART that reads another plan's
+    /// target waits on it.
+    ///
+    /// CI: expand validate --format github plans/*.md
+    Validate {
+        /// Plan paths or slugs (default: every plan in plans/).
+        plans: Vec<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Batch size used when a plan declares no batches.
+        #[arg(long, env = "EXPAND_BATCH_SIZE")]
+        batch_size: Option<usize>,
+    },
+    /// Print the task graph with batches as clusters.
+    Graph {
+        plan: String,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+        format: GraphFormat,
+        #[arg(long)]
+        batch_size: Option<usize>,
+    },
+    /// Run the next pending batch of a plan (or --batch K, --part N, --all).
+    ///
+    /// Ends with a summary: what ran, what failed and why, and what to type next.
+    /// --dry-run prints the schedule, the resolved reads, the queries and the
+    /// files that would be written, and changes nothing (the CI mode).
+    Run(RunArgs),
+    /// Per plan and batch: done / failed / pending, timings, tokens and cost.
+    Status { plan: Option<String> },
+    /// Quality report for a batch or a PART that has run; exit 1 when a check fails.
+    Review {
+        #[command(subcommand)]
+        what: ReviewWhat,
+    },
+    /// Update INDEX.md and SKILL.md, archive the plan and its drops, make one git commit.
+    ///
+    /// Without PLAN: every plan in plans/ whose PARTs have all run. Running it
+    /// twice changes nothing.
+    Consolidate {
+        plan: Option<String>,
+        /// Consolidate even though some PARTs failed (they are named in the commit).
+        #[arg(long)]
+        allow_partial: bool,
+        /// Change the files but make no git commit.
+        #[arg(long)]
+        no_commit: bool,
+    },
+    /// Check that the knowledge base agrees with its plans, indexes and drops.
+    ///
+    /// Works on any knowledge base (-C DIR); configure its layout in expand.yaml.
+    Audit {
+        /// Make the safe repairs: add missing index rows, drop expand's rows of missing files.
+        #[arg(long)]
+        fix: bool,
+    },
+    /// Mark PARTs pending again (state and plan ticks); their files are kept.
+    Reset {
+        plan: String,
+        /// Only these PARTs (default: all).
+        #[arg(long = "part", num_args = 1..)]
+        parts: Vec<u32>,
+    },
+    /// Rewrite a mis-encoded plan (UTF-8 once decoded as Mac Roman or Windows-1252) as clean UTF-8.
+    FixEncoding { plan: String },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Plan path or slug.
+    pub plan: String,
+    /// Runners at once (and PARTs per batch when the plan declares none).
+    #[arg(long, env = "EXPAND_BATCH_SIZE")]
+    pub batch_size: Option<usize>,
+    /// Run this batch (default: the next one with pending PARTs).
+    #[arg(long, conflicts_with_all = ["all", "parts"])]
+    pub batch: Option<u32>,
+    /// Run only these PARTs.
+    #[arg(long = "part", num_args = 1.., conflicts_with = "all")]
+    pub parts: Vec<u32>,
+    /// Run every remaining batch (stops after a batch with a failure unless --keep-going).
+    #[arg(long)]
+    pub all: bool,
+    /// With --all: go on after a batch with a failed PART.
+    #[arg(long, requires = "all")]
+    pub keep_going: bool,
+    /// Print what would run and be written; call no provider, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Writer to use (offline, openai, anthropic, command), overriding expand.yaml.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Extra attempts for a failed PART (default: config `retries`, 1).
+    #[arg(long)]
+    pub retries: Option<u32>,
+    /// Overwrite knowledge files that exist already, and re-run done PARTs named with --part.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewWhat {
+    /// Review every PART of batch K.
+    Batch {
+        number: u32,
+        plan: Option<String>,
+        /// Print each PART's KNOWLEDGE-DROP.
+        #[arg(long)]
+        show: bool,
+    },
+    /// Review one PART.
+    Part {
+        number: u32,
+        plan: Option<String>,
+        #[arg(long)]
+        show: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    /// GitHub Actions workflow commands (::error file=…,line=…::…).
+    Github,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Text,
+    Dot,
+    Mermaid,
+}

@@ -1,0 +1,129 @@
+//! One file per subcommand. Commands turn domain results into output and exit
+//! codes; anyhow lives here.
+
+pub mod completions;
+pub mod fix_encoding;
+pub mod graph;
+pub mod init;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::cli::{Cli, Command};
+use crate::error::Code;
+use crate::graph::PlanGraph;
+use crate::plan::Plan;
+use crate::report::{use_color, Style};
+use crate::workspace::Workspace;
+
+/// Run a parsed command line; what `main` and the tests call.
+pub fn run(cli: Cli) -> Result<Code> {
+    let style = Style {
+        on: use_color(cli.color, false),
+    };
+    let ctx = Ctx {
+        json: cli.json,
+        style,
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+    };
+    match cli.command {
+        Command::Init { dir } => init::run(dir.as_deref().or(cli.dir.as_deref())),
+        Command::Completions { shell } => completions::run(shell),
+        cmd => {
+            let ws = Workspace::discover(cli.dir.as_deref())?;
+            match cmd {
+                Command::Validate {
+                    plans,
+                    format,
+                    batch_size,
+                } => validate::run(&ws, &ctx, &plans, format, batch_size),
+                Command::Graph {
+                    plan,
+                    format,
+                    batch_size,
+                } => graph::run(&ws, &plan, format, batch_size),
+                Command::FixEncoding { plan } => fix_encoding::run(&ws, &plan),
+                other => Err(crate::error::bad_input(format!(
+                    "`{}` is not available in this build yet",
+                    command_name(&other)
+                ))),
+            }
+        }
+    }
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Init { .. } => "init",
+        Command::Validate { .. } => "validate",
+        Command::Graph { .. } => "graph",
+        Command::Run(_) => "run",
+        Command::Status { .. } => "status",
+        Command::Review { .. } => "review",
+        Command::Consolidate { .. } => "consolidate",
+        Command::Audit { .. } => "audit",
+        Command::Reset { .. } => "reset",
+        Command::FixEncoding { .. } => "fix-encoding",
+        Command::Completions { .. } => "completions",
+    }
+}
+
+/// Output settings shared by commands.
+pub struct Ctx {
+    pub json: bool,
+    pub style: Style,
+    pub verbose: u8,
+    pub quiet: bool,
+}
+
+/// Plans read together, with their graphs.
+pub struct Loaded {
+    pub plans: Vec<Plan>,
+    pub graphs: Vec<PlanGraph>,
+    /// Absolute paths the plans were read from.
+    pub files: Vec<PathBuf>,
+}
+
+/// Read, validate and connect plans. Errors only when a file cannot be read as
+/// text at all; content problems are diagnostics on the plans.
+pub fn load_plans(ws: &Workspace, files: &[PathBuf], batch_size: usize) -> Result<Loaded> {
+    let mut plans = Vec::with_capacity(files.len());
+    for f in files {
+        let shown = ws.show(f);
+        let mut plan = crate::plan::load(f, &shown)?;
+        crate::plan::validate::check(&mut plan);
+        plans.push(plan);
+    }
+    let kroot = ws.knowledge_dir();
+    let existing = crate::knowledge::list_files(&kroot, &ws.non_knowledge_dirs())
+        .with_context(|| format!("failed to list `{}`", ws.show(&kroot).display()))?;
+    let graphs = crate::graph::analyze(&mut plans, &existing, Some(&kroot), batch_size);
+    Ok(Loaded {
+        plans,
+        graphs,
+        files: files.to_vec(),
+    })
+}
+
+/// Plan names on the command line to files; none means every plan in plans/.
+pub fn plan_files(ws: &Workspace, names: &[String]) -> Result<Vec<PathBuf>> {
+    if names.is_empty() {
+        let v = ws.pending_plans()?;
+        if v.is_empty() {
+            return Err(crate::error::with_hint(
+                Code::BadInput,
+                format!("no plans in `{}`", ws.show(&ws.plans_dir()).display()),
+                "name a plan file, or put plans in the plans folder",
+            ));
+        }
+        return Ok(v);
+    }
+    names.iter().map(|n| ws.find_plan(n)).collect()
+}
+
+pub fn show(p: &Path) -> String {
+    p.to_string_lossy().replace('\\', "/")
+}

@@ -1,0 +1,402 @@
+//! `expand.yaml`, layered: defaults → file → `EXPAND_*` environment → flags.
+//! Unknown keys are errors that name the key and its line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub knowledge_dir: String,
+    pub plans_dir: String,
+    pub drops_dir: String,
+    pub completed_dir: String,
+    /// File name of an archived plan inside `completed/<slug>/` (`plan.md`; a
+    /// hand-run base may use `ingestion.md`).
+    pub completed_plan_name: String,
+    pub batch_size: usize,
+    pub retries: u32,
+    pub writer: Writer,
+    pub search: Search,
+    pub fetch: Fetch,
+    pub budget: Budget,
+    pub prices: BTreeMap<String, Price>,
+    pub git: Git,
+    pub index: Index,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            knowledge_dir: "knowledge".into(),
+            plans_dir: "plans".into(),
+            drops_dir: "drops".into(),
+            completed_dir: "completed".into(),
+            completed_plan_name: "plan.md".into(),
+            batch_size: 4,
+            retries: 1,
+            writer: Writer::default(),
+            search: Search::default(),
+            fetch: Fetch::default(),
+            budget: Budget::default(),
+            prices: BTreeMap::new(),
+            git: Git::default(),
+            index: Index::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Writer {
+    /// offline | openai | anthropic | command
+    pub kind: String,
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    /// Name of the environment variable holding the API key (never the key itself).
+    pub api_key_env: Option<String>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    pub timeout_s: u64,
+    /// For `command`: the program and its arguments.
+    pub command: Option<Vec<String>>,
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Writer {
+            kind: "offline".into(),
+            base_url: None,
+            model: None,
+            api_key_env: None,
+            max_tokens: None,
+            temperature: None,
+            timeout_s: 600,
+            command: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Search {
+    /// offline | searxng | brave | tavily
+    pub kind: String,
+    pub base_url: Option<String>,
+    pub api_key_env: Option<String>,
+    pub results: usize,
+    pub timeout_s: u64,
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        Search {
+            kind: "offline".into(),
+            base_url: None,
+            api_key_env: None,
+            results: 5,
+            timeout_s: 30,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Fetch {
+    pub enabled: bool,
+    pub max_bytes: u64,
+    pub timeout_s: u64,
+    pub per_host: usize,
+}
+
+impl Default for Fetch {
+    fn default() -> Self {
+        Fetch {
+            enabled: true,
+            max_bytes: 2_000_000,
+            timeout_s: 30,
+            per_host: 2,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Budget {
+    pub max_cost: Option<f64>,
+    pub max_tokens: Option<u64>,
+    pub prompt_tokens: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            max_cost: None,
+            max_tokens: None,
+            prompt_tokens: 24_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Git {
+    pub commit: bool,
+    pub author_name: Option<String>,
+    pub author_email: Option<String>,
+}
+
+impl Default for Git {
+    fn default() -> Self {
+        Git {
+            commit: true,
+            author_name: None,
+            author_email: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Index {
+    /// root: `knowledge/INDEX.md`; per-folder: `<folder>/INDEX.md`.
+    pub mode: String,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index {
+            mode: "root".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("failed to read `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{path}`{at}: {message}")]
+    Invalid {
+        path: PathBuf,
+        at: String,
+        message: String,
+    },
+    #[error("environment variable `{var}`: {message}")]
+    Env { var: String, message: String },
+}
+
+pub const FILE_NAME: &str = "expand.yaml";
+
+impl Config {
+    /// Load `root/expand.yaml` (if present) and apply `EXPAND_*` overrides from `env`.
+    pub fn load(
+        root: &Path,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let path = root.join(FILE_NAME);
+        let mut value = match std::fs::read_to_string(&path) {
+            Ok(text) if text.trim().is_empty() => serde_yaml::Value::Mapping(Default::default()),
+            Ok(text) => {
+                serde_yaml::from_str::<serde_yaml::Value>(&text).map_err(|e| invalid(&path, &e))?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                serde_yaml::Value::Mapping(Default::default())
+            }
+            Err(source) => return Err(ConfigError::Io { path, source }),
+        };
+        if value.is_null() {
+            value = serde_yaml::Value::Mapping(Default::default());
+        }
+        // Validate the file alone first, so errors carry its line numbers.
+        if path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if !text.trim().is_empty() {
+                serde_yaml::from_str::<Config>(&text).map_err(|e| invalid(&path, &e))?;
+            }
+        }
+        let mut env: Vec<(String, String)> = env
+            .filter(|(k, _)| k.starts_with("EXPAND_") && k.len() > 7)
+            .collect();
+        env.sort();
+        for (var, raw) in env {
+            let key = var["EXPAND_".len()..].to_lowercase();
+            if matches!(key.as_str(), "log" | "color") {
+                continue; // read by the CLI itself
+            }
+            let parts: Vec<&str> = key.split("__").collect();
+            let parsed: serde_yaml::Value =
+                serde_yaml::from_str(&raw).unwrap_or(serde_yaml::Value::String(raw.clone()));
+            set_path(&mut value, &parts, parsed);
+            serde_yaml::from_value::<Config>(value.clone()).map_err(|e| ConfigError::Env {
+                var: var.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        let cfg: Config = serde_yaml::from_value(value).map_err(|e| invalid(&path, &e))?;
+        cfg.check().map_err(|message| ConfigError::Invalid {
+            path,
+            at: String::new(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.batch_size == 0 || self.batch_size > 64 {
+            return Err(format!(
+                "batch_size must be between 1 and 64, not {}",
+                self.batch_size
+            ));
+        }
+        for (k, v) in [
+            ("knowledge_dir", &self.knowledge_dir),
+            ("plans_dir", &self.plans_dir),
+            ("drops_dir", &self.drops_dir),
+            ("completed_dir", &self.completed_dir),
+        ] {
+            if v != "." {
+                crate::fsutil::check_relative(v).map_err(|e| format!("{k} `{v}` {e}"))?;
+            }
+        }
+        if !matches!(self.index.mode.as_str(), "root" | "per-folder") {
+            return Err(format!(
+                "index.mode must be `root` or `per-folder`, not `{}`",
+                self.index.mode
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(path: &Path, e: &serde_yaml::Error) -> ConfigError {
+    let at = e
+        .location()
+        .map(|l| format!(":{}", l.line()))
+        .unwrap_or_default();
+    let message = e.to_string();
+    // serde_yaml appends " at line N column M"; the location is already in `at`.
+    let message = match message.find(" at line ") {
+        Some(p) => message[..p].to_string(),
+        None => message,
+    };
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        at,
+        message,
+    }
+}
+
+fn set_path(v: &mut serde_yaml::Value, parts: &[&str], new: serde_yaml::Value) {
+    if parts.is_empty() {
+        *v = new;
+        return;
+    }
+    if !v.is_mapping() {
+        *v = serde_yaml::Value::Mapping(Default::default());
+    }
+    let map = v.as_mapping_mut().expect("a mapping");
+    let key = serde_yaml::Value::String(parts[0].to_string());
+    let entry = map.entry(key).or_insert(serde_yaml::Value::Null);
+    set_path(entry, &parts[1..], new);
+}
+
+/// The text `expand init` writes: every key, commented.
+pub const TEMPLATE: &str = r#"# expand.yaml: every key is optional; the values shown are the defaults.
+# Environment variables override the file: EXPAND_BATCH_SIZE=2, EXPAND_WRITER__MODEL=gpt-4o.
+
+# knowledge_dir: knowledge      # "." when the base's root is the knowledge tree
+# plans_dir: plans
+# drops_dir: drops
+# completed_dir: completed      # e.g. _ingest-auto/completed for a hand-run base
+# completed_plan_name: plan.md  # e.g. ingestion.md
+# batch_size: 4                 # runners at once (and PARTs per batch when a plan declares none)
+# retries: 1                    # extra attempts for a failed PART
+
+# writer:
+#   kind: offline               # offline | openai | anthropic | command
+#   base_url: https://api.openai.com/v1
+#   model: gpt-4o-mini
+#   api_key_env: OPENAI_API_KEY # the variable's NAME; keys never go in this file
+#   max_tokens: 8000
+#   temperature: 0.2
+#   timeout_s: 600
+#   command: ["my-agent", "--print"]   # for kind: command
+
+# search:
+#   kind: offline               # offline | searxng | brave | tavily
+#   base_url: http://localhost:8888
+#   api_key_env: BRAVE_API_KEY
+#   results: 5
+#   timeout_s: 30
+
+# fetch:
+#   enabled: true
+#   max_bytes: 2000000
+#   timeout_s: 30
+#   per_host: 2
+
+# budget:
+#   max_cost: null              # stop starting PARTs past this many dollars
+#   max_tokens: null
+#   prompt_tokens: 24000
+
+# prices:
+#   gpt-4o-mini: { input_per_mtok: 0.15, output_per_mtok: 0.60 }
+
+# git:
+#   commit: true
+#   author_name: null           # default: git config user.name
+#   author_email: null
+
+# index:
+#   mode: root                  # root: knowledge/INDEX.md; per-folder: <folder>/INDEX.md
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_template_and_env() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(FILE_NAME), TEMPLATE).unwrap();
+        let c = Config::load(d.path(), std::iter::empty()).unwrap();
+        assert_eq!(c, Config::default());
+        let env = vec![
+            ("EXPAND_BATCH_SIZE".to_string(), "2".to_string()),
+            ("EXPAND_WRITER__MODEL".to_string(), "m".to_string()),
+        ];
+        let c = Config::load(d.path(), env.into_iter()).unwrap();
+        assert_eq!(c.batch_size, 2);
+        assert_eq!(c.writer.model.as_deref(), Some("m"));
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join(FILE_NAME),
+            "batch_size: 3\nwriter:\n  modle: x\n",
+        )
+        .unwrap();
+        let e = Config::load(d.path(), std::iter::empty())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("modle") && e.contains(":3"), "{e}");
+    }
+}

@@ -1,0 +1,125 @@
+//! Filesystem helpers every stage uses: the one atomic-write function, and the
+//! checks that keep paths inside the workspace.
+
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+/// Write `bytes` to `path` atomically: a temp file in the same folder, fsync,
+/// then rename over the target. Readers see the old file or the new one, never
+/// a half-written one. Creates missing parent folders.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Why a relative path from a plan is refused.
+pub fn check_relative(p: &str) -> Result<(), &'static str> {
+    if p.is_empty() {
+        return Err("is empty");
+    }
+    if p.chars().any(|c| c.is_control()) {
+        return Err("contains control characters");
+    }
+    if p.len() > 400 {
+        return Err("is longer than 400 bytes");
+    }
+    if p.starts_with('/')
+        || p.starts_with('\\')
+        || Path::new(p).is_absolute()
+        || p.get(1..3) == Some(":\\")
+        || p.get(1..3) == Some(":/")
+    {
+        return Err("is an absolute path");
+    }
+    if Path::new(p)
+        .components()
+        .any(|c| matches!(c, Component::ParentDir))
+        || p.split(['/', '\\']).any(|s| s == "..")
+    {
+        return Err("leaves the knowledge folder (`..`)");
+    }
+    Ok(())
+}
+
+/// Resolve `rel` under `root`, refusing `..`, absolute paths and symlinks that
+/// lead outside `root`. The file itself need not exist.
+pub fn resolve_inside(root: &Path, rel: &str) -> Result<PathBuf, String> {
+    check_relative(rel).map_err(|e| format!("`{rel}` {e}"))?;
+    let joined = root.join(rel);
+    let canon_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    // The longest existing ancestor decides where symlinks lead.
+    let mut probe = joined.clone();
+    loop {
+        if probe.symlink_metadata().is_ok() {
+            let real = probe.canonicalize().map_err(|e| format!("`{rel}`: {e}"))?;
+            if !real.starts_with(&canon_root) {
+                return Err(format!(
+                    "`{rel}` leads outside the knowledge folder through a symbolic link"
+                ));
+            }
+            break;
+        }
+        if !probe.pop() || probe == *root {
+            break;
+        }
+    }
+    Ok(joined)
+}
+
+/// `path` relative to `base` with forward slashes, or `path` as given.
+pub fn rel_str(base: &Path, path: &Path) -> String {
+    let p = path.strip_prefix(base).unwrap_or(path);
+    p.to_string_lossy().replace('\\', "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        assert!(check_relative("a/00-x.md").is_ok());
+        assert!(check_relative("../x.md").is_err());
+        assert!(check_relative("a/../../x.md").is_err());
+        assert!(check_relative("/etc/passwd").is_err());
+        assert!(check_relative("a\u{7}b.md").is_err());
+        assert!(check_relative("").is_err());
+    }
+
+    #[test]
+    fn atomic_write_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sub/f.md");
+        atomic_write(&p, b"one").unwrap();
+        atomic_write(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(d.path().join("sub")).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_escape_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let root = d.path().join("knowledge");
+        std::fs::create_dir_all(&root).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("evil")).unwrap();
+        assert!(resolve_inside(&root, "evil/x.md").is_err());
+        assert!(resolve_inside(&root, "fine/x.md").is_ok());
+    }
+}

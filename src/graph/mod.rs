@@ -1,0 +1,305 @@
+//! Stage 2: the task graph. Resolves every PART's references, turns them into
+//! dependency edges (within a plan and across plans read together), finds
+//! cycles, and forms the batch schedule (SPEC §3).
+
+pub mod references;
+pub mod schedule;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::plan::{Diagnostic, ItemKind, Plan, Severity, Status};
+use references::{Catalog, Resolution};
+
+/// How a PART mentions a reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefKind {
+    Read,
+    Cite,
+    Influence,
+}
+
+#[derive(Clone, Debug)]
+pub struct ResolvedRef {
+    pub reference: String,
+    pub line: usize,
+    pub kind: RefKind,
+    pub resolution: Resolution,
+}
+
+/// The graph view of one PART.
+#[derive(Clone, Debug, Default)]
+pub struct PartNode {
+    pub number: u32,
+    pub reads: Vec<ResolvedRef>,
+    /// PARTs of the same plan that must finish first.
+    pub depends_on: BTreeSet<u32>,
+    /// PARTs of other plans read together whose targets this PART reads: (plan slug, PART).
+    pub waits_on: BTreeSet<(String, u32)>,
+    pub batch: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    pub number: u32,
+    pub title: String,
+    /// PART numbers in the order they start (dependencies first).
+    pub parts: Vec<u32>,
+    pub declared: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PlanGraph {
+    /// One node per PART, in plan order.
+    pub nodes: Vec<PartNode>,
+    pub batches: Vec<Batch>,
+}
+
+impl PlanGraph {
+    pub fn node(&self, part: u32) -> Option<&PartNode> {
+        self.nodes.iter().find(|n| n.number == part)
+    }
+}
+
+/// Resolve, connect and schedule `plans` together. Diagnostics are added to
+/// each plan. `knowledge_root` (when the folder exists) enables the symlink check.
+pub fn analyze(
+    plans: &mut [Plan],
+    existing: &[String],
+    knowledge_root: Option<&Path>,
+    batch_size: usize,
+) -> Vec<PlanGraph> {
+    let mut planned = Vec::new();
+    for (pi, plan) in plans.iter().enumerate() {
+        for part in &plan.parts {
+            if let Some(t) = &part.target {
+                planned.push((t.clone(), pi, part.number));
+            }
+        }
+    }
+    let catalog = Catalog::new(existing, &planned);
+    let existing_set: BTreeSet<&str> = existing.iter().map(|s| s.as_str()).collect();
+    let slugs: Vec<String> = plans.iter().map(|p| p.slug.clone()).collect();
+    let mut graphs = Vec::with_capacity(plans.len());
+    for (pi, plan) in plans.iter_mut().enumerate() {
+        let mut diags = Vec::new();
+        let mut nodes = Vec::with_capacity(plan.parts.len());
+        let order: BTreeMap<u32, usize> = plan
+            .parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.number, i))
+            .collect();
+        for part in &plan.parts {
+            let mut node = PartNode {
+                number: part.number,
+                ..PartNode::default()
+            };
+            let mut refs: Vec<(String, usize, RefKind)> = Vec::new();
+            for item in part.items() {
+                match &item.kind {
+                    ItemKind::Read { reference, .. } => {
+                        refs.push((reference.clone(), item.line, RefKind::Read))
+                    }
+                    ItemKind::Cite { refs: r } => refs.extend(
+                        r.iter()
+                            .map(|r| (r.reference.clone(), item.line, RefKind::Cite)),
+                    ),
+                    _ => {}
+                }
+            }
+            for n in &part.influenced_by {
+                if let Some(f) = plan.influential.iter().find(|f| f.number == *n) {
+                    refs.push((f.path.clone(), part.line, RefKind::Influence));
+                }
+            }
+            for (reference, line, kind) in refs {
+                let resolution = catalog.resolve(&reference);
+                let mut deps: Vec<(usize, u32)> = Vec::new();
+                match &resolution {
+                    Resolution::Planned {
+                        plan: p, part: q, ..
+                    } => deps.push((*p, *q)),
+                    Resolution::Folder(f) => {
+                        // A folder read waits for the PARTs before it that write into it.
+                        let me = order[&part.number];
+                        deps.extend(catalog.planned_in(f).into_iter().filter(|(p, q)| {
+                            *p == pi && order.get(q).map(|&i| i < me).unwrap_or(false)
+                        }));
+                    }
+                    Resolution::Glob(v) => {
+                        for path in v {
+                            if let Resolution::Planned {
+                                plan: p, part: q, ..
+                            } = catalog.resolve(path)
+                            {
+                                deps.push((p, q));
+                            }
+                        }
+                    }
+                    Resolution::Unresolved if kind != RefKind::Influence => {
+                        diags.push(Diagnostic::warning(line, "unresolved-reference", format!("PART {}: `{reference}` is not in the knowledge base (not yet created)", part.number)));
+                    }
+                    _ => {}
+                }
+                for (p, q) in deps {
+                    if p == pi {
+                        if q != part.number {
+                            node.depends_on.insert(q);
+                        }
+                    } else {
+                        node.waits_on.insert((slugs[p].clone(), q));
+                    }
+                }
+                node.reads.push(ResolvedRef {
+                    reference,
+                    line,
+                    kind,
+                    resolution,
+                });
+            }
+            if let Some(t) = &part.target {
+                check_target(
+                    part.number,
+                    t,
+                    part.target_line.unwrap_or(part.line),
+                    part.status,
+                    &existing_set,
+                    knowledge_root,
+                    &mut diags,
+                );
+            }
+            nodes.push(node);
+        }
+        if let Some(cycle) = find_cycle(&nodes) {
+            let line = plan.part(cycle[0]).map(|p| p.line).unwrap_or(1);
+            let path: Vec<String> = cycle.iter().map(|n| format!("PART {n}")).collect();
+            diags.push(
+                Diagnostic::error(
+                    line,
+                    "dependency-cycle",
+                    format!("dependency cycle: {}", path.join(" → ")),
+                )
+                .with_hint("a PART reads or cites the target of a PART that reads it back"),
+            );
+        }
+        let batches = schedule::schedule(plan, &mut nodes, batch_size, &mut diags);
+        plan.diagnostics.extend(diags);
+        plan.diagnostics.sort_by(|a, b| {
+            a.line
+                .cmp(&b.line)
+                .then(b.severity.cmp(&a.severity))
+                .then(a.code.cmp(b.code))
+        });
+        plan.diagnostics.dedup();
+        graphs.push(PlanGraph { nodes, batches });
+    }
+    graphs
+}
+
+fn check_target(
+    part: u32,
+    t: &str,
+    line: usize,
+    status: Status,
+    existing: &BTreeSet<&str>,
+    root: Option<&Path>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if crate::fsutil::check_relative(t).is_err() {
+        return; // reported by plan validation
+    }
+    if let Some(root) = root {
+        if let Err(e) = crate::fsutil::resolve_inside(root, t) {
+            diags.push(Diagnostic::error(
+                line,
+                "target-outside",
+                format!("PART {part}: target {e}"),
+            ));
+            return;
+        }
+    }
+    if status == Status::Pending && !existing.contains(t) {
+        // Another file in the folder already uses this number?
+        let (dir, name) = match t.rsplit_once('/') {
+            Some((d, n)) => (format!("{d}/"), n),
+            None => (String::new(), t),
+        };
+        let num: String = name.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if !num.is_empty() {
+            let prefix = format!("{dir}{num}-");
+            if let Some(other) = existing
+                .iter()
+                .find(|e| e.starts_with(&prefix) && !e[dir.len()..].contains('/'))
+            {
+                diags.push(Diagnostic::warning(
+                    line,
+                    "number-taken",
+                    format!("PART {part}: number {num} is already used by `{other}`"),
+                ));
+            }
+        }
+    }
+}
+
+/// A cycle among `depends_on` edges, as PART numbers (first repeated at the end).
+fn find_cycle(nodes: &[PartNode]) -> Option<Vec<u32>> {
+    let idx: BTreeMap<u32, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.number, i))
+        .collect();
+    // 0 = unvisited, 1 = on stack, 2 = done. Iterative DFS: plans can be large.
+    let mut state = vec![0u8; nodes.len()];
+    for start in 0..nodes.len() {
+        if state[start] != 0 {
+            continue;
+        }
+        let mut stack: Vec<(usize, Vec<usize>)> = vec![(start, deps_of(nodes, &idx, start))];
+        state[start] = 1;
+        while let Some((at, pending)) = stack.last_mut() {
+            let at = *at;
+            match pending.pop() {
+                Some(next) if state[next] == 1 => {
+                    let mut cycle: Vec<u32> = stack.iter().map(|(i, _)| nodes[*i].number).collect();
+                    let from = cycle
+                        .iter()
+                        .position(|&n| n == nodes[next].number)
+                        .unwrap_or(0);
+                    cycle.drain(..from);
+                    cycle.push(nodes[next].number);
+                    return Some(cycle);
+                }
+                Some(next) if state[next] == 0 => {
+                    state[next] = 1;
+                    let d = deps_of(nodes, &idx, next);
+                    stack.push((next, d));
+                }
+                Some(_) => {}
+                None => {
+                    state[at] = 2;
+                    stack.pop();
+                }
+            }
+        }
+    }
+    None
+}
+
+fn deps_of(nodes: &[PartNode], idx: &BTreeMap<u32, usize>, i: usize) -> Vec<usize> {
+    nodes[i]
+        .depends_on
+        .iter()
+        .rev()
+        .filter_map(|d| idx.get(d).copied())
+        .collect()
+}
+
+/// Number of error diagnostics across plans.
+pub fn error_count(plans: &[Plan]) -> usize {
+    plans
+        .iter()
+        .flat_map(|p| &p.diagnostics)
+        .filter(|d| d.severity == Severity::Error)
+        .count()
+}

@@ -1,0 +1,21 @@
+//! expand: batched knowledge-expansion runs.
+//!
+//! The modules follow a plan's path through the tool: it is parsed (`plan`),
+//! turned into a task graph (`graph`), run (`run`, `steps`, `providers`),
+//! reviewed (`review`), consolidated (`consolidate`) and audited (`audit`).
+//! `commands` holds one file per subcommand; `main.rs` only starts things.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod fsutil;
+pub mod graph;
+pub mod knowledge;
+pub mod plan;
+pub mod report;
+pub mod workspace;
+
+pub use commands::run as run_cli;
+pub mod providers;
+pub mod run;

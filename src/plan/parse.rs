@@ -1,0 +1,834 @@
+//! Second pass of the parser: blocks to the plan model.
+//!
+//! Reads the title, `**Key**: value` metadata, declared totals, the
+//! influential-files list, declared batches, and PARTs in their three
+//! dialects with their steps and items. Problems found here become
+//! diagnostics on the plan; parsing itself never fails on text.
+
+use std::path::{Path, PathBuf};
+
+use super::blocks::{self, Block, BlockKind, Lines};
+use super::encoding::{self, DecodeError};
+use super::model::*;
+use super::text::*;
+
+/// Read and parse a plan file. Fails only when the bytes are not text.
+pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Plan, DecodeError> {
+    let decoded = encoding::decode(bytes)?;
+    let mut plan = parse_str(path, decoded.text);
+    plan.encoding = decoded.encoding;
+    plan.bom = decoded.bom;
+    Ok(plan)
+}
+
+/// Parse plan text that is already clean UTF-8.
+pub fn parse_str(path: &Path, text: String) -> Plan {
+    let slug = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut p = Parser {
+        lines: Lines::new(&text),
+        text: &text,
+        plan: Plan {
+            path: path.to_path_buf(),
+            slug,
+            ..Plan::default()
+        },
+        files: Vec::new(),
+    };
+    let blocks = blocks::blocks(&text);
+    p.run(&blocks);
+    let mut plan = p.plan;
+    plan.text = text;
+    plan
+}
+
+struct Parser<'t> {
+    text: &'t str,
+    lines: Lines,
+    plan: Plan,
+    /// `### File N: …` sections with their `**Filename**:` (bold-form plans).
+    files: Vec<(u32, String)>,
+}
+
+/// Where the walk is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Zone {
+    Header,
+    Body,
+    Influential(u8),
+}
+
+impl<'t> Parser<'t> {
+    fn line(&self, offset: usize) -> usize {
+        self.lines.line(offset)
+    }
+
+    fn run(&mut self, blocks: &[Block]) {
+        let mut zone = Zone::Header;
+        let mut heading_batch: Option<u32> = None;
+        // The PART being read, and the heading level that opened it (0 for
+        // paragraph forms, which any heading ends).
+        let mut open: Option<(Part, u8)> = None;
+        let mut file_section: Option<u32> = None;
+        let mut i = 0;
+        while i < blocks.len() {
+            let b = &blocks[i];
+            match b.kind {
+                BlockKind::Heading(level) => {
+                    let text = b.text();
+                    if self.plan.title.is_empty() && level == 1 {
+                        self.plan.title = text.trim().to_string();
+                        self.plan.title_line = self.line(b.range.start);
+                        i += 1;
+                        continue;
+                    }
+                    // Does this heading end the open PART?
+                    if let Some((_, plevel)) = &open {
+                        if part_header(&text).is_some() || *plevel == 0 || level <= *plevel {
+                            self.close(open.take(), b.range.start);
+                        }
+                    }
+                    if zone == Zone::Header || matches!(zone, Zone::Influential(l) if level <= l) {
+                        zone = Zone::Body;
+                    }
+                    if contains_ci(&text, "influential") {
+                        zone = Zone::Influential(level);
+                    }
+                    file_section = None;
+                    if level == 1 {
+                        heading_batch = self.batch_heading(&text, b);
+                    } else if let Some(rest) = text.trim().strip_prefix("File ") {
+                        file_section = leading_number(rest).map(|(n, _)| n);
+                    }
+                    if let Some((n, title)) = part_header(&text) {
+                        let mut part = self.new_part(n, title, b, Dialect::Heading);
+                        part.heading_batch = heading_batch;
+                        open = Some((part, level));
+                    }
+                    i += 1;
+                }
+                BlockKind::Paragraph if b.depth == 0 => {
+                    let first_strong = b.first_strong().unwrap_or("").to_string();
+                    if let Some((n, title)) = worker_header(&first_strong) {
+                        self.close(open.take(), b.range.start);
+                        let mut part = self.new_part(n, title, b, Dialect::Worker);
+                        part.title = strip_lines_suffix(title).to_string();
+                        // "✅ COMPLETE" after the bold title.
+                        if contains_ci(b.first(), "complete") && b.first().contains('✅') {
+                            part.status = Status::Done;
+                        }
+                        open = Some((part, 0));
+                        i += 1;
+                        continue;
+                    }
+                    if let Some((n, _)) = part_header(&first_strong) {
+                        let full = b.first();
+                        let title = full.find(':').map(|c| full[c + 1..].trim()).unwrap_or("");
+                        self.close(open.take(), b.range.start);
+                        let part = self.new_part(n, title, b, Dialect::Bold);
+                        open = Some((part, 0));
+                        i += 1;
+                        continue;
+                    }
+                    match open.as_mut() {
+                        Some((part, _)) => self.part_paragraph(part, b),
+                        None => self.top_paragraph(zone, b, file_section),
+                    }
+                    i += 1;
+                }
+                BlockKind::Paragraph => {
+                    // A later paragraph of a loose list item: part of that item.
+                    i += 1;
+                }
+                BlockKind::Item => {
+                    let end = subtree_end(blocks, i);
+                    match open.as_mut() {
+                        Some((part, _)) => self.part_items(part, &blocks[i..end]),
+                        None => self.top_items(zone, &blocks[i..end]),
+                    }
+                    i = end;
+                }
+            }
+        }
+        self.close(open.take(), self.text.len());
+        self.finish();
+    }
+
+    /// `# BATCH 2: Title (4 runners, ~2,800 lines)`.
+    fn batch_heading(&mut self, text: &str, b: &Block) -> Option<u32> {
+        let rest = strip_prefix_ci(text.trim(), "batch ")?;
+        let (n, rest) = leading_number(rest.trim_start())?;
+        let title = rest.trim_start().trim_start_matches(':').trim();
+        let title = match title.rfind('(') {
+            Some(p) if title.ends_with(')') => title[..p].trim(),
+            _ => title,
+        };
+        let line = self.line(b.range.start);
+        if !self.plan.batches.iter().any(|x| x.number == n) {
+            self.plan.batches.push(DeclaredBatch {
+                number: n,
+                title: title.to_string(),
+                parts: Vec::new(),
+                line,
+            });
+        }
+        Some(n)
+    }
+
+    fn new_part(&mut self, number: u32, title: &str, b: &Block, dialect: Dialect) -> Part {
+        let line = self.line(b.range.start);
+        let expected_lines = expected_lines(title);
+        let mut part = Part {
+            number,
+            title: strip_lines_suffix(title).to_string(),
+            line,
+            dialect,
+            target: None,
+            target_line: None,
+            status: Status::Pending,
+            marker: None,
+            status_line: None,
+            status_end: None,
+            completed_at: None,
+            file_exists: false,
+            expected_lines,
+            heading_batch: None,
+            influenced_by: Vec::new(),
+            steps: Vec::new(),
+            span: b.range.start..b.range.end,
+        };
+        if let Some(t) = create_target(title) {
+            part.target = Some(t.to_string());
+            part.target_line = Some(line);
+        } else if dialect == Dialect::Bold {
+            // "Create File 2 - …" names an entry of the plan's file list.
+            if let Some(rest) = title.split("File ").nth(1) {
+                if let Some((n, _)) = leading_number(rest) {
+                    if let Some((_, f)) = self.files.iter().find(|(k, _)| *k == n) {
+                        part.target = Some(f.clone());
+                        part.target_line = Some(line);
+                    }
+                }
+            }
+        }
+        part
+    }
+
+    fn close(&mut self, open: Option<(Part, u8)>, end: usize) {
+        let Some((mut part, _)) = open else { return };
+        part.span.end = end.max(part.span.start);
+        if part.target.is_none() {
+            let found = part.items().find_map(|i| match &i.kind {
+                ItemKind::CreateFile { path } => Some((path.clone(), i.line)),
+                _ => None,
+            });
+            if let Some((p, l)) = found {
+                part.target = Some(p);
+                part.target_line = Some(l);
+            }
+        }
+        if part.target.is_none() && part.dialect == Dialect::Bold {
+            // "Save as `x.md`" in the bullet list.
+            let found = part.items().find_map(|i| {
+                strip_prefix_ci(&i.text, "save as")
+                    .and_then(md_path)
+                    .map(|p| (p.to_string(), i.line))
+            });
+            if let Some((p, l)) = found {
+                part.target = Some(p);
+                part.target_line = Some(l);
+            }
+        }
+        self.plan.parts.push(part);
+    }
+
+    /// A top-level paragraph outside any PART: metadata, batch lines, file sections.
+    fn top_paragraph(&mut self, zone: Zone, b: &Block, file_section: Option<u32>) {
+        for l in &b.lines {
+            let Some(key) = l.strong.as_deref() else {
+                continue;
+            };
+            let key = key.trim_end_matches(':').trim();
+            let value = value_after_strong(&l.text, key);
+            if let Some(rest) = strip_prefix_ci(key, "batch ") {
+                self.batch_line(rest, value, self.line(l.offset));
+                continue;
+            }
+            if key.eq_ignore_ascii_case("filename") {
+                if let (Some(n), Some(p)) = (file_section, md_path(value)) {
+                    self.files.push((n, p.to_string()));
+                }
+                continue;
+            }
+            if zone == Zone::Header
+                && !key.is_empty()
+                && (l.text.trim_start().starts_with(key) || l.text.contains(':'))
+            {
+                self.plan.metadata.push(Meta {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                    line: self.line(l.offset),
+                });
+            }
+        }
+    }
+
+    /// `**Batch N**: PARTs a-b (title)`.
+    fn batch_line(&mut self, after_batch: &str, value: &str, line: usize) {
+        let Some((n, _)) = leading_number(after_batch.trim()) else {
+            return;
+        };
+        match batch_parts(value) {
+            Some((parts, title)) => {
+                if let Some(b) = self.plan.batches.iter_mut().find(|b| b.number == n) {
+                    if b.parts.is_empty() {
+                        b.parts = parts;
+                    }
+                } else {
+                    self.plan.batches.push(DeclaredBatch {
+                        number: n,
+                        title,
+                        parts,
+                        line,
+                    });
+                }
+            }
+            None => self.plan.diagnostics.push(
+                Diagnostic::error(
+                    line,
+                    "bad-batch-line",
+                    format!("cannot read the PARTs of batch {n} from `{}`", value.trim()),
+                )
+                .with_hint("write it as `**Batch N**: PARTs 1-4 (title)`"),
+            ),
+        }
+    }
+
+    /// List items outside any PART: influential files, batch lines.
+    fn top_items(&mut self, zone: Zone, items: &[Block]) {
+        let root = &items[0];
+        let line = self.line(root.range.start);
+        if let Some(key) = root.first_strong() {
+            let key = key.trim_end_matches(':').trim();
+            if let Some(rest) = strip_prefix_ci(key, "batch ") {
+                let value = value_after_strong(root.first(), key).to_string();
+                self.batch_line(rest, &value, line);
+                return;
+            }
+        }
+        if let (Zone::Influential(_), Some(n)) = (zone, root.ordinal) {
+            let l = &root.lines.first();
+            let path = l
+                .and_then(|l| {
+                    l.code
+                        .iter()
+                        .find(|c| c.ends_with(".md") || c.ends_with('/'))
+                        .cloned()
+                })
+                .or_else(|| md_path(root.first()).map(str::to_string));
+            if let Some(path) = path {
+                let text = root.first();
+                let description = text
+                    .find(&path)
+                    .map(|p| &text[p + path.len()..])
+                    .unwrap_or("")
+                    .trim()
+                    .trim_start_matches(['-', '–', '—', ':'])
+                    .trim()
+                    .to_string();
+                self.plan.influential.push(Influential {
+                    number: n,
+                    path,
+                    description,
+                    line,
+                });
+            }
+        }
+    }
+
+    /// A paragraph inside a PART: a step heading, "Influenced by", CITE, Filename.
+    fn part_paragraph(&mut self, part: &mut Part, b: &Block) {
+        for l in &b.lines {
+            let line = self.line(l.offset);
+            let strong = l.strong.as_deref().map(|s| s.trim_end_matches(':').trim());
+            let text = l.text.trim();
+            if let Some(key) = strong {
+                let value = value_after_strong(text, key);
+                if contains_ci(key, "influenced by") {
+                    part.influenced_by = number_list(value);
+                    continue;
+                }
+                if key.eq_ignore_ascii_case("filename") {
+                    if part.target.is_none() {
+                        if let Some(p) = md_path(value) {
+                            part.target = Some(p.to_string());
+                            part.target_line = Some(line);
+                        }
+                    }
+                    continue;
+                }
+                if key.eq_ignore_ascii_case("cite") {
+                    let item = self.item(text, None, line);
+                    current_step(part, line).items.push(item);
+                    continue;
+                }
+                let (number, name) = match step_header(key) {
+                    Some((n, name)) => (n, name.to_string()),
+                    None => (None, key.to_string()),
+                };
+                let name = if name.is_empty() {
+                    value.to_string()
+                } else {
+                    name
+                };
+                part.steps.push(Step {
+                    number,
+                    kind: classify_step(&name),
+                    name,
+                    line,
+                    items: Vec::new(),
+                });
+                // "**Complete:** [✓] PART 1" and "**Content:** text" carry an item.
+                if !value.is_empty() {
+                    let src_end = self.lines.line_end(self.text, l.offset);
+                    let src = self.text.get(l.offset..src_end).unwrap_or("");
+                    let marker = src
+                        .find('[')
+                        .and_then(|p| blocks::marker_at(self.text, l.offset + p));
+                    let v = value.trim();
+                    let v = match &marker {
+                        Some(m) => v
+                            .strip_prefix(&self.text[m.span.clone()])
+                            .map(str::trim)
+                            .unwrap_or(v),
+                        None => v,
+                    };
+                    let item = self.item(v, marker, line);
+                    part.steps.last_mut().expect("just pushed").items.push(item);
+                }
+            } else if let Some((n, name)) = step_header(text) {
+                // An unclosed `**Step 1: Name` shows its asterisks as text.
+                part.steps.push(Step {
+                    number: n,
+                    kind: classify_step(name),
+                    name: name.to_string(),
+                    line,
+                    items: Vec::new(),
+                });
+            } else {
+                // Loose prose inside a PART: instructions for the writer.
+                let item = self.item(text, None, line);
+                current_step(part, line).items.push(item);
+            }
+        }
+    }
+
+    /// A list (root item and its descendants) inside a PART.
+    fn part_items(&mut self, part: &mut Part, items: &[Block]) {
+        let root_depth = items[0].depth;
+        // Index into `items` of the last item at root depth, and where it went.
+        let mut last: Option<(usize, usize, usize)> = None; // (step idx, item idx, block idx)
+        for (k, b) in items.iter().enumerate() {
+            if b.kind != BlockKind::Item {
+                continue;
+            }
+            let line = self.line(b.range.start);
+            let text = b.text();
+            let text = text.trim();
+            if b.depth == root_depth {
+                // The status line: `- [ ] PART N: Create …`.
+                if let Some((n, rest)) = part_header(text) {
+                    if n == part.number && part.status_line.is_none() {
+                        self.status_line(part, b, rest, line);
+                        last = None;
+                        continue;
+                    }
+                }
+                let item = self.item(text, b.marker.clone(), line);
+                let step = current_step(part, line);
+                step.items.push(item);
+                let si = part.steps.len() - 1;
+                last = Some((si, part.steps[si].items.len() - 1, k));
+            } else {
+                // Nested: a brief of its parent, or an item of its own when it
+                // has a checkbox or is a CITE list.
+                let own = b.marker.is_some()
+                    || strip_prefix_ci(text, "cite").is_some()
+                    || b.first_strong()
+                        .map(|s| s.trim_end_matches(':').eq_ignore_ascii_case("cite"))
+                        .unwrap_or(false);
+                if let Some((si, ii, _)) = last {
+                    let parent = &mut part.steps[si].items[ii];
+                    if let ItemKind::Section(s) = &mut parent.kind {
+                        s.brief.push(text.to_string());
+                    }
+                }
+                if own {
+                    let item = self.item(text, b.marker.clone(), line);
+                    current_step(part, line).items.push(item);
+                }
+            }
+        }
+    }
+
+    fn status_line(&mut self, part: &mut Part, b: &Block, rest: &str, line: usize) {
+        part.status_line = Some(line);
+        part.status_end = Some(self.lines.line_end(self.text, b.range.start));
+        if let Some(m) = &b.marker {
+            part.status = m.status;
+            part.marker = Some(m.clone());
+        }
+        if part.target.is_none() {
+            if let Some(t) = create_target(rest) {
+                part.target = Some(t.to_string());
+                part.target_line = Some(line);
+            }
+        }
+        if part.expected_lines.is_none() {
+            part.expected_lines = expected_lines(rest);
+        }
+        if let Some(p) = rest.find("(Completed") {
+            let c = &rest[p + 1..];
+            let c = c.split(')').next().unwrap_or(c);
+            part.completed_at = Some(c.trim_start_matches("Completed").trim().to_string());
+        }
+        if rest.contains("FILE EXISTS") {
+            part.file_exists = true;
+        }
+    }
+
+    /// Classify one step item.
+    fn item(&self, text: &str, marker: Option<Marker>, line: usize) -> Item {
+        Item {
+            line,
+            text: text.to_string(),
+            marker,
+            kind: classify_item(text),
+        }
+    }
+
+    fn finish(&mut self) {
+        let plan = &mut self.plan;
+        if plan.title.is_empty() {
+            plan.title = plan.slug.clone();
+        }
+        plan.declared = declared(plan);
+        // Parts listed under `# BATCH N` headings join that batch.
+        let assigned: Vec<(u32, u32)> = plan
+            .parts
+            .iter()
+            .filter_map(|p| p.heading_batch.map(|b| (b, p.number)))
+            .collect();
+        for (b, n) in assigned {
+            if let Some(batch) = plan.batches.iter_mut().find(|x| x.number == b) {
+                if !batch.parts.contains(&n) {
+                    batch.parts.push(n);
+                }
+            }
+        }
+        plan.batches.sort_by_key(|b| b.number);
+    }
+}
+
+/// Items under a bold `**Step**` paragraph, or an implicit step for lists that
+/// come before any step (Worker and bold forms, or loose PARTs).
+fn current_step(part: &mut Part, line: usize) -> &mut Step {
+    if part.steps.is_empty() {
+        part.steps.push(Step {
+            number: None,
+            name: "Instructions".to_string(),
+            kind: StepKind::Write,
+            line,
+            items: Vec::new(),
+        });
+    }
+    part.steps.last_mut().expect("a step exists")
+}
+
+/// The text after a leading bold key and its colon: "Date: 2025" → "2025".
+fn value_after_strong<'a>(text: &'a str, key: &str) -> &'a str {
+    let t = text.trim_start();
+    let rest = t.find(key).map(|p| &t[p + key.len()..]).unwrap_or(t);
+    rest.trim_start().trim_start_matches(':').trim()
+}
+
+/// The end (exclusive) of the list subtree starting at `blocks[start]`.
+fn subtree_end(blocks: &[Block], start: usize) -> usize {
+    let root_depth = blocks[start].depth;
+    let mut i = start + 1;
+    while i < blocks.len() {
+        let b = &blocks[i];
+        let nested = b.depth > root_depth
+            || (b.depth == root_depth && b.kind == BlockKind::Item)
+            || (b.kind == BlockKind::Paragraph && b.parent.is_some());
+        if !nested || matches!(b.kind, BlockKind::Heading(_)) || b.depth == 0 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// SPEC §2: steps are classified by their name.
+pub fn classify_step(name: &str) -> StepKind {
+    let n = name.to_lowercase();
+    if n.contains("knowledge drop") || n.contains("knowledge-drop") {
+        StepKind::Drop
+    } else if n.starts_with("check existing")
+        || n.starts_with("read")
+        || n.contains("existing knowledge")
+    {
+        StepKind::Knowledge
+    } else if n.contains("research") || n.contains("search") || n.contains("source code hunting") {
+        StepKind::Research
+    } else if ((n.starts_with("create") || n.starts_with("write")) && n.contains("file"))
+        || n.contains("knowledge file")
+        || n.starts_with("extract")
+        || n.starts_with("structure")
+        || n.starts_with("synthesize")
+        || n.contains("citations")
+        || n.starts_with("content to extract")
+    {
+        StepKind::Write
+    } else if n == "complete" || n.starts_with("mark complete") || n == "completion" {
+        StepKind::Complete
+    } else {
+        StepKind::Other
+    }
+}
+
+/// SPEC §2: what a step item asks for.
+pub fn classify_item(text: &str) -> ItemKind {
+    let t = text.trim().trim_start_matches("**");
+    if let Some(rest) = strip_prefix_ci(t, "read ") {
+        let rest = rest.trim();
+        if let Some(r) = strip_prefix_ci(rest, "index.md") {
+            let topic = r.trim();
+            let topic = strip_prefix_ci(topic, "for ").unwrap_or(topic);
+            let topic = topic.trim_end_matches("mentions").trim();
+            return ItemKind::IndexLookup {
+                topic: topic.to_string(),
+            };
+        }
+        if let Some(tok) = ref_token(rest) {
+            let note = match rest.find('(') {
+                Some(p) => Some(rest[p + 1..].trim_end().trim_end_matches(')').to_string()),
+                None => {
+                    let after = rest
+                        .split(tok)
+                        .nth(1)
+                        .unwrap_or("")
+                        .trim()
+                        .trim_start_matches('`')
+                        .trim();
+                    let before = rest.split(tok).next().unwrap_or("").trim();
+                    let n = format!("{before} {after}").trim().to_string();
+                    (!n.is_empty()).then_some(n)
+                }
+            };
+            return ItemKind::Read {
+                reference: tok.to_string(),
+                note,
+            };
+        }
+        return ItemKind::Instruction;
+    }
+    if let Some(rest) = strip_prefix_ci(t, "grep for ").or_else(|| strip_prefix_ci(t, "grep ")) {
+        return grep_item(rest);
+    }
+    if let Some(rest) = strip_prefix_ci(t, "search:").or_else(|| strip_prefix_ci(t, "search ")) {
+        let q = unquote(rest.trim());
+        if !q.is_empty() {
+            return ItemKind::Search {
+                query: q.to_string(),
+            };
+        }
+    }
+    if let Some(rest) = strip_prefix_ci(t, "scrape") {
+        let rest = rest.trim_start_matches(':').trim();
+        let top =
+            strip_prefix_ci(rest, "top ").and_then(|r| leading_number(r.trim()).map(|(n, _)| n));
+        return ItemKind::Scrape {
+            what: rest.to_string(),
+            top,
+        };
+    }
+    let sec = strip_prefix_ci(t, "write section ").or_else(|| strip_prefix_ci(t, "section "));
+    if let Some(rest) = sec {
+        if let Some((n, r)) = leading_number(rest.trim()) {
+            let title = r.trim_start().trim_start_matches([':', '-', '.']).trim();
+            return ItemKind::Section(Section {
+                number: Some(n),
+                title: strip_lines_suffix(title).to_string(),
+                expected_lines: expected_lines(title),
+                brief: Vec::new(),
+            });
+        }
+    }
+    if let Some(rest) = strip_prefix_ci(t, "cite") {
+        let rest = rest
+            .trim_start_matches('*')
+            .trim_start()
+            .trim_start_matches(':')
+            .trim_start_matches('*')
+            .trim();
+        return ItemKind::Cite {
+            refs: cite_refs(rest),
+        };
+    }
+    if t.contains("KNOWLEDGE-DROP-") {
+        let name = t
+            .split_whitespace()
+            .map(|w| w.trim_matches(|c: char| matches!(c, '`' | '"' | ',' | '(' | ')' | '*')))
+            .find(|w| w.starts_with("KNOWLEDGE-DROP-"));
+        if let Some(name) = name {
+            if strip_prefix_ci(t, "create").is_some()
+                || t.starts_with("KNOWLEDGE-DROP:")
+                || t.starts_with("KNOWLEDGE-DROP-")
+            {
+                return ItemKind::CreateDrop {
+                    name: name.to_string(),
+                };
+            }
+        }
+    }
+    if let Some(p) = create_target(t) {
+        if strip_prefix_ci(t, "create").is_some() {
+            return ItemKind::CreateFile {
+                path: p.to_string(),
+            };
+        }
+    }
+    ItemKind::Instruction
+}
+
+/// `"A" AND "B" in folder/` / `pipeline AND parallelism in karpathy/ folder`.
+fn grep_item(rest: &str) -> ItemKind {
+    let rest = rest.trim();
+    // The folder: after the last " in " outside quotes.
+    let mut folder = None;
+    let mut terms_part = rest;
+    let mut in_quote = false;
+    let mut split_at = None;
+    for (i, c) in rest.char_indices() {
+        if c == '"' {
+            in_quote = !in_quote;
+        }
+        if !in_quote && rest[i..].starts_with(" in ") {
+            split_at = Some(i);
+        }
+    }
+    if let Some(i) = split_at {
+        let f = rest[i + 4..].trim();
+        let f = f.split_whitespace().next().unwrap_or("").trim_matches('`');
+        if !f.is_empty() {
+            folder = Some(f.to_string());
+        }
+        terms_part = &rest[..i];
+    }
+    let (op, sep) = if terms_part.contains(" OR ") {
+        (GrepOp::Or, " OR ")
+    } else {
+        (GrepOp::And, " AND ")
+    };
+    let terms = terms_part
+        .split(sep)
+        .map(|t| unquote(t).to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    ItemKind::Grep { terms, op, folder }
+}
+
+/// `distributed-training/00 (memory); gcp-vertex/12 (TensorBoard)` and
+/// `distributed-training/00, 03; inference-optimization/00, 02`.
+pub fn cite_refs(s: &str) -> Vec<Reference> {
+    let mut out: Vec<Reference> = Vec::new();
+    for group in s.split(';') {
+        let mut folder: Option<String> = None;
+        for piece in split_outside_parens(group, ',') {
+            let piece = piece.trim();
+            if piece.is_empty() {
+                continue;
+            }
+            let (head, note) = match piece.find('(') {
+                Some(p) => (
+                    piece[..p].trim(),
+                    Some(piece[p + 1..].trim_end_matches(')').trim().to_string()),
+                ),
+                None => (piece, None),
+            };
+            let head = head.trim_matches(|c: char| matches!(c, '`' | '*' | '"'));
+            if let Some(tok) = ref_token(head) {
+                if let Some(slash) = tok.rfind('/') {
+                    folder = Some(tok[..slash + 1].to_string());
+                }
+                out.push(Reference {
+                    reference: tok.to_string(),
+                    note,
+                });
+            } else if let (Some(f), Some((_, _))) = (&folder, leading_number(head)) {
+                // "03" after "distributed-training/00,": same folder.
+                out.push(Reference {
+                    reference: format!("{f}{head}"),
+                    note,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn split_outside_parens(s: &str, sep: char) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            c if c == sep && depth <= 0 => {
+                out.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// Declared totals from the title and the header metadata.
+fn declared(plan: &Plan) -> Declared {
+    let mut d = Declared::default();
+    let mut sources: Vec<(&str, &str)> = vec![("title", plan.title.as_str())];
+    for m in &plan.metadata {
+        sources.push((m.key.as_str(), m.value.as_str()));
+    }
+    for (key, text) in &sources {
+        let key = key.to_lowercase();
+        if d.parts.is_none() && (key == "workers" || key == "total parts" || key == "parts") {
+            d.parts = leading_number(text.trim()).map(|(n, _)| n);
+        }
+        let words = counted_words(text);
+        for (v, w) in &words {
+            let v32 = u32::try_from(*v).ok();
+            match w.as_str() {
+                "runners" | "parts" | "workers" if d.parts.is_none() => d.parts = v32,
+                "batches" if d.batches.is_none() => d.batches = v32,
+                "lines" if d.lines.is_none() && (key == "title" || key.starts_with("total")) => {
+                    d.lines = Some(*v)
+                }
+                "files" if d.parts.is_none() && key.starts_with("total") => d.parts = v32,
+                _ => {}
+            }
+        }
+    }
+    d
+}
+
+/// Build a plan for tests and tools from a string.
+pub fn parse_text(name: &str, text: &str) -> Plan {
+    parse_str(&PathBuf::from(name), text.to_string())
+}

@@ -1,0 +1,353 @@
+//! Small scanners over one line of plan text: numbers, `(~N lines)`, paths,
+//! `PART N`, number lists. Each works on a single item or heading, never on a
+//! whole file.
+
+/// Strip a case-insensitive ASCII prefix.
+pub fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let n = prefix.len();
+    if s.len() >= n && s.is_char_boundary(n) && s[..n].eq_ignore_ascii_case(prefix) {
+        Some(&s[n..])
+    } else {
+        None
+    }
+}
+
+pub fn contains_ci(haystack: &str, needle: &str) -> bool {
+    let n = needle.as_bytes();
+    haystack
+        .as_bytes()
+        .windows(n.len().max(1))
+        .any(|w| w.eq_ignore_ascii_case(n))
+}
+
+/// A leading unsigned integer (digits only) and the rest.
+pub fn leading_number(s: &str) -> Option<(u32, &str)> {
+    let end = s.bytes().take_while(|b| b.is_ascii_digit()).count();
+    if end == 0 || end > 9 {
+        return None;
+    }
+    Some((s[..end].parse().ok()?, &s[end..]))
+}
+
+/// `PART 12: Title` / `PART 12 - Title` / `PART 12` → (12, "Title").
+pub fn part_header(s: &str) -> Option<(u32, &str)> {
+    let s = s.trim_start();
+    let rest = s.strip_prefix("PART").or_else(|| s.strip_prefix("Part "))?;
+    let rest = rest.trim_start();
+    let (n, rest) = leading_number(rest)?;
+    let rest = rest.trim_start();
+    let title = rest
+        .strip_prefix(':')
+        .or_else(|| rest.strip_prefix(" -"))
+        .or_else(|| rest.strip_prefix('-'))
+        .or_else(|| rest.strip_prefix('—'));
+    match title {
+        Some(t) => Some((n, t.trim())),
+        None if rest.is_empty() => Some((n, "")),
+        None => None,
+    }
+}
+
+/// `Worker 3: Title` → (3, "Title").
+pub fn worker_header(s: &str) -> Option<(u32, &str)> {
+    let rest = s.trim_start().strip_prefix("Worker")?.trim_start();
+    let (n, rest) = leading_number(rest)?;
+    let rest = rest.trim_start();
+    // "Worker 1-10 should …" is prose about several workers, not a worker.
+    let title = rest.strip_prefix(':')?;
+    Some((n, title.trim()))
+}
+
+/// `Step 2: Create Knowledge File` → (Some(2), "Create Knowledge File").
+pub fn step_header(s: &str) -> Option<(Option<u32>, &str)> {
+    let s = s.trim().trim_start_matches('*').trim();
+    let rest = strip_prefix_ci(s, "step")?;
+    let rest = rest.trim_start();
+    let (n, rest) = match leading_number(rest) {
+        Some((n, r)) => (Some(n), r),
+        None => (None, rest),
+    };
+    let rest = rest.trim_start();
+    let name = rest
+        .strip_prefix(':')
+        .or_else(|| rest.strip_prefix('-'))
+        .unwrap_or(rest);
+    if n.is_none() && !rest.starts_with(':') {
+        return None;
+    }
+    Some((
+        n,
+        name.trim()
+            .trim_end_matches('*')
+            .trim_end_matches(':')
+            .trim(),
+    ))
+}
+
+/// A number written with thousands separators, optionally after `~`: "~16,800" → 16800.
+/// Returns the value and the byte length consumed.
+pub fn grouped_number(s: &str) -> Option<(u64, usize)> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if b.first() == Some(&b'~') {
+        i += 1;
+    }
+    let start = i;
+    let mut v: u64 = 0;
+    let mut digits = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit() {
+            v = v.checked_mul(10)?.checked_add((b[i] - b'0') as u64)?;
+            digits += 1;
+            i += 1;
+        } else if b[i] == b','
+            && digits > 0
+            && i + 3 < b.len() + 1
+            && b.get(i + 1..i + 4)
+                .map(|d| d.iter().all(u8::is_ascii_digit))
+                .unwrap_or(false)
+        {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if digits == 0 || i == start {
+        return None;
+    }
+    Some((v, i))
+}
+
+/// Every "N word" pair in a text, with N possibly "~16,800". Words are lowercased.
+pub fn counted_words(s: &str) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let b = s.as_bytes();
+    while i < b.len() {
+        let prev_ok = i == 0 || !(b[i - 1].is_ascii_alphanumeric());
+        if prev_ok
+            && (b[i].is_ascii_digit()
+                || (b[i] == b'~' && b.get(i + 1).map(u8::is_ascii_digit).unwrap_or(false)))
+        {
+            if let Some((v, len)) = grouped_number(&s[i..]) {
+                let after = &s[i + len..];
+                let word: String = after
+                    .trim_start_matches([' ', '\t'])
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric())
+                    .collect();
+                if !word.is_empty() && after.starts_with([' ', '\t']) {
+                    out.push((v, word.to_lowercase()));
+                }
+                i += len;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `(~700 lines)`, `(500 lines)`, `~100 lines` anywhere in a text.
+pub fn expected_lines(s: &str) -> Option<u32> {
+    counted_words(s)
+        .into_iter()
+        .find(|(_, w)| w == "lines")
+        .and_then(|(v, _)| u32::try_from(v).ok())
+}
+
+/// Remove a trailing parenthetical like `(~700 lines)` or `(Completed …)`.
+pub fn strip_lines_suffix(s: &str) -> &str {
+    let t = s.trim_end();
+    if t.ends_with(')') {
+        if let Some(open) = t.rfind('(') {
+            if expected_lines(&t[open..]).is_some() {
+                return t[..open].trim_end();
+            }
+        }
+    }
+    t
+}
+
+/// Characters that may end a path token but are not part of it.
+fn trim_token(t: &str) -> &str {
+    t.trim_matches(|c: char| {
+        matches!(
+            c,
+            '`' | '"' | '\'' | '(' | ')' | ',' | ';' | ':' | '*' | '[' | ']' | '<' | '>'
+        )
+    })
+    .trim_end_matches('.')
+}
+
+/// The first whitespace-separated token that looks like a markdown path (`x.md`).
+pub fn md_path(s: &str) -> Option<&str> {
+    s.split_whitespace().map(trim_token).find(|t| {
+        let l = t.len();
+        l > 3 && t[l - 3..].eq_ignore_ascii_case(".md")
+    })
+}
+
+/// The path after the word "Create" (`Create gcp-gpu/00-x.md`), if it is a `.md` path
+/// and not a KNOWLEDGE-DROP name.
+pub fn create_target(s: &str) -> Option<&str> {
+    let mut words = s.split_whitespace();
+    while let Some(w) = words.next() {
+        if w.eq_ignore_ascii_case("create") {
+            let next = words.next().map(trim_token)?;
+            let l = next.len();
+            if l > 3
+                && next[l - 3..].eq_ignore_ascii_case(".md")
+                && !next.contains("KNOWLEDGE-DROP")
+                && !next.contains('[')
+            {
+                return Some(next);
+            }
+            return None;
+        }
+    }
+    None
+}
+
+/// A path-like token for a knowledge reference: contains `/` or ends with `.md`.
+pub fn ref_token(s: &str) -> Option<&str> {
+    s.split_whitespace().map(trim_token).find(|t| {
+        let l = t.len();
+        (t.contains('/') && !t.starts_with("http") && t.chars().any(|c| c.is_alphanumeric()))
+            || (l > 3 && t[l - 3..].eq_ignore_ascii_case(".md"))
+    })
+}
+
+/// "1, 5, 16", "1-16", "Files 3, (Vertex AI knowledge)" → the numbers, ranges expanded
+/// (at most 10,000 numbers).
+pub fn number_list(s: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for piece in s.split([',', ';', '+', '&']).flat_map(|p| p.split(" and ")) {
+        let p = piece.trim();
+        let p = p
+            .trim_start_matches(|c: char| c.is_alphabetic() || c == ' ')
+            .trim();
+        let Some((a, rest)) = leading_number(p) else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        if let Some(r) = rest
+            .strip_prefix('-')
+            .or_else(|| rest.strip_prefix('–'))
+            .or_else(|| rest.strip_prefix("to "))
+        {
+            if let Some((b, _)) = leading_number(r.trim_start()) {
+                if b >= a && b - a < 10_000 {
+                    out.extend(a..=b);
+                    continue;
+                }
+            }
+        }
+        out.push(a);
+    }
+    out
+}
+
+/// Parse the PART list of a batch line: "PARTs 1-4", "PART 5", "PARTs 1, 2, 5-8".
+/// Returns the numbers and the text after them (the title in parentheses).
+pub fn batch_parts(s: &str) -> Option<(Vec<u32>, String)> {
+    let s = s.trim();
+    let rest = strip_prefix_ci(s, "parts").or_else(|| strip_prefix_ci(s, "part"))?;
+    let rest = rest.trim_start();
+    let end = rest.find('(').unwrap_or(rest.len());
+    let nums = number_list(&rest[..end]);
+    if nums.is_empty() {
+        return None;
+    }
+    let title = rest[end..]
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .trim()
+        .to_string();
+    Some((nums, title))
+}
+
+/// Remove one pair of surrounding quotes.
+pub fn unquote(s: &str) -> &str {
+    let t = s.trim();
+    for (a, b) in [('"', '"'), ('“', '”'), ('\'', '\''), ('`', '`')] {
+        if t.len() >= 2 && t.starts_with(a) && t.ends_with(b) {
+            return t[a.len_utf8()..t.len() - b.len_utf8()].trim();
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_headers() {
+        assert_eq!(
+            part_header("PART 12: Create a.md (~500 lines)"),
+            Some((12, "Create a.md (~500 lines)"))
+        );
+        assert_eq!(part_header("PART 3"), Some((3, "")));
+        assert_eq!(part_header("PARTs 1-4"), None);
+        assert_eq!(part_header("PARTICLE"), None);
+    }
+
+    #[test]
+    fn counted() {
+        assert_eq!(
+            counted_words("24 runners in 6 batches"),
+            vec![(24, "runners".into()), (6, "batches".into())]
+        );
+        assert_eq!(
+            counted_words("~16,800 lines across 24 files"),
+            vec![(16800, "lines".into()), (24, "files".into())]
+        );
+        assert_eq!(expected_lines("(~700 lines)"), Some(700));
+        assert_eq!(expected_lines("a100 lines"), None);
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            create_target("PART 1: Create gcp-gpu/00-x.md (Completed)"),
+            Some("gcp-gpu/00-x.md")
+        );
+        assert_eq!(create_target("Create KNOWLEDGE-DROP-x-[TIME].md"), None);
+        assert_eq!(
+            ref_token("our NEW distributed-training/00-a.md (x)"),
+            Some("distributed-training/00-a.md")
+        );
+        assert_eq!(
+            ref_token("ALL performance/ files created"),
+            Some("performance/")
+        );
+        assert_eq!(md_path("Save as `09-a.md`"), Some("09-a.md"));
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(number_list("Files 1, 5, 16 - x"), vec![1, 5, 16]);
+        assert_eq!(number_list("Files 1-4"), vec![1, 2, 3, 4]);
+        assert_eq!(number_list("Files 3, (Vertex AI knowledge)"), vec![3]);
+        assert_eq!(
+            batch_parts("PARTs 1-4 (GPU Core)"),
+            Some((vec![1, 2, 3, 4], "GPU Core".into()))
+        );
+        assert_eq!(batch_parts("PARTs soon"), None);
+    }
+
+    #[test]
+    fn steps() {
+        assert_eq!(
+            step_header("Step 0: Check Existing Knowledge"),
+            Some((Some(0), "Check Existing Knowledge"))
+        );
+        assert_eq!(
+            step_header("**Step 1: Read Current INDEX.md"),
+            Some((Some(1), "Read Current INDEX.md"))
+        );
+        assert_eq!(step_header("Stepping"), None);
+    }
+}

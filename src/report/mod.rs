@@ -1,0 +1,83 @@
+//! Output: logging setup, colors, and printers for diagnostics (text, JSON,
+//! GitHub workflow commands). stdout carries results; stderr logs and progress.
+
+pub mod printer;
+
+use std::io::IsTerminal;
+
+use crate::cli::ColorChoice;
+
+/// Logs go to stderr. `-v` info, `-vv` debug, `-vvv` trace; `EXPAND_LOG` overrides.
+pub fn init_logging(verbose: u8, quiet: bool, color: ColorChoice) {
+    let level = if quiet {
+        "error"
+    } else {
+        match verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EXPAND_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("expand={level},warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(use_color(color, true))
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// Whether to color a stream (`stderr` true for stderr).
+pub fn use_color(choice: ColorChoice, stderr: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR")
+                .map(|v| v.is_empty())
+                .unwrap_or(true)
+                && if stderr {
+                    std::io::stderr().is_terminal()
+                } else {
+                    std::io::stdout().is_terminal()
+                }
+        }
+    }
+}
+
+/// Minimal ANSI styling that disappears when colors are off.
+#[derive(Clone, Copy)]
+pub struct Style {
+    pub on: bool,
+}
+
+impl Style {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    pub fn red(&self, s: &str) -> String {
+        self.wrap("1;31", s)
+    }
+    pub fn yellow(&self, s: &str) -> String {
+        self.wrap("1;33", s)
+    }
+    pub fn green(&self, s: &str) -> String {
+        self.wrap("1;32", s)
+    }
+    pub fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+    pub fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    pub fn cyan(&self, s: &str) -> String {
+        self.wrap("36", s)
+    }
+}
