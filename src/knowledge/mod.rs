@@ -1,6 +1,9 @@
 //! The knowledge base on disk: listing its files (here), scanning and
 //! searching their text (`scan`), and the INDEX.md / SKILL.md formats.
 
+pub mod bm25;
+pub mod scan;
+
 use std::path::{Path, PathBuf};
 
 /// Every `*.md` file under `root` as forward-slash paths relative to it,
