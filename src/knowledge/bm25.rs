@@ -1,0 +1,408 @@
+//! Passage retrieval over markdown: files cut into passages (by heading, then
+//! by paragraph, merged up to about 25 lines, never cutting a code fence), and
+//! an Okapi BM25 index over them. The offline writer and the offline search
+//! provider rank with it; it is built once per run over the whole base.
+
+use std::collections::HashMap;
+
+use super::scan::fence_marker;
+
+/// Passages grow by whole paragraphs up to this many lines.
+const TARGET_LINES: usize = 25;
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+
+/// A span of a markdown file, the unit of retrieval.
+#[derive(Clone, Debug)]
+pub struct Passage {
+    /// Knowledge-relative path (or URL) of the file.
+    pub source: String,
+    /// 1-based inclusive line range of `text` in the file.
+    pub lines: (usize, usize),
+    /// The nearest heading above the passage, without its `#`s.
+    pub heading: Option<String>,
+    /// The lines `lines.0..=lines.1` exactly, joined with `\n`.
+    pub text: String,
+}
+
+/// Split a markdown file into passages: a new passage at every heading, then
+/// blank-line paragraphs merged while the passage stays within ~25 lines.
+/// Heading lines themselves are not part of any passage (they are its
+/// `heading`). A fenced code block is never split, however long; a prose
+/// paragraph longer than the target is cut at the target.
+pub fn passages(path: &str, text: &str) -> Vec<Passage> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut heading: Option<String> = None;
+    // Paragraphs of the current heading block, as 0-based inclusive ranges.
+    let mut paras: Vec<(usize, usize)> = Vec::new();
+    let mut para_start: Option<usize> = None;
+    let mut fence: Option<(u8, usize)> = None;
+
+    let flush =
+        |paras: &mut Vec<(usize, usize)>, heading: &Option<String>, out: &mut Vec<Passage>| {
+            let mut cur: Option<(usize, usize)> = None;
+            for &(a, b) in paras.iter() {
+                cur = match cur {
+                    Some((ca, cb)) if b + 1 - ca <= TARGET_LINES => Some((ca, b.max(cb))),
+                    Some(c) => {
+                        out.push(make(path, &lines, c, heading));
+                        Some((a, b))
+                    }
+                    None => Some((a, b)),
+                };
+            }
+            if let Some(c) = cur {
+                out.push(make(path, &lines, c, heading));
+            }
+            paras.clear();
+        };
+
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(f) = fence_marker(line) {
+            match fence {
+                None => {
+                    fence = Some(f);
+                    para_start.get_or_insert(i);
+                }
+                Some((c, len)) if f.0 == c && f.1 >= len => fence = None,
+                Some(_) => {}
+            }
+            continue;
+        }
+        if fence.is_some() {
+            continue;
+        }
+        if let Some(h) = heading_text(line) {
+            if let Some(s) = para_start.take() {
+                paras.push((s, i - 1));
+            }
+            flush(&mut paras, &heading, &mut out);
+            heading = Some(h);
+            continue;
+        }
+        if line.trim().is_empty() {
+            if let Some(s) = para_start.take() {
+                paras.push((s, i - 1));
+            }
+            continue;
+        }
+        match para_start {
+            // A long prose paragraph is cut so one passage stays readable.
+            Some(s) if i - s >= TARGET_LINES => {
+                paras.push((s, i - 1));
+                para_start = Some(i);
+            }
+            Some(_) => {}
+            None => para_start = Some(i),
+        }
+    }
+    if let Some(s) = para_start.take() {
+        let mut e = lines.len() - 1;
+        while e > s && lines[e].trim().is_empty() {
+            e -= 1;
+        }
+        paras.push((s, e));
+    }
+    flush(&mut paras, &heading, &mut out);
+    out
+}
+
+fn make(path: &str, lines: &[&str], (a, b): (usize, usize), heading: &Option<String>) -> Passage {
+    Passage {
+        source: path.to_string(),
+        lines: (a + 1, b + 1),
+        heading: heading.clone(),
+        text: lines[a..=b].join("\n"),
+    }
+}
+
+/// `## Title` → `Title` (ATX headings only).
+fn heading_text(line: &str) -> Option<String> {
+    let t = line.trim_start_matches(' ');
+    if line.len() - t.len() > 3 {
+        return None;
+    }
+    let level = t.bytes().take_while(|&b| b == b'#').count();
+    if !(1..=6).contains(&level) {
+        return None;
+    }
+    let rest = &t[level..];
+    if !(rest.is_empty() || rest.starts_with(' ') || rest.starts_with('\t')) {
+        return None;
+    }
+    Some(rest.trim().trim_end_matches('#').trim().to_string())
+}
+
+const STOPWORDS: &[&str] = &[
+    "a", "about", "after", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been",
+    "but", "by", "can", "do", "does", "each", "for", "from", "has", "have", "how", "if", "in",
+    "into", "is", "it", "its", "may", "more", "no", "not", "of", "on", "one", "only", "or",
+    "other", "our", "so", "such", "than", "that", "the", "their", "them", "then", "there", "these",
+    "they", "this", "those", "to", "too", "up", "use", "was", "we", "were", "what", "when",
+    "where", "which", "while", "who", "why", "will", "with", "would", "you", "your",
+];
+
+/// Lowercase alphanumeric runs, stopwords and single letters dropped.
+pub fn tokenize(text: &str, mut each: impl FnMut(&str)) {
+    let mut buf = String::new();
+    let mut emit = |buf: &mut String| {
+        if !buf.is_empty() {
+            let keep = (buf.len() > 1 || buf.as_bytes()[0].is_ascii_digit())
+                && STOPWORDS.binary_search(&buf.as_str()).is_err();
+            if keep {
+                each(buf);
+            }
+            buf.clear();
+        }
+    };
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if c.is_ascii() {
+                buf.push(c.to_ascii_lowercase());
+            } else {
+                buf.extend(c.to_lowercase());
+            }
+        } else {
+            emit(&mut buf);
+        }
+    }
+    emit(&mut buf);
+}
+
+/// An Okapi BM25 index over passages (k1 = 1.2, b = 0.75, Lucene's idf).
+#[derive(Debug, Default)]
+pub struct Bm25 {
+    passages: Vec<Passage>,
+    doc_len: Vec<u32>,
+    avgdl: f32,
+    /// term → (passage index, term frequency), in passage order.
+    postings: HashMap<String, Vec<(u32, u32)>>,
+}
+
+impl Bm25 {
+    /// Index passages; a passage's heading counts as part of its text, so a
+    /// section's title helps every passage under it.
+    pub fn build(passages: Vec<Passage>) -> Bm25 {
+        let mut postings: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
+        let mut doc_len = Vec::with_capacity(passages.len());
+        let mut tf: HashMap<String, u32> = HashMap::new();
+        let mut total: u64 = 0;
+        for (i, p) in passages.iter().enumerate() {
+            tf.clear();
+            let mut len = 0u32;
+            let mut count = |t: &str| {
+                len += 1;
+                match tf.get_mut(t) {
+                    Some(n) => *n += 1,
+                    None => {
+                        tf.insert(t.to_string(), 1);
+                    }
+                }
+            };
+            if let Some(h) = &p.heading {
+                tokenize(h, &mut count);
+            }
+            tokenize(&p.text, &mut count);
+            for (t, n) in tf.drain() {
+                postings.entry(t).or_default().push((i as u32, n));
+            }
+            doc_len.push(len);
+            total += u64::from(len);
+        }
+        // Draining a HashMap visits terms in any order; postings must be in
+        // passage order for deterministic float sums.
+        for list in postings.values_mut() {
+            list.sort_unstable_by_key(|&(d, _)| d);
+        }
+        let avgdl = if passages.is_empty() {
+            1.0
+        } else {
+            (total as f32 / passages.len() as f32).max(1.0)
+        };
+        Bm25 {
+            passages,
+            doc_len,
+            avgdl,
+            postings,
+        }
+    }
+
+    /// The `k` best passages for `query` with their scores, best first; equal
+    /// scores in passage order. Passages sharing no term with the query are
+    /// never returned.
+    pub fn search(&self, query: &str, k: usize) -> Vec<(usize, f32)> {
+        let mut terms: Vec<String> = Vec::new();
+        tokenize(query, |t| {
+            if !terms.iter().any(|x| x == t) {
+                terms.push(t.to_string());
+            }
+        });
+        if terms.is_empty() || k == 0 || self.passages.is_empty() {
+            return Vec::new();
+        }
+        let n = self.passages.len() as f32;
+        let mut scores: HashMap<u32, f32> = HashMap::new();
+        for t in &terms {
+            let Some(list) = self.postings.get(t) else {
+                continue;
+            };
+            let df = list.len() as f32;
+            let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
+            for &(d, f) in list {
+                let f = f as f32;
+                let norm = 1.0 - B + B * self.doc_len[d as usize] as f32 / self.avgdl;
+                *scores.entry(d).or_insert(0.0) += idf * f * (K1 + 1.0) / (f + K1 * norm);
+            }
+        }
+        let mut ranked: Vec<(usize, f32)> =
+            scores.into_iter().map(|(d, s)| (d as usize, s)).collect();
+        ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(k);
+        ranked
+    }
+
+    pub fn passage(&self, i: usize) -> &Passage {
+        &self.passages[i]
+    }
+
+    pub fn passages(&self) -> &[Passage] {
+        &self.passages
+    }
+
+    pub fn len(&self) -> usize {
+        self.passages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.passages.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(path: &str) -> String {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("knowledge")
+            .join(path);
+        std::fs::read_to_string(p).unwrap()
+    }
+
+    #[test]
+    fn stopwords_are_sorted_for_binary_search() {
+        let mut s = STOPWORDS.to_vec();
+        s.sort_unstable();
+        assert_eq!(s, STOPWORDS);
+    }
+
+    #[test]
+    fn passages_have_exact_line_ranges() {
+        let text = "# Title\n\nIntro line one\nintro two\n\n## Part A\n\npara a1\n\npara a2\nstill a2\n\n## Part B\n```\ncode\n\n## not a heading\n```\n\n";
+        let ps = passages("f.md", text);
+        let got: Vec<((usize, usize), Option<&str>)> =
+            ps.iter().map(|p| (p.lines, p.heading.as_deref())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ((3, 4), Some("Title")),
+                ((8, 11), Some("Part A")),
+                ((14, 18), Some("Part B")),
+            ]
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        for p in &ps {
+            assert_eq!(p.text, lines[p.lines.0 - 1..p.lines.1].join("\n"));
+        }
+        assert!(ps[2].text.contains("## not a heading"));
+    }
+
+    #[test]
+    fn passages_of_sample_files_match_their_lines_and_stay_short() {
+        for path in [
+            "text-search/02-bm25-ranking.md",
+            "rust-cli/00-argument-parsing.md",
+            "async-runtime/01-bounded-concurrency.md",
+        ] {
+            let text = sample(path);
+            let lines: Vec<&str> = text.lines().collect();
+            let ps = passages(path, &text);
+            assert!(ps.len() >= 4, "{path}");
+            let mut prev = 0;
+            for p in &ps {
+                let (a, b) = p.lines;
+                assert!(a > prev && a <= b, "{path} {a}-{b}");
+                prev = b;
+                assert_eq!(p.text, lines[a - 1..b].join("\n"));
+                assert!(!lines[a - 1].trim().is_empty());
+                assert!(!lines[b - 1].trim().is_empty());
+                let in_fence = p.text.matches("```").count() % 2 == 1;
+                assert!(!in_fence, "{path} {a}-{b} cuts a fence");
+                if !p.text.contains("```") {
+                    assert!(b - a < TARGET_LINES, "{path} {a}-{b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_prose_paragraph_is_cut() {
+        let text: String = (0..60).map(|i| format!("word{i}\n")).collect();
+        let ps = passages("f.md", &text);
+        let ranges: Vec<(usize, usize)> = ps.iter().map(|p| p.lines).collect();
+        assert_eq!(ranges, vec![(1, 25), (26, 50), (51, 60)]);
+    }
+
+    #[test]
+    fn bm25_ranks_the_passage_about_the_query_first() {
+        let mut all = Vec::new();
+        for path in [
+            "text-search/02-bm25-ranking.md",
+            "rust-cli/00-argument-parsing.md",
+            "async-runtime/01-bounded-concurrency.md",
+            "async-runtime/00-tokio-runtime-basics.md",
+        ] {
+            all.extend(passages(path, &sample(path)));
+        }
+        let idx = Bm25::build(all);
+        let top = idx.search("inverse document frequency idf", 3);
+        assert_eq!(
+            idx.passage(top[0].0).source,
+            "text-search/02-bm25-ranking.md"
+        );
+        let top = idx.search("semaphore concurrency limit", 3);
+        assert!(idx.passage(top[0].0).source.starts_with("async-runtime/"));
+        let top = idx.search("clap derive subcommand", 3);
+        assert_eq!(
+            idx.passage(top[0].0).source,
+            "rust-cli/00-argument-parsing.md"
+        );
+        for w in top.windows(2) {
+            assert!(w[0].1 >= w[1].1);
+        }
+        assert!(idx.search("the and of", 5).is_empty());
+        assert!(idx.search("xyzzyplugh", 5).is_empty());
+    }
+
+    #[test]
+    fn bm25_scores_match_the_formula_and_ties_break_by_index() {
+        let p = |t: &str| Passage {
+            source: "f".into(),
+            lines: (1, 1),
+            heading: None,
+            text: t.into(),
+        };
+        let idx = Bm25::build(vec![
+            p("alpha beta"),
+            p("gamma delta"),
+            p("alpha beta"),
+            p("zeta eta"),
+        ]);
+        let r = idx.search("alpha", 10);
+        assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(r[0].1, r[1].1);
+        // idf = ln((4 - 2 + 0.5) / (2 + 0.5) + 1) = ln 2; tf part = 2.2 / 2.2 = 1.
+        assert!((r[0].1 - std::f32::consts::LN_2).abs() < 1e-6);
+    }
+}
