@@ -233,10 +233,21 @@ impl Config {
             .filter(|(k, _)| k.starts_with("EXPAND_") && k.len() > 7)
             .collect();
         env.sort();
+        let known: std::collections::BTreeSet<String> = match serde_yaml::to_value(Config::default())
+        {
+            Ok(serde_yaml::Value::Mapping(m)) => m
+                .keys()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect(),
+            _ => Default::default(),
+        };
         for (var, raw) in env {
             let key = var["EXPAND_".len()..].to_lowercase();
-            if matches!(key.as_str(), "log" | "color") {
-                continue; // read by the CLI itself
+            // Only variables that name a config key (EXPAND_LOG, EXPAND_FAULT,
+            // EXPAND_SHARED … belong to other parts of the tool).
+            let top = key.split("__").next().unwrap_or("");
+            if !known.contains(top) {
+                continue;
             }
             let parts: Vec<&str> = key.split("__").collect();
             let parsed: serde_yaml::Value =

@@ -6,6 +6,7 @@
 //! `commands` holds one file per subcommand; `main.rs` only starts things.
 
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod graph;
 pub mod knowledge;
 pub mod plan;
 pub mod report;
+pub mod steps;
 pub mod workspace;
 
 pub use commands::run as run_cli;

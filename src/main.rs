@@ -6,6 +6,7 @@ use expand::cli::Cli;
 use expand::error::{code_of, hint_of, Code};
 
 fn main() -> ExitCode {
+    expand::clock::init();
     let cli = Cli::parse();
     expand::report::init_logging(cli.verbose, cli.quiet, cli.color);
     match expand::run_cli(cli) {

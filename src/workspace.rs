@@ -70,7 +70,9 @@ impl Workspace {
     /// A plan named by path (relative to the current folder or the root) or by slug.
     pub fn find_plan(&self, name: &str) -> Result<PathBuf> {
         let p = Path::new(name);
-        let cands = [p.to_path_buf(), self.root.join(p)];
+        // Relative paths are relative to the workspace (`-C DIR` acts like cd),
+        // then to the current folder.
+        let cands = [self.root.join(p), p.to_path_buf()];
         for c in &cands {
             if c.is_file() {
                 return Ok(c.canonicalize().unwrap_or_else(|_| c.clone()));

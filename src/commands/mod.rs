@@ -5,6 +5,9 @@ pub mod completions;
 pub mod fix_encoding;
 pub mod graph;
 pub mod init;
+pub mod reset;
+pub mod run;
+pub mod status;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +49,9 @@ pub fn run(cli: Cli) -> Result<Code> {
                     batch_size,
                 } => graph::run(&ws, &plan, format, batch_size),
                 Command::FixEncoding { plan } => fix_encoding::run(&ws, &plan),
+                Command::Run(args) => run::run(&ws, &ctx, args),
+                Command::Status { plan } => status::run(&ws, &ctx, plan.as_deref()),
+                Command::Reset { plan, parts } => reset::run(&ws, &plan, &parts),
                 other => Err(crate::error::bad_input(format!(
                     "`{}` is not available in this build yet",
                     command_name(&other)

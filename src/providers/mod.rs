@@ -130,3 +130,7 @@ pub trait Search: Send + Sync {
 pub trait Fetch: Send + Sync {
     fn fetch<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<Page, ProviderError>>;
 }
+
+pub mod build;
+pub mod offline;
+pub use build::build;

@@ -81,3 +81,4 @@ impl Style {
         self.wrap("36", s)
     }
 }
+pub mod progress;

@@ -1,0 +1,562 @@
+//! `expand run`: pick the batches to run, build the providers, run, summarize.
+//! `--dry-run` prints the schedule and what would be read and written.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use anyhow::{Context, Result};
+
+use super::{load_plans, show, Ctx};
+use crate::cli::RunArgs;
+use crate::error::{bad_input, environment, with_hint, Code};
+use crate::graph::references::Resolution;
+use crate::graph::{Batch, PlanGraph, RefKind};
+use crate::knowledge::scan::KnowledgeBase;
+use crate::plan::{ItemKind, Plan, Severity};
+use crate::report::progress::{BarReporter, JsonReporter, LogReporter, Reporter};
+use crate::run::needs_run;
+use crate::run::runner::Shared;
+use crate::run::scheduler::{run_batch, BatchResult};
+use crate::run::state::{Lock, LockError, PlanState};
+use crate::workspace::Workspace;
+
+pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
+    let batch_size = args.batch_size.unwrap_or(ws.config.batch_size);
+    if batch_size == 0 {
+        return Err(bad_input("--batch-size must be at least 1"));
+    }
+    let file = ws.find_plan(&args.plan)?;
+    let mut loaded = load_plans(ws, &[file.clone()], batch_size)?;
+    let plan = loaded.plans.remove(0);
+    let graph = loaded.graphs.remove(0);
+    let errors: Vec<_> = plan
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    if !errors.is_empty() {
+        let mut msg = format!(
+            "`{}` has {} error(s); nothing was run",
+            show(&plan.path),
+            errors.len()
+        );
+        for d in errors.iter().take(5) {
+            msg.push_str(&format!(
+                "\n  {}:{}: {}",
+                show(&plan.path),
+                d.line,
+                d.message
+            ));
+        }
+        return Err(with_hint(
+            Code::BadInput,
+            msg,
+            format!("`expand validate {}` lists every problem", show(&plan.path)),
+        ));
+    }
+    if args.dry_run {
+        return dry_run(ws, ctx, &plan, &graph, &args);
+    }
+
+    let state_dir = ws.state_dir();
+    let _lock = Lock::acquire(&state_dir).map_err(|e| match e {
+        LockError::Busy(_) => with_hint(
+            Code::Environment,
+            e.to_string(),
+            "wait for it to finish; a crashed run releases the lock by itself",
+        ),
+        other => environment(other.to_string()),
+    })?;
+    let tmp_dir = state_dir.join("tmp");
+    // Temp files of a crashed run are garbage: nothing refers to them.
+    let _ = std::fs::remove_dir_all(&tmp_dir);
+    let state = PlanState::load(&state_dir, &plan.slug)?;
+    let kdir = ws.knowledge_dir();
+
+    // What to run.
+    let selected: Vec<(Batch, Vec<u32>)> = select(&plan, &graph, &state, &kdir, &args)?;
+    if selected.is_empty() {
+        let done = plan.parts.len();
+        if ctx.json {
+            println!(
+                "{}",
+                serde_json::json!({"event": "nothing_to_do", "plan": plan.slug})
+            );
+        } else {
+            println!(
+                "{}: all {done} PARTs are done; nothing to run",
+                show(&plan.path)
+            );
+            println!("next: expand consolidate {}", plan.slug);
+        }
+        return Ok(Code::Ok);
+    }
+
+    let kb = KnowledgeBase::scan(&kdir, &ws.non_knowledge_dirs()).with_context(|| {
+        format!(
+            "failed to read the knowledge base `{}`",
+            ws.show(&kdir).display()
+        )
+    })?;
+    let (writer, search, fetch) = crate::providers::build(
+        &ws.config,
+        args.provider.as_deref(),
+        &kb,
+        &state_dir.join("cache"),
+    )?;
+    let total: usize = selected.iter().map(|(_, p)| p.len()).sum();
+    let reporter: Arc<dyn Reporter> = if ctx.json {
+        Arc::new(JsonReporter)
+    } else if std::io::stderr().is_terminal() && !ctx.quiet {
+        Arc::new(BarReporter::new(total as u64))
+    } else {
+        Arc::new(LogReporter { quiet: ctx.quiet })
+    };
+    let fault = std::env::var("EXPAND_FAULT").ok().and_then(|f| {
+        let (s, p) = f.split_once(':')?;
+        Some((s.to_string(), p.parse().ok()))
+    });
+    let mut st = state;
+    st.slug = plan.slug.clone();
+    st.plan_path = show(&ws.show(&file));
+    st.version = crate::run::state::VERSION;
+    let sh = Arc::new(Shared {
+        root: ws.root.clone(),
+        knowledge_dir: kdir,
+        drops_dir: ws.drops_dir(),
+        state_dir: state_dir.clone(),
+        tmp_dir,
+        plan_file: file.clone(),
+        plan_shown: show(&ws.show(&file)),
+        plan: plan.clone(),
+        graph: graph.clone(),
+        kb: RwLock::new(kb),
+        state: Mutex::new(st),
+        plan_edit: Mutex::new(()),
+        writer,
+        search,
+        fetch,
+        reporter: Arc::clone(&reporter),
+        config: ws.config.clone(),
+        retries: args.retries.unwrap_or(ws.config.retries),
+        force: args.force,
+        fault,
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    let mut results: Vec<BatchResult> = Vec::new();
+    rt.block_on(async {
+        for (batch, parts) in &selected {
+            let r = run_batch(Arc::clone(&sh), batch, parts, batch_size).await;
+            let failed = r.outcomes.iter().any(|o| !o.ok);
+            results.push(r);
+            if failed && args.all && !args.keep_going {
+                break;
+            }
+        }
+    });
+    reporter.finish();
+    let state = sh.state.lock().expect("state lock").clone();
+    summary(
+        ctx,
+        ws,
+        &plan,
+        &graph,
+        &state,
+        &results,
+        &kdir_of(ws),
+        args.all && !args.keep_going,
+    )
+}
+
+fn kdir_of(ws: &Workspace) -> PathBuf {
+    ws.knowledge_dir()
+}
+
+/// The batches and PARTs this invocation runs.
+fn select(
+    plan: &Plan,
+    graph: &PlanGraph,
+    state: &PlanState,
+    kdir: &std::path::Path,
+    args: &RunArgs,
+) -> Result<Vec<(Batch, Vec<u32>)>> {
+    let pending = |n: u32| {
+        let part = plan.part(n).expect("graph PARTs are plan PARTs");
+        let exists = part
+            .target
+            .as_deref()
+            .map(|t| kdir.join(t).is_file())
+            .unwrap_or(false);
+        needs_run(part, state, exists)
+    };
+    if !args.parts.is_empty() {
+        for n in &args.parts {
+            if plan.part(*n).is_none() {
+                return Err(bad_input(format!(
+                    "PART {n} is not in `{}`",
+                    show(&plan.path)
+                )));
+            }
+        }
+        let mut out = Vec::new();
+        for b in &graph.batches {
+            let v: Vec<u32> = b
+                .parts
+                .iter()
+                .copied()
+                .filter(|n| args.parts.contains(n) && (args.force || pending(*n)))
+                .collect();
+            if !v.is_empty() {
+                out.push((b.clone(), v));
+            }
+        }
+        return Ok(out);
+    }
+    if let Some(k) = args.batch {
+        let b = graph
+            .batches
+            .iter()
+            .find(|b| b.number == k)
+            .ok_or_else(|| {
+                bad_input(format!(
+                    "`{}` has no batch {k} (it has {})",
+                    show(&plan.path),
+                    graph.batches.len()
+                ))
+            })?;
+        let v: Vec<u32> = b.parts.iter().copied().filter(|n| pending(*n)).collect();
+        return Ok(if v.is_empty() {
+            vec![]
+        } else {
+            vec![(b.clone(), v)]
+        });
+    }
+    let mut out = Vec::new();
+    for b in &graph.batches {
+        let v: Vec<u32> = b.parts.iter().copied().filter(|n| pending(*n)).collect();
+        if v.is_empty() {
+            continue;
+        }
+        out.push((b.clone(), v));
+        if !args.all {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summary(
+    ctx: &Ctx,
+    ws: &Workspace,
+    plan: &Plan,
+    graph: &PlanGraph,
+    state: &PlanState,
+    results: &[BatchResult],
+    kdir: &std::path::Path,
+    stopped_on_failure: bool,
+) -> Result<Code> {
+    let any_failed = results.iter().any(|r| r.outcomes.iter().any(|o| !o.ok));
+    let remaining: Vec<u32> = graph
+        .batches
+        .iter()
+        .filter(|b| {
+            b.parts.iter().any(|n| {
+                let part = plan.part(*n).expect("PART");
+                let exists = part
+                    .target
+                    .as_deref()
+                    .map(|t| kdir.join(t).is_file())
+                    .unwrap_or(false);
+                needs_run(part, state, exists)
+            })
+        })
+        .map(|b| b.number)
+        .collect();
+    if ctx.json {
+        let v = serde_json::json!({
+            "event": "summary",
+            "plan": plan.slug,
+            "batches": results.iter().map(|r| serde_json::json!({
+                "batch": r.batch, "wall_ms": r.wall_ms,
+                "parts": r.outcomes.iter().map(|o| serde_json::json!({"part": o.part, "ok": o.ok, "target": o.target, "lines": o.lines, "attempts": o.attempts, "error": o.error})).collect::<Vec<_>>()
+            })).collect::<Vec<_>>(),
+            "remaining_batches": remaining,
+        });
+        println!("{v}");
+    } else {
+        let s = ctx.style;
+        let out = std::io::stdout();
+        let mut out = out.lock();
+        for r in results {
+            let failed = r.outcomes.iter().filter(|o| !o.ok).count();
+            writeln!(
+                out,
+                "{}",
+                s.bold(&format!(
+                    "batch {}: {} done, {failed} failed in {:.1} s",
+                    r.batch,
+                    r.outcomes.len() - failed,
+                    r.wall_ms as f64 / 1000.0
+                ))
+            )?;
+            for o in &r.outcomes {
+                if o.ok {
+                    let path = ws.show(&ws.knowledge_dir().join(o.target.as_deref().unwrap_or("")));
+                    let drop = state
+                        .part(o.part)
+                        .and_then(|p| p.drop.clone())
+                        .unwrap_or_default();
+                    writeln!(
+                        out,
+                        "  {} PART {:>3}  {} ({} lines)  drop: {drop}",
+                        s.green("✓"),
+                        o.part,
+                        path.display(),
+                        o.lines
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        "  {} PART {:>3}  failed after {} attempt{}: {}",
+                        s.red("✗"),
+                        o.part,
+                        o.attempts,
+                        if o.attempts == 1 { "" } else { "s" },
+                        o.error.as_deref().unwrap_or("unknown error")
+                    )?;
+                }
+            }
+        }
+        let tokens: u64 = state
+            .parts
+            .values()
+            .map(|p| p.usage.input_tokens + p.usage.output_tokens)
+            .sum();
+        let cost: f64 = state.parts.values().filter_map(|p| p.cost).sum();
+        if tokens > 0 {
+            writeln!(out, "tokens: {tokens}  cost: ${cost:.4}")?;
+        }
+        writeln!(
+            out,
+            "results: knowledge files in {}/, drops in {}/{}/, run state in .expand/",
+            ws.show(&ws.knowledge_dir()).display(),
+            ws.show(&ws.drops_dir()).display(),
+            plan.slug
+        )?;
+        writeln!(out, "next:")?;
+        for r in results {
+            writeln!(out, "  expand review batch {} {}", r.batch, plan.slug)?;
+        }
+        if any_failed {
+            writeln!(
+                out,
+                "  expand run {} --batch {}    (retry the failed PARTs)",
+                plan.slug,
+                results
+                    .iter()
+                    .find(|r| r.outcomes.iter().any(|o| !o.ok))
+                    .map(|r| r.batch)
+                    .unwrap_or(1)
+            )?;
+            if stopped_on_failure {
+                writeln!(
+                    out,
+                    "  (stopped after a batch with a failure; --keep-going runs on)"
+                )?;
+            }
+        }
+        match remaining
+            .iter()
+            .find(|b| !results.iter().any(|r| r.batch == **b))
+        {
+            Some(b) => writeln!(
+                out,
+                "  expand run {}    (batch {b} of {})",
+                plan.slug,
+                graph.batches.len()
+            )?,
+            None if remaining.is_empty() => writeln!(
+                out,
+                "  expand consolidate {}    (every PART has run)",
+                plan.slug
+            )?,
+            None => {}
+        }
+    }
+    Ok(if any_failed {
+        Code::WorkFailed
+    } else {
+        Code::Ok
+    })
+}
+
+/// `--dry-run`: the schedule, the resolved reads, the queries, the files that
+/// would be written. Calls no provider and writes nothing.
+fn dry_run(
+    ws: &Workspace,
+    ctx: &Ctx,
+    plan: &Plan,
+    graph: &PlanGraph,
+    args: &RunArgs,
+) -> Result<Code> {
+    let state = PlanState::load(&ws.state_dir(), &plan.slug)?;
+    let kdir = ws.knowledge_dir();
+    let selected = select(
+        plan,
+        graph,
+        &state,
+        &kdir,
+        &RunArgs {
+            all: true,
+            ..clone_args(args)
+        },
+    )?;
+    let now = crate::clock::now();
+    let (date, hhmm) = crate::clock::date_and_hhmm(now);
+    let kshow = ws.show(&kdir);
+    let dshow = ws.show(&ws.drops_dir().join(&plan.slug));
+    let mut json_batches = Vec::new();
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    if !ctx.json {
+        writeln!(
+            out,
+            "{} — dry run, nothing is called or written",
+            plan.title
+        )?;
+    }
+    for b in &graph.batches {
+        let run_now: Vec<u32> = selected
+            .iter()
+            .find(|(x, _)| x.number == b.number)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        if !ctx.json {
+            let title = if b.title.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", b.title)
+            };
+            writeln!(
+                out,
+                "\nbatch {}{title} (at most {} at once)",
+                b.number,
+                args.batch_size.unwrap_or(ws.config.batch_size)
+            )?;
+        }
+        let mut jparts = Vec::new();
+        for &n in &b.parts {
+            let part = plan.part(n).expect("PART");
+            let node = graph.node(n).expect("node");
+            let will = run_now.contains(&n);
+            let target = part
+                .target
+                .as_deref()
+                .map(|t| format!("{}/{t}", show(&kshow)));
+            let drop = format!(
+                "{}/{}",
+                show(&dshow),
+                crate::steps::drop::file_name(part, &date, &hhmm)
+            );
+            let reads: Vec<(String, String)> = node
+                .reads
+                .iter()
+                .filter(|r| r.kind != RefKind::Influence)
+                .map(|r| {
+                    let to = match &r.resolution {
+                        Resolution::Existing(p) => p.clone(),
+                        Resolution::Planned {
+                            path,
+                            part: q,
+                            plan: _,
+                        } => format!("{path} (written by PART {q})"),
+                        Resolution::Folder(f) => format!("{f} (folder)"),
+                        Resolution::Glob(v) => format!("{} file(s)", v.len()),
+                        Resolution::Unresolved => "not yet created".to_string(),
+                    };
+                    (r.reference.clone(), to)
+                })
+                .collect();
+            let greps: Vec<String> = part
+                .items()
+                .filter(|i| matches!(i.kind, ItemKind::Grep { .. }))
+                .map(|i| i.text.clone())
+                .collect();
+            let queries: Vec<&str> = part.queries().collect();
+            if ctx.json {
+                jparts.push(serde_json::json!({"part": n, "runs": will, "status": part.status.as_str(), "depends_on": node.depends_on, "target": target, "drop": if will { Some(&drop) } else { None }, "reads": reads.iter().map(|(a, b)| serde_json::json!({"ref": a, "resolved": b})).collect::<Vec<_>>(), "greps": greps, "queries": queries}));
+                continue;
+            }
+            let after = if node.depends_on.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (after PART {})",
+                    node.depends_on
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            let mark = if will { "run " } else { "skip" };
+            writeln!(out, "  {mark} PART {n}: {}{after}", part.title)?;
+            if !will {
+                continue;
+            }
+            for (r, to) in &reads {
+                writeln!(out, "       read   {r} → {to}")?;
+            }
+            for g in &greps {
+                writeln!(out, "       grep   {g}")?;
+            }
+            for q in &queries {
+                writeln!(out, "       search \"{q}\"")?;
+            }
+            match &target {
+                Some(t) => writeln!(out, "       write  {t}")?,
+                None => writeln!(out, "       write  (no target: this PART would fail)")?,
+            }
+            writeln!(out, "       write  {drop}")?;
+            writeln!(
+                out,
+                "       tick   {}:{}",
+                show(&plan.path),
+                part.status_line.unwrap_or(part.line)
+            )?;
+        }
+        json_batches
+            .push(serde_json::json!({"batch": b.number, "title": b.title, "parts": jparts}));
+    }
+    if ctx.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"plan": plan.slug, "dry_run": true, "batches": json_batches})
+        )?;
+    } else {
+        let n: usize = selected.iter().map(|(_, v)| v.len()).sum();
+        writeln!(out, "\n{n} PART(s) would run; nothing was changed")?;
+    }
+    Ok(Code::Ok)
+}
+
+fn clone_args(a: &RunArgs) -> RunArgs {
+    RunArgs {
+        plan: a.plan.clone(),
+        batch_size: a.batch_size,
+        batch: a.batch,
+        parts: a.parts.clone(),
+        all: a.all,
+        keep_going: a.keep_going,
+        dry_run: a.dry_run,
+        provider: a.provider.clone(),
+        retries: a.retries,
+        force: a.force,
+    }
+}

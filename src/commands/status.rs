@@ -1,0 +1,88 @@
+//! `expand status [PLAN]`: per plan and batch, done / failed / pending, with
+//! timings, tokens and cost, from the plan and `.expand/` state.
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use super::{load_plans, plan_files, show, Ctx};
+use crate::error::Code;
+use crate::run::state::{PartStatus, PlanState};
+use crate::workspace::Workspace;
+
+pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
+    let names: Vec<String> = plan.map(|p| vec![p.to_string()]).unwrap_or_default();
+    let files = plan_files(ws, &names)?;
+    let loaded = load_plans(ws, &files, ws.config.batch_size)?;
+    let kdir = ws.knowledge_dir();
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    let mut all = Vec::new();
+    for (plan, graph) in loaded.plans.iter().zip(&loaded.graphs) {
+        let state = PlanState::load(&ws.state_dir(), &plan.slug)?;
+        let mut batches = Vec::new();
+        if !ctx.json {
+            writeln!(
+                out,
+                "{} — {}",
+                ctx.style.bold(&show(&plan.path)),
+                plan.title
+            )?;
+        }
+        for b in &graph.batches {
+            let (mut done, mut failed, mut running, mut pending) = (0, 0, 0, 0);
+            let (mut ms, mut tokens, mut cost) = (0u64, 0u64, 0f64);
+            let mut failures = Vec::new();
+            for &n in &b.parts {
+                let part = plan.part(n).expect("PART");
+                let exists = part
+                    .target
+                    .as_deref()
+                    .map(|t| kdir.join(t).is_file())
+                    .unwrap_or(false);
+                let st = state.part(n);
+                if let Some(s) = st {
+                    ms += s.duration_ms.unwrap_or(0);
+                    tokens += s.usage.input_tokens + s.usage.output_tokens;
+                    cost += s.cost.unwrap_or(0.0);
+                }
+                match st.map(|s| s.status) {
+                    Some(PartStatus::Failed) => {
+                        failed += 1;
+                        failures.push((n, st.and_then(|s| s.error.clone()).unwrap_or_default()));
+                    }
+                    Some(PartStatus::Running) => running += 1,
+                    _ if !crate::run::needs_run(part, &state, exists) => done += 1,
+                    _ => pending += 1,
+                }
+            }
+            if ctx.json {
+                batches.push(serde_json::json!({"batch": b.number, "parts": b.parts, "done": done, "failed": failed, "interrupted": running, "pending": pending, "duration_ms": ms, "tokens": tokens, "cost": cost, "failures": failures.iter().map(|(n, e)| serde_json::json!({"part": n, "error": e})).collect::<Vec<_>>()}));
+                continue;
+            }
+            let mut line = format!(
+                "  batch {}: {done} done, {failed} failed, {pending} pending",
+                b.number
+            );
+            if running > 0 {
+                line.push_str(&format!(", {running} interrupted"));
+            }
+            if ms > 0 {
+                line.push_str(&format!("  ({:.1} s of runner time", ms as f64 / 1000.0));
+                if tokens > 0 {
+                    line.push_str(&format!(", {tokens} tokens, ${cost:.4}"));
+                }
+                line.push(')');
+            }
+            writeln!(out, "{line}")?;
+            for (n, e) in failures {
+                writeln!(out, "    PART {n} failed: {e}")?;
+            }
+        }
+        all.push(serde_json::json!({"plan": plan.slug, "path": show(&plan.path), "title": plan.title, "batches": batches}));
+    }
+    if ctx.json {
+        writeln!(out, "{}", serde_json::json!({"plans": all}))?;
+    }
+    Ok(Code::Ok)
+}

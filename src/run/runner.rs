@@ -1,0 +1,372 @@
+//! One PART through its steps: knowledge, research, write, drop, mark.
+//!
+//! Crash safety: state says `running` before anything is written; the target
+//! and the drop are written to `.expand/tmp/` and renamed into place; the plan
+//! tick and the `done` state come last. A crash at any point leaves the PART
+//! pending (to run again) or done (file, drop, tick and state agree). The state
+//! remembers that expand wrote the target, so the re-run may replace it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use crate::clock;
+use crate::config::Config;
+use crate::graph::PlanGraph;
+use crate::knowledge::scan::KnowledgeBase;
+use crate::plan::{self, Plan};
+use crate::providers::{Fetch, Search, Writer};
+use crate::report::progress::{Event, Reporter};
+use crate::run::state::{PartStatus, PlanState};
+use crate::steps;
+
+/// Everything the PARTs of one run share.
+pub struct Shared {
+    pub root: PathBuf,
+    pub knowledge_dir: PathBuf,
+    pub drops_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub tmp_dir: PathBuf,
+    pub plan_file: PathBuf,
+    /// Workspace-relative plan path for drops and messages.
+    pub plan_shown: String,
+    pub plan: Plan,
+    pub graph: PlanGraph,
+    pub kb: RwLock<KnowledgeBase>,
+    pub state: Mutex<PlanState>,
+    /// Serializes edits of the plan file.
+    pub plan_edit: Mutex<()>,
+    pub writer: Arc<dyn Writer>,
+    pub search: Arc<dyn Search>,
+    pub fetch: Option<Arc<dyn Fetch>>,
+    pub reporter: Arc<dyn Reporter>,
+    pub config: Config,
+    pub retries: u32,
+    pub force: bool,
+    /// Test hook `EXPAND_FAULT=<step>:<part>`: abort the process right after that step.
+    pub fault: Option<(String, Option<u32>)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub part: u32,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub target: Option<String>,
+    pub lines: usize,
+    pub attempts: u32,
+    pub duration_ms: u64,
+}
+
+impl Shared {
+    fn save_state(&self, f: impl FnOnce(&mut PlanState)) -> Result<(), String> {
+        let mut st = self.state.lock().expect("state lock");
+        f(&mut st);
+        st.save(&self.state_dir)
+            .map_err(|e| format!("failed to save run state: {e}"))
+    }
+
+    fn fault(&self, step: &str, part: u32) {
+        if let Some((s, p)) = &self.fault {
+            if s == step && p.map(|p| p == part).unwrap_or(true) {
+                // Simulate a crash (kill -9): no destructors, no flushing.
+                std::process::abort();
+            }
+        }
+    }
+}
+
+/// Run one PART with retries; records the outcome in state.
+pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
+    let started = Instant::now();
+    let max = 1 + sh.retries;
+    let mut last_err = String::new();
+    let title = sh
+        .plan
+        .part(number)
+        .map(|p| p.title.clone())
+        .unwrap_or_default();
+    for attempt in 1..=max {
+        sh.reporter.event(Event::PartStarted {
+            part: number,
+            title: title.clone(),
+            attempt,
+        });
+        let now = clock::rfc3339(clock::now());
+        let batch = sh.graph.node(number).map(|n| n.batch).unwrap_or(0);
+        if let Err(e) = sh.save_state(|st| {
+            let p = st.part_mut(number);
+            p.status = PartStatus::Running;
+            p.batch = batch;
+            p.attempts += 1;
+            p.error = None;
+            p.started_at = Some(now);
+        }) {
+            last_err = e;
+            break;
+        }
+        match attempt_once(&sh, number, started).await {
+            Ok(out) => {
+                sh.reporter.event(Event::PartDone {
+                    part: number,
+                    target: out.target.clone().unwrap_or_default(),
+                    lines: out.lines,
+                    duration_ms: out.duration_ms,
+                });
+                return Outcome {
+                    attempts: attempt,
+                    ..out
+                };
+            }
+            Err(e) => {
+                last_err = e;
+                let will_retry = attempt < max;
+                sh.reporter.event(Event::PartFailed {
+                    part: number,
+                    error: last_err.clone(),
+                    will_retry,
+                });
+                let _ = sh.save_state(|st| {
+                    let p = st.part_mut(number);
+                    p.status = if will_retry {
+                        PartStatus::Running
+                    } else {
+                        PartStatus::Failed
+                    };
+                    p.error = Some(last_err.clone());
+                });
+            }
+        }
+    }
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let _ = sh.save_state(|st| {
+        let p = st.part_mut(number);
+        p.status = PartStatus::Failed;
+        p.error = Some(last_err.clone());
+        p.duration_ms = Some(duration_ms);
+        p.finished_at = Some(clock::rfc3339(clock::now()));
+    });
+    Outcome {
+        part: number,
+        ok: false,
+        error: Some(last_err),
+        target: None,
+        lines: 0,
+        attempts: max,
+        duration_ms,
+    }
+}
+
+async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result<Outcome, String> {
+    let part = sh
+        .plan
+        .part(number)
+        .ok_or_else(|| format!("PART {number} is not in the plan"))?
+        .clone();
+    let target = part
+        .target
+        .clone()
+        .ok_or_else(|| format!("PART {number} names no knowledge file to create"))?;
+    let target_path = crate::fsutil::resolve_inside(&sh.knowledge_dir, &target)?;
+    let node = sh.graph.node(number).cloned().unwrap_or_default();
+
+    // 1. Knowledge: CPU work over the whole base, off the async threads.
+    sh.reporter.event(Event::Step {
+        part: number,
+        step: "knowledge",
+    });
+    let budget_chars = (sh.config.budget.prompt_tokens as usize).saturating_mul(4) * 6 / 10;
+    let pack = {
+        let sh2 = Arc::clone(sh);
+        let part2 = part.clone();
+        tokio::task::spawn_blocking(move || {
+            let kb = sh2.kb.read().expect("kb lock");
+            steps::knowledge::run(&kb, &part2, &node, budget_chars)
+        })
+        .await
+        .map_err(|e| format!("knowledge step crashed: {e}"))?
+    };
+    sh.fault("knowledge", number);
+
+    // 2. Research.
+    sh.reporter.event(Event::Step {
+        part: number,
+        step: "research",
+    });
+    let found = steps::research::run(
+        sh.search.as_ref(),
+        sh.fetch.as_deref(),
+        &part,
+        sh.config.search.results,
+    )
+    .await
+    .map_err(|e| format!("research: {e}"))?;
+    sh.fault("research", number);
+
+    // 3. Write.
+    sh.reporter.event(Event::Step {
+        part: number,
+        step: "write",
+    });
+    let mut evidence = pack.evidence.clone();
+    evidence.extend(found.evidence.iter().cloned());
+    let req = steps::write::request(&sh.plan, &part, evidence, sh.config.budget.prompt_tokens);
+    let (written, problems) = steps::write::run(sh.writer.as_ref(), &req)
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    if !problems.is_empty() {
+        tracing::warn!(
+            "PART {number}: the written file still has problems after one repair: {}",
+            problems.join("; ")
+        );
+    }
+    let exists = target_path.exists();
+    let ours = sh
+        .state
+        .lock()
+        .expect("state lock")
+        .part(number)
+        .map(|p| p.wrote_target)
+        .unwrap_or(false);
+    if exists && !ours && !sh.force {
+        return Err(format!(
+            "`{}` exists already and expand did not write it; not overwriting (use --force)",
+            sh.plan_shown_knowledge(&target)
+        ));
+    }
+    sh.save_state(|st| {
+        let p = st.part_mut(number);
+        p.wrote_target = true;
+        p.target = Some(target.clone());
+    })?;
+    let mut text = written.text.clone();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    crate::fsutil::atomic_write_via(&sh.tmp_dir, &target_path, text.as_bytes())
+        .map_err(|e| format!("failed to write `{target}`: {e}"))?;
+    let lines = text.lines().count();
+    sh.kb.write().expect("kb lock").upsert(target.clone(), text);
+    sh.fault("write", number);
+
+    // 4. Drop. A drop left by an interrupted attempt is replaced, not doubled.
+    sh.reporter.event(Event::Step {
+        part: number,
+        step: "drop",
+    });
+    let now = clock::now();
+    let (date, hhmm) = clock::date_and_hhmm(now);
+    let stamp = clock::stamp(now);
+    let drop_dir = sh.drops_dir.join(&sh.plan.slug);
+    let drop_name = steps::drop::file_name(&part, &date, &hhmm);
+    let drop_path = drop_dir.join(&drop_name);
+    let drop_rel = crate::fsutil::rel_str(&sh.root, &drop_path);
+    let old_drop = sh
+        .state
+        .lock()
+        .expect("state lock")
+        .part(number)
+        .and_then(|p| p.drop.clone());
+    if let Some(old) = old_drop.filter(|o| *o != drop_rel) {
+        let _ = std::fs::remove_file(sh.root.join(old));
+    }
+    let cost = crate::run::cost(&sh.config, &written);
+    let duration_s = started.elapsed().as_secs_f64();
+    let urls: Vec<String> = found
+        .sources
+        .iter()
+        .filter(|s| s.starts_with("http"))
+        .cloned()
+        .collect();
+    let mut kfiles = pack.files.clone();
+    for s in &found.sources {
+        if !s.starts_with("http") {
+            let p = s.split('#').next().unwrap_or(s).to_string();
+            if !kfiles.contains(&p) {
+                kfiles.push(p);
+            }
+        }
+    }
+    let drop_text = steps::drop::render(&steps::drop::DropInfo {
+        plan_title: &sh.plan.title,
+        plan_path: &sh.plan_shown,
+        part: &part,
+        stamp: &stamp,
+        target: &target,
+        lines,
+        provider: sh.writer.name(),
+        model: &written.model,
+        input_tokens: written.usage.input_tokens,
+        output_tokens: written.usage.output_tokens,
+        cost,
+        duration_s,
+        knowledge_files: &kfiles,
+        urls: &urls,
+        missing: &pack.missing,
+    });
+    sh.save_state(|st| st.part_mut(number).drop = Some(drop_rel.clone()))?;
+    crate::fsutil::atomic_write_via(&sh.tmp_dir, &drop_path, drop_text.as_bytes())
+        .map_err(|e| format!("failed to write `{drop_rel}`: {e}"))?;
+    sh.fault("drop", number);
+
+    // 5. Mark: tick the plan in place, then record the outcome.
+    sh.reporter.event(Event::Step {
+        part: number,
+        step: "mark",
+    });
+    tick(sh, number, &stamp)?;
+    sh.fault("mark", number);
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let mut sources = kfiles.clone();
+    sources.extend(urls.iter().cloned());
+    sh.save_state(|st| {
+        let p = st.part_mut(number);
+        p.status = PartStatus::Done;
+        p.error = None;
+        p.finished_at = Some(clock::rfc3339(clock::now()));
+        p.duration_ms = Some(duration_ms);
+        p.target_lines = Some(lines);
+        p.provider = Some(sh.writer.name().to_string());
+        p.model = Some(written.model.clone());
+        p.usage = written.usage.clone();
+        p.cost = cost;
+        p.sources = sources;
+    })?;
+    Ok(Outcome {
+        part: number,
+        ok: true,
+        error: None,
+        target: Some(target),
+        lines,
+        attempts: 1,
+        duration_ms,
+    })
+}
+
+impl Shared {
+    fn plan_shown_knowledge(&self, target: &str) -> String {
+        crate::fsutil::rel_str(&self.root, &self.knowledge_dir.join(target))
+    }
+}
+
+/// Tick PART `number` in the plan file: re-read it (earlier ticks moved the
+/// spans), edit only the markers and the status suffix, write it back in the
+/// file's own encoding.
+pub fn tick(sh: &Shared, number: u32, stamp: &str) -> Result<(), String> {
+    let _guard = sh.plan_edit.lock().expect("plan edit lock");
+    let bytes = std::fs::read(&sh.plan_file)
+        .map_err(|e| format!("failed to read `{}`: {e}", sh.plan_shown))?;
+    let current = plan::parse::parse_bytes(std::path::Path::new(&sh.plan_shown), &bytes)
+        .map_err(|e| format!("`{}`: {e}", sh.plan_shown))?;
+    let Some(part) = current.part(number) else {
+        return Err(format!("PART {number} is no longer in `{}`", sh.plan_shown));
+    };
+    let edits = plan::edit::tick_part(&current, part, stamp);
+    if edits.is_empty() {
+        return Ok(());
+    }
+    let text = plan::edit::apply(&current.text, &edits).map_err(|e| e.to_string())?;
+    let out = plan::to_bytes(&current, &text);
+    crate::fsutil::atomic_write(&sh.plan_file, &out)
+        .map_err(|e| format!("failed to write `{}`: {e}", sh.plan_shown))
+}

@@ -1,0 +1,97 @@
+//! Batches: which PARTs to run, at most `batch_size` at once (a semaphore),
+//! dependencies inside a batch first, a failure never stopping the others.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{watch, Semaphore};
+
+use super::runner::{run_part, Outcome, Shared};
+use crate::graph::Batch;
+use crate::report::progress::Event;
+
+#[derive(Clone, Debug)]
+pub struct BatchResult {
+    pub batch: u32,
+    pub outcomes: Vec<Outcome>,
+    pub wall_ms: u64,
+}
+
+/// Run `parts` (a subset of `batch`, in the batch's start order).
+pub async fn run_batch(
+    sh: Arc<Shared>,
+    batch: &Batch,
+    parts: &[u32],
+    batch_size: usize,
+) -> BatchResult {
+    let started = Instant::now();
+    sh.reporter.event(Event::BatchStarted {
+        batch: batch.number,
+        parts: parts.to_vec(),
+    });
+    let sem = Arc::new(Semaphore::new(batch_size.max(1)));
+    // Each PART announces its end on a watch channel; dependents in the batch wait on it.
+    let mut done_tx: BTreeMap<u32, watch::Sender<bool>> = BTreeMap::new();
+    let mut done_rx: BTreeMap<u32, watch::Receiver<bool>> = BTreeMap::new();
+    for &p in parts {
+        let (tx, rx) = watch::channel(false);
+        done_tx.insert(p, tx);
+        done_rx.insert(p, rx);
+    }
+    let mut handles = Vec::with_capacity(parts.len());
+    for &p in parts {
+        let deps: Vec<watch::Receiver<bool>> = sh
+            .graph
+            .node(p)
+            .map(|n| {
+                n.depends_on
+                    .iter()
+                    .filter_map(|d| done_rx.get(d).cloned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let tx = done_tx.remove(&p).expect("one sender per PART");
+        let sem = Arc::clone(&sem);
+        let sh = Arc::clone(&sh);
+        handles.push(tokio::spawn(async move {
+            for mut rx in deps {
+                let _ = rx.wait_for(|d| *d).await;
+            }
+            let permit = sem.acquire_owned().await.expect("semaphore never closes");
+            let out = run_part(sh, p).await;
+            drop(permit);
+            let _ = tx.send(true);
+            out
+        }));
+    }
+    let mut outcomes = Vec::with_capacity(handles.len());
+    for (h, &p) in handles.into_iter().zip(parts) {
+        match h.await {
+            Ok(o) => outcomes.push(o),
+            Err(e) => outcomes.push(Outcome {
+                part: p,
+                ok: false,
+                error: Some(format!("runner crashed: {e}")),
+                target: None,
+                lines: 0,
+                attempts: 1,
+                duration_ms: 0,
+            }),
+        }
+    }
+    outcomes.sort_by_key(|o| o.part);
+    let wall_ms = started.elapsed().as_millis() as u64;
+    let failed = outcomes.iter().filter(|o| !o.ok).count();
+    sh.reporter.event(Event::BatchDone {
+        batch: batch.number,
+        done: outcomes.len() - failed,
+        failed,
+        wall_ms,
+    });
+    BatchResult {
+        batch: batch.number,
+        outcomes,
+        wall_ms,
+    }
+}

@@ -1,0 +1,84 @@
+//! Step 2 of a runner, research: run each `Search:` query through the search
+//! provider and fetch the pages the plan says to scrape. Providers cache every
+//! response under `.expand/cache/`, so a retry or a resumed run repeats none.
+
+use crate::plan::{ItemKind, Part};
+use crate::providers::{Evidence, Fetch, ProviderError, Search};
+
+#[derive(Clone, Debug, Default)]
+pub struct Found {
+    pub evidence: Vec<Evidence>,
+    /// URLs (or knowledge locations, offline) the evidence came from.
+    pub sources: Vec<String>,
+    /// Pages that could not be fetched, with the reason; not fatal.
+    pub fetch_errors: Vec<String>,
+}
+
+/// Pages fetched per PART at most.
+const MAX_FETCH: usize = 8;
+
+pub async fn run(
+    search: &dyn Search,
+    fetch: Option<&dyn Fetch>,
+    part: &Part,
+    results: usize,
+) -> Result<Found, ProviderError> {
+    let mut found = Found::default();
+    let mut ranked_urls: Vec<String> = Vec::new();
+    for q in part.queries() {
+        let hits = search.search(q, results).await?;
+        for h in hits {
+            if !found.sources.contains(&h.url) {
+                found.sources.push(h.url.clone());
+            }
+            if h.url.starts_with("http") && !ranked_urls.contains(&h.url) {
+                ranked_urls.push(h.url.clone());
+            }
+            found.evidence.push(Evidence {
+                source: h.url,
+                lines: None,
+                title: Some(h.title),
+                text: h.snippet,
+            });
+        }
+    }
+    let Some(fetch) = fetch else { return Ok(found) };
+    // What to scrape: explicit URLs, and the top N search results when asked.
+    let mut to_fetch: Vec<String> = Vec::new();
+    for item in part.items() {
+        if let ItemKind::Scrape { what, top } = &item.kind {
+            if let Some(url) = what
+                .split_whitespace()
+                .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+            {
+                to_fetch.push(url.trim_end_matches([')', ',', '.']).to_string());
+            } else {
+                let n = top.unwrap_or(3) as usize;
+                to_fetch.extend(ranked_urls.iter().take(n).cloned());
+            }
+        }
+    }
+    to_fetch.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    for url in to_fetch
+        .into_iter()
+        .filter(|u| seen.insert(u.clone()))
+        .take(MAX_FETCH)
+    {
+        match fetch.fetch(&url).await {
+            Ok(page) => {
+                if !found.sources.contains(&page.url) {
+                    found.sources.push(page.url.clone());
+                }
+                found.evidence.push(Evidence {
+                    source: page.url,
+                    lines: None,
+                    title: page.title,
+                    text: page.markdown,
+                });
+            }
+            Err(e) => found.fetch_errors.push(format!("{url}: {e}")),
+        }
+    }
+    Ok(found)
+}

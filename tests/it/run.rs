@@ -1,0 +1,371 @@
+//! `expand run` end to end on copies of the sample workspace: batches, ticks,
+//! drops, state, the lock, reset, resume after crashes and after SIGKILL.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use assert_cmd::cargo::CommandCargoExt;
+
+/// A temporary copy of the repository's sample workspace.
+struct Sample {
+    dir: tempfile::TempDir,
+}
+
+impl Sample {
+    fn new() -> Sample {
+        let dir = tempfile::tempdir().unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for entry in ["expand.yaml", "plans", "knowledge", "drops", "completed"] {
+            copy(&src.join(entry), &dir.path().join(entry));
+        }
+        Sample { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("expand").unwrap();
+        c.arg("-C")
+            .arg(self.path())
+            .args(args)
+            .env_remove("EXPAND_FAULT")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.cmd(args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn plan(&self) -> String {
+        std::fs::read_to_string(self.path().join("plans/sample-expansion.md")).unwrap()
+    }
+
+    fn state(&self) -> serde_json::Value {
+        let p = self.path().join(".expand/state/sample-expansion.json");
+        match std::fs::read(p) {
+            Ok(b) => serde_json::from_slice(&b).expect("state is always whole JSON"),
+            Err(_) => serde_json::Value::Null,
+        }
+    }
+
+    fn drops(&self) -> Vec<String> {
+        let d = self.path().join("drops/sample-expansion");
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|r| {
+                r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// Every file under knowledge/ with its bytes.
+    fn knowledge(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        walkdir::WalkDir::new(self.path().join("knowledge"))
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                (
+                    e.path().strip_prefix(self.path()).unwrap().to_path_buf(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn copy(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+const TARGETS: [&str; 8] = [
+    "rust-cli/04-shell-completions-and-man-pages.md",
+    "async-runtime/03-http-clients-with-reqwest.md",
+    "text-search/04-inverted-index-construction.md",
+    "rust-cli/05-atomic-writes-and-file-locking.md",
+    "cli-testing/00-integration-tests-with-assert-cmd.md",
+    "cli-testing/01-snapshot-testing-with-insta.md",
+    "async-runtime/04-retries-backoff-and-http-caching.md",
+    "text-search/05-snippet-extraction-and-highlighting.md",
+];
+
+/// The invariants after a finished run: every target, one drop per PART,
+/// every PART done in state and ticked in the plan, no temp files in knowledge/.
+fn assert_finished(s: &Sample) {
+    for t in TARGETS {
+        let text = std::fs::read_to_string(s.path().join("knowledge").join(t))
+            .unwrap_or_else(|_| panic!("{t} missing"));
+        assert!(text.starts_with("> Offline extractive draft"), "{t}");
+        assert!(text.contains("## Sources"), "{t}");
+    }
+    let drops = s.drops();
+    assert_eq!(drops.len(), 8, "one drop per PART: {drops:?}");
+    let st = s.state();
+    for n in 1..=8 {
+        assert_eq!(st["parts"][n.to_string()]["status"], "done", "PART {n}");
+    }
+    let plan = s.plan();
+    assert!(!plan.contains("- [ ]"), "every checkbox is ticked");
+    assert_eq!(plan.matches("(Completed ").count(), 8);
+    for (p, _) in s.knowledge() {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            !name.starts_with('.') && name.ends_with(".md"),
+            "stray file {p:?}"
+        );
+    }
+}
+
+#[test]
+fn full_run_in_two_batches_ticks_drops_and_state() {
+    let s = Sample::new();
+    let before = s.plan();
+    let (code, out, err) = s.run(&["run", "plans/sample-expansion.md"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("batch 1: 4 done, 0 failed"), "{out}");
+    assert!(
+        out.contains("expand review batch 1 sample-expansion"),
+        "{out}"
+    );
+    assert!(
+        out.contains("expand run sample-expansion    (batch 2 of 2)"),
+        "{out}"
+    );
+    assert_eq!(s.drops().len(), 4);
+    let st = s.state();
+    assert_eq!(st["parts"]["1"]["status"], "done");
+    assert!(st["parts"].get("5").is_none(), "batch 2 has not run");
+
+    // The ticks change only markers and the status-line suffix.
+    let after = s.plan();
+    let (a, b): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        if x != y {
+            let y2 = y.replacen("[✓]", "[ ]", 1);
+            let y2 = match y2.find(" (Completed ") {
+                Some(p) => y2[..p].to_string(),
+                None => y2,
+            };
+            assert_eq!(*x, y2, "only the marker and the suffix change");
+        }
+    }
+    assert_eq!(
+        before.len()
+            + 4 * (" (Completed 2026-01-01 00:00)".len())
+            + (after.matches("[✓]").count()) * ("[✓]".len() - "[ ]".len()),
+        after.len()
+    );
+
+    let (code, out, err) = s.run(&["run", "sample-expansion", "--all"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("expand consolidate sample-expansion"), "{out}");
+    assert_finished(&s);
+
+    // A finished plan run again does nothing and changes nothing.
+    let snapshot = (s.plan(), s.knowledge(), s.drops());
+    let (code, out, _) = s.run(&["run", "sample-expansion", "--all"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("nothing to run"), "{out}");
+    assert_eq!(snapshot, (s.plan(), s.knowledge(), s.drops()));
+
+    let (code, out, _) = s.run(&["status"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("batch 2: 4 done, 0 failed, 0 pending"),
+        "{out}"
+    );
+}
+
+#[test]
+fn offline_output_is_deterministic() {
+    let (a, b) = (Sample::new(), Sample::new());
+    for s in [&a, &b] {
+        assert_eq!(s.run(&["run", "sample-expansion", "--all"]).0, 0);
+    }
+    for t in TARGETS {
+        let p = Path::new("knowledge").join(t);
+        assert_eq!(
+            std::fs::read(a.path().join(&p)).unwrap(),
+            std::fs::read(b.path().join(&p)).unwrap(),
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn json_events_stream_one_per_line() {
+    let s = Sample::new();
+    let (code, out, _) = s.run(&["--json", "run", "sample-expansion"]);
+    assert_eq!(code, 0);
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    for k in [
+        "batch_started",
+        "part_started",
+        "step",
+        "part_done",
+        "batch_done",
+        "summary",
+    ] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+    assert_eq!(kinds.iter().filter(|k| **k == "part_done").count(), 4);
+}
+
+#[test]
+fn dry_run_writes_nothing() {
+    let s = Sample::new();
+    let before = (s.plan(), s.knowledge());
+    let (code, out, err) = s.run(&["run", "sample-expansion", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("write  knowledge/async-runtime/04-retries-backoff-and-http-caching.md"),
+        "{out}"
+    );
+    assert!(out.contains("(after PART 2)"), "{out}");
+    assert!(out.contains("read   async-runtime/03-http-clients-with-reqwest.md → async-runtime/03-http-clients-with-reqwest.md (written by PART 2)"), "{out}");
+    assert!(out.contains("search \""), "{out}");
+    assert_eq!(before, (s.plan(), s.knowledge()));
+    assert!(!s.path().join(".expand").exists());
+    assert!(s.drops().is_empty());
+}
+
+#[test]
+fn a_second_run_on_a_locked_workspace_exits_3() {
+    let s = Sample::new();
+    let _lock = expand::run::state::Lock::acquire(&s.path().join(".expand")).unwrap();
+    let (code, _, err) = s.run(&["run", "sample-expansion"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("locked by another expand run"), "{err}");
+    assert!(s.drops().is_empty());
+}
+
+#[test]
+fn reset_marks_parts_pending_and_the_file_is_protected() {
+    let s = Sample::new();
+    assert_eq!(s.run(&["run", "sample-expansion"]).0, 0);
+    let (code, out, _) = s.run(&["reset", "sample-expansion", "--part", "1"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(s
+        .plan()
+        .contains("- [ ] PART 1: Create rust-cli/04-shell-completions-and-man-pages.md\n"));
+    assert!(s.state()["parts"].get("1").is_none());
+    // The file exists and the state no longer says expand wrote it: refuse.
+    let (code, out, _) = s.run(&["run", "sample-expansion", "--part", "1", "--retries", "0"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("exists already"), "{out}");
+    let (code, out, _) = s.run(&["run", "sample-expansion", "--part", "1", "--force"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(s.state()["parts"]["1"]["status"], "done");
+}
+
+#[test]
+fn resume_after_a_crash_at_each_step_boundary() {
+    for step in ["knowledge", "research", "write", "drop", "mark"] {
+        let s = Sample::new();
+        let out = s
+            .cmd(&["run", "sample-expansion", "--all"])
+            .env("EXPAND_FAULT", format!("{step}:2"))
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "the fault hook at {step} stops the process"
+        );
+        assert_eq!(
+            s.state()["parts"]["2"]["status"],
+            "running",
+            "{step}: PART 2 was interrupted"
+        );
+        let (code, out, err) = s.run(&["run", "sample-expansion", "--all"]);
+        assert_eq!(code, 0, "{step}: {out}{err}");
+        assert_finished(&s);
+        assert_eq!(s.state()["parts"]["2"]["attempts"], 2, "{step}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigkill_at_random_moments_then_resume() {
+    use std::time::{Duration, Instant};
+    // Delays spread over the run's length; deterministic, so failures reproduce.
+    for (trial, delay_ms) in [3u64, 11, 23, 37, 52, 70, 95, 130].into_iter().enumerate() {
+        let s = Sample::new();
+        let mut child = s
+            .cmd(&["run", "sample-expansion", "--all"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(delay_ms) {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        // Nothing half-written is visible in knowledge/, whatever the moment.
+        for (p, bytes) in s.knowledge() {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(
+                !name.starts_with('.'),
+                "trial {trial}: temp file {p:?} in knowledge/"
+            );
+            if TARGETS.iter().any(|t| p.ends_with(t)) {
+                let text = String::from_utf8(bytes).unwrap();
+                assert!(
+                    text.contains("## Sources"),
+                    "trial {trial}: {p:?} is complete"
+                );
+            }
+        }
+        let done_before: Vec<String> = s
+            .state()
+            .get("parts")
+            .and_then(|p| p.as_object().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter(|(_, v)| v["status"] == "done")
+            .map(|(k, _)| k.clone())
+            .collect();
+        let (code, out, err) = s.run(&["run", "sample-expansion", "--all"]);
+        assert_eq!(code, 0, "trial {trial}: {out}{err}");
+        assert_finished(&s);
+        // A PART finished before the kill was not run again.
+        for k in done_before {
+            assert_eq!(
+                s.state()["parts"][&k]["attempts"],
+                1,
+                "trial {trial}: PART {k} ran twice"
+            );
+        }
+    }
+}
