@@ -77,6 +77,15 @@ pub enum DecodeError {
     Binary { line: usize, offset: usize },
 }
 
+impl DecodeError {
+    /// The 1-based line the problem is on.
+    pub fn line(&self) -> usize {
+        match self {
+            DecodeError::NotUtf8 { line, .. } | DecodeError::Binary { line, .. } => *line,
+        }
+    }
+}
+
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -16,12 +16,14 @@ pub use model::*;
 /// Why a plan could not be read at all (as opposed to diagnostics about its content).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("failed to read `{path}`: {source}")]
+    // The source is the error's cause; `{e:#}` prints it after the message.
+    #[error("failed to read `{path}`")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("`{path}`: {source}")]
+    /// `file:line` first, like every other plan diagnostic.
+    #[error("{}:{}: cannot read the plan as text", path.display(), source.line())]
     Decode {
         path: PathBuf,
         source: encoding::DecodeError,
@@ -63,4 +65,22 @@ pub fn load(path: &Path, shown: &Path) -> Result<Plan, LoadError> {
 /// The bytes to write for an edited plan text, in the plan's own encoding.
 pub fn to_bytes(plan: &Plan, text: &str) -> Vec<u8> {
     encoding::encode(text, plan.encoding, plan.bom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bug: the message embedded its source and the source was also its cause,
+    /// so `{e:#}` printed "binary data at line 4 …" twice and never `file:line`.
+    #[test]
+    fn regression_decode_error_names_file_line_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("bin.md");
+        std::fs::write(&f, b"# T\n\n## PART 1: X\n\x00garbage\n").unwrap();
+        let e = anyhow::Error::from(load(&f, Path::new("plans/bin.md")).unwrap_err());
+        let msg = format!("{e:#}");
+        assert!(msg.starts_with("plans/bin.md:4: "), "{msg}");
+        assert_eq!(msg.matches("binary data").count(), 1, "{msg}");
+    }
 }

@@ -306,9 +306,19 @@ impl<'t> Parser<'t> {
         }
     }
 
-    /// List items outside any PART: influential files, batch lines.
+    /// A list outside any PART: influential files, batch lines. Every item at
+    /// the list's own depth counts, not only the first.
     fn top_items(&mut self, zone: Zone, items: &[Block]) {
-        let root = &items[0];
+        let depth = items[0].depth;
+        for root in items {
+            if root.kind == BlockKind::Item && root.depth == depth {
+                self.top_item(zone, root);
+            }
+        }
+    }
+
+    /// One top-level list item: an influential-file entry or a batch line.
+    fn top_item(&mut self, zone: Zone, root: &Block) {
         let line = self.line(root.range.start);
         if let Some(key) = root.first_strong() {
             let key = key.trim_end_matches(':').trim();
@@ -831,4 +841,27 @@ fn declared(plan: &Plan) -> Declared {
 /// Build a plan for tests and tools from a string.
 pub fn parse_text(name: &str, text: &str) -> Plan {
     parse_str(&PathBuf::from(name), text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bug: a top-level list was handed over as one subtree and only its first
+    /// item was read, so `**Batch 2**` (and influential files 2..N) vanished.
+    #[test]
+    fn regression_top_level_list_reads_every_item() {
+        let t = "# T\n\n## INFLUENTIAL FILES\n\n1. `a/00-x.md` - one\n2. `a/01-y.md` - two\n\n## Batches\n\n- **Batch 1**: PARTs 1-2 (a)\n- **Batch 2**: PARTs 3-4 (b)\n\n## PART 1: X\n";
+        let plan = parse_text("p.md", t);
+        let b: Vec<(u32, Vec<u32>)> = plan
+            .batches
+            .iter()
+            .map(|b| (b.number, b.parts.clone()))
+            .collect();
+        assert_eq!(b, vec![(1, vec![1, 2]), (2, vec![3, 4])]);
+        assert_eq!(plan.batches[1].line, 11);
+        let f: Vec<u32> = plan.influential.iter().map(|f| f.number).collect();
+        assert_eq!(f, vec![1, 2]);
+        assert_eq!(plan.influential[1].path, "a/01-y.md");
+    }
 }
