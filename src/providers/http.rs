@@ -142,7 +142,12 @@ impl Request {
         }
     }
 
-    pub fn post_json(what: &str, url: &str, body: &serde_json::Value, timeout: Duration) -> Request {
+    pub fn post_json(
+        what: &str,
+        url: &str,
+        body: &serde_json::Value,
+        timeout: Duration,
+    ) -> Request {
         let mut r = Request::get(what, url, timeout);
         r.method = reqwest::Method::POST;
         r.body = Some(serde_json::to_vec(body).expect("a JSON value serializes"));
@@ -269,7 +274,11 @@ impl Http {
         loop {
             attempt += 1;
             let result = {
-                let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .expect("the semaphore is never closed");
                 self.once(req).await
             };
             match result {
@@ -343,7 +352,8 @@ impl Http {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        let retry_after = header(reqwest::header::RETRY_AFTER).and_then(|s| s.trim().parse::<u64>().ok());
+        let retry_after =
+            header(reqwest::header::RETRY_AFTER).and_then(|s| s.trim().parse::<u64>().ok());
         let content_type = header(reqwest::header::CONTENT_TYPE);
         let url = resp.url().to_string();
         let mut body: Vec<u8> = Vec::new();
@@ -367,7 +377,14 @@ impl Http {
             return Err(ProviderError::Http {
                 what: req.what.clone(),
                 status,
-                message: scrub(if snippet.is_empty() { "(empty body)" } else { &snippet }, &req.secrets),
+                message: scrub(
+                    if snippet.is_empty() {
+                        "(empty body)"
+                    } else {
+                        &snippet
+                    },
+                    &req.secrets,
+                ),
                 retry_after,
             });
         }
@@ -434,7 +451,10 @@ mod tests {
             ("accept".to_string(), "application/json".to_string()),
         ];
         let s = redact_headers(&h);
-        assert!(!s.contains("sk-123456") && !s.contains("ak-999999") && !s.contains("tok-1"), "{s}");
+        assert!(
+            !s.contains("sk-123456") && !s.contains("ak-999999") && !s.contains("tok-1"),
+            "{s}"
+        );
         assert!(s.contains("accept: application/json"), "{s}");
         assert!(s.contains("Authorization: [redacted]"), "{s}");
     }
@@ -449,8 +469,10 @@ mod tests {
     #[test]
     fn cache_key_ignores_headers_and_uses_stand_in() {
         let t = Duration::from_secs(1);
-        let a = Request::get("x", "http://h/a", t).secret_header("authorization", "Bearer k1", "k1");
-        let b = Request::get("x", "http://h/a", t).secret_header("authorization", "Bearer k2", "k2");
+        let a =
+            Request::get("x", "http://h/a", t).secret_header("authorization", "Bearer k1", "k1");
+        let b =
+            Request::get("x", "http://h/a", t).secret_header("authorization", "Bearer k2", "k2");
         assert_eq!(a.cache_key(), b.cache_key());
         let body1 = serde_json::json!({"api_key": "k1", "q": "x"});
         let body2 = serde_json::json!({"api_key": "k2", "q": "x"});
