@@ -1,42 +1,157 @@
-//! Choose the providers for a run from config (and `--provider`).
+//! Which provider runs, decided by config: the factories the runner calls.
+//! `offline` yields `None` so the caller plugs in its offline provider.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Result;
-
-use super::offline::{knowledge_index, OfflineSearch, OfflineWriter};
-use super::{Fetch, Search, Writer};
+use super::anthropic::Anthropic;
+use super::brave::Brave;
+use super::command::CommandWriter;
+use super::fetch::Fetcher;
+use super::http::{Http, HttpOptions};
+use super::openai::OpenAi;
+use super::searxng::Searxng;
+use super::tavily::Tavily;
+use super::{Fetch, ProviderError, Search, Writer};
 use crate::config::Config;
-use crate::error::bad_input;
-use crate::knowledge::scan::KnowledgeBase;
 
-pub type Providers = (Arc<dyn Writer>, Arc<dyn Search>, Option<Arc<dyn Fetch>>);
+pub const WRITER_KINDS: &[&str] = &["offline", "openai", "anthropic", "command"];
+pub const SEARCH_KINDS: &[&str] = &["offline", "searxng", "brave", "tavily"];
 
+/// One shared client (cache, concurrency cap) for every provider of a run.
+pub fn shared_http(cache_dir: &Path) -> Result<Arc<Http>, ProviderError> {
+    Ok(Arc::new(Http::new(
+        Some(cache_dir),
+        HttpOptions::default(),
+    )?))
+}
+
+/// The network writer for `cfg.writer.kind`, or `None` for `offline`.
+pub fn network_writer(
+    cfg: &Config,
+    cache_dir: &Path,
+) -> Result<Option<Arc<dyn Writer>>, ProviderError> {
+    network_writer_with(cfg, shared_http(cache_dir)?)
+}
+
+/// The network search for `cfg.search.kind`, or `None` for `offline`.
+pub fn network_search(
+    cfg: &Config,
+    cache_dir: &Path,
+) -> Result<Option<Arc<dyn Search>>, ProviderError> {
+    network_search_with(cfg, shared_http(cache_dir)?)
+}
+
+/// The page fetcher (`fetch.enabled` is the caller's to check).
+pub fn fetcher(cfg: &Config, cache_dir: &Path) -> Result<Arc<dyn Fetch>, ProviderError> {
+    Ok(fetcher_with(cfg, shared_http(cache_dir)?))
+}
+
+pub fn network_writer_with(
+    cfg: &Config,
+    http: Arc<Http>,
+) -> Result<Option<Arc<dyn Writer>>, ProviderError> {
+    let w = &cfg.writer;
+    Ok(match w.kind.as_str() {
+        "offline" => None,
+        "openai" => Some(Arc::new(OpenAi::new(w, http)?)),
+        "anthropic" => Some(Arc::new(Anthropic::new(w, http)?)),
+        "command" => Some(Arc::new(CommandWriter::new(w)?)),
+        other => return Err(unknown("writer.kind", other, WRITER_KINDS)),
+    })
+}
+
+pub fn network_search_with(
+    cfg: &Config,
+    http: Arc<Http>,
+) -> Result<Option<Arc<dyn Search>>, ProviderError> {
+    let s = &cfg.search;
+    Ok(match s.kind.as_str() {
+        "offline" => None,
+        "searxng" => Some(Arc::new(Searxng::new(s, http))),
+        "brave" => Some(Arc::new(Brave::new(s, http)?)),
+        "tavily" => Some(Arc::new(Tavily::new(s, http)?)),
+        other => return Err(unknown("search.kind", other, SEARCH_KINDS)),
+    })
+}
+
+pub fn fetcher_with(cfg: &Config, http: Arc<Http>) -> Arc<dyn Fetch> {
+    Arc::new(Fetcher::new(&cfg.fetch, http))
+}
+
+fn unknown(key: &str, kind: &str, valid: &[&str]) -> ProviderError {
+    ProviderError::Config(format!(
+        "unknown {key} `{kind}`; valid kinds: {}",
+        valid.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offline_is_none_and_unknown_kinds_are_named() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = Config::default();
+        assert!(network_writer(&cfg, d.path()).unwrap().is_none());
+        assert!(network_search(&cfg, d.path()).unwrap().is_none());
+        let mut bad = Config::default();
+        bad.writer.kind = "gpt".into();
+        let e = network_writer(&bad, d.path()).err().unwrap().to_string();
+        assert!(e.contains("`gpt`") && e.contains("anthropic"), "{e}");
+        bad.search.kind = "google".into();
+        let e = network_search(&bad, d.path()).err().unwrap().to_string();
+        assert!(e.contains("`google`") && e.contains("searxng"), "{e}");
+    }
+
+    #[test]
+    fn missing_model_or_key_is_a_config_error() {
+        let d = tempfile::tempdir().unwrap();
+        let mut cfg = Config::default();
+        cfg.writer.kind = "openai".into();
+        let e = network_writer(&cfg, d.path()).err().unwrap().to_string();
+        assert!(e.contains("writer.model"), "{e}");
+        cfg.writer.model = Some("m".into());
+        cfg.writer.api_key_env = Some("EXPAND_TEST_SURELY_UNSET_VAR_42".into());
+        let e = network_writer(&cfg, d.path()).err().unwrap().to_string();
+        assert!(e.contains("EXPAND_TEST_SURELY_UNSET_VAR_42"), "{e}");
+        cfg.writer.kind = "command".into();
+        assert!(network_writer(&cfg, d.path()).is_err());
+    }
+}
+
+/// The writer, search and fetcher of a run: offline ones over the knowledge
+/// base, or the network ones from config. `writer_override` is `--provider`.
 pub fn build(
     cfg: &Config,
     writer_override: Option<&str>,
-    kb: &KnowledgeBase,
+    kb: &crate::knowledge::scan::KnowledgeBase,
     cache_dir: &Path,
-) -> Result<Providers> {
-    let _ = cache_dir;
-    let writer_kind = writer_override.unwrap_or(&cfg.writer.kind);
-    let index = Arc::new(knowledge_index(kb));
-    let writer: Arc<dyn Writer> = match writer_kind {
-        "offline" => Arc::new(OfflineWriter::new(Arc::clone(&index))),
-        other => {
-            return Err(bad_input(format!(
-                "unknown writer `{other}`; expected offline, openai, anthropic or command"
-            )))
-        }
+) -> anyhow::Result<(Arc<dyn Writer>, Arc<dyn Search>, Option<Arc<dyn Fetch>>)> {
+    use super::offline::{knowledge_index, OfflineSearch, OfflineWriter};
+    let mut cfg = cfg.clone();
+    if let Some(w) = writer_override {
+        cfg.writer.kind = w.to_string();
+    }
+    let bad = |e: ProviderError| crate::error::bad_input(e.to_string());
+    let needs_index = cfg.writer.kind == "offline" || cfg.search.kind == "offline";
+    let index = needs_index.then(|| Arc::new(knowledge_index(kb)));
+    let http = shared_http(cache_dir).map_err(|e| crate::error::environment(e.to_string()))?;
+    let writer: Arc<dyn Writer> = match network_writer_with(&cfg, Arc::clone(&http)).map_err(bad)? {
+        Some(w) => w,
+        None => Arc::new(OfflineWriter::new(Arc::clone(
+            index.as_ref().expect("offline needs the index"),
+        ))),
     };
-    let search: Arc<dyn Search> = match cfg.search.kind.as_str() {
-        "offline" => Arc::new(OfflineSearch::new(Arc::clone(&index))),
-        other => {
-            return Err(bad_input(format!(
-                "unknown search `{other}`; expected offline, searxng, brave or tavily"
-            )))
-        }
+    let search: Arc<dyn Search> = match network_search_with(&cfg, Arc::clone(&http)).map_err(bad)? {
+        Some(s) => s,
+        None => Arc::new(OfflineSearch::new(Arc::clone(
+            index.as_ref().expect("offline needs the index"),
+        ))),
     };
-    Ok((writer, search, None))
+    // Offline research reads the knowledge base; there is nothing to fetch.
+    let fetch =
+        (cfg.fetch.enabled && cfg.search.kind != "offline").then(|| fetcher_with(&cfg, http));
+    Ok((writer, search, fetch))
 }

@@ -2,6 +2,24 @@
 //! (`Search`), who fetches a page (`Fetch`). The scheduler and the steps only
 //! see these traits; which provider runs is decided by config in `build`.
 
+pub mod anthropic;
+pub mod brave;
+pub mod build;
+pub mod command;
+pub mod cost;
+pub mod fetch;
+pub mod http;
+pub mod offline;
+pub mod openai;
+pub mod prompt;
+pub mod searxng;
+pub mod tavily;
+
+pub use build::{
+    fetcher, fetcher_with, network_search, network_search_with, network_writer,
+    network_writer_with, shared_http,
+};
+
 use std::future::Future;
 use std::pin::Pin;
 
@@ -131,6 +149,16 @@ pub trait Fetch: Send + Sync {
     fn fetch<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<Page, ProviderError>>;
 }
 
-pub mod build;
-pub mod offline;
+/// Prompt budget used when a request arrives without a built prompt.
+const DEFAULT_PROMPT_TOKENS: u64 = 24_000;
+
+/// The request's prompt, or one built from its parts when the caller left it empty.
+pub(crate) fn prompt_of(req: &WriteRequest) -> String {
+    if req.prompt.trim().is_empty() {
+        prompt::build_prompt(req, DEFAULT_PROMPT_TOKENS)
+    } else {
+        req.prompt.clone()
+    }
+}
+
 pub use build::build;

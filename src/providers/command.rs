@@ -1,0 +1,181 @@
+//! Writer that runs an external agent command: the prompt goes to its stdin,
+//! the file content comes from its stdout, within a timeout. A non-zero exit
+//! fails with the tail of its stderr.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::prompt::estimate_tokens;
+use super::{BoxFuture, ProviderError, Usage, WriteRequest, Writer, Written};
+
+/// How much of stderr a failure reports.
+const STDERR_TAIL: usize = 2048;
+
+pub struct CommandWriter {
+    argv: Vec<String>,
+    model: String,
+    timeout: Duration,
+}
+
+impl CommandWriter {
+    pub fn new(cfg: &crate::config::Writer) -> Result<CommandWriter, ProviderError> {
+        let argv = cfg.command.clone().unwrap_or_default();
+        if argv.is_empty() || argv[0].trim().is_empty() {
+            return Err(ProviderError::Config(
+                "writer.command is required for writer kind `command` (for example [\"my-agent\", \"--print\"])".into(),
+            ));
+        }
+        let model = cfg.model.clone().unwrap_or_else(|| argv[0].clone());
+        Ok(CommandWriter {
+            argv,
+            model,
+            timeout: Duration::from_secs(cfg.timeout_s.max(1)),
+        })
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> CommandWriter {
+        self.timeout = timeout;
+        self
+    }
+
+    async fn run(&self, req: &WriteRequest) -> Result<Written, ProviderError> {
+        let prompt = super::prompt_of(req);
+        let program = self.argv[0].clone();
+        let mut cmd = tokio::process::Command::new(&program);
+        cmd.args(&self.argv[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // Its own process group, so a timeout also ends whatever it started.
+        #[cfg(unix)]
+        cmd.process_group(0);
+        tracing::debug!(program = %program, args = self.argv.len() - 1, "starting writer command");
+        let mut child = cmd.spawn().map_err(|e| ProviderError::Command {
+            program: program.clone(),
+            code: "no start".into(),
+            stderr_tail: format!("cannot start `{program}`: {e}"),
+        })?;
+        let pid = child.id();
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let input = prompt.clone().into_bytes();
+        let work = async {
+            // Feed stdin while draining stdout/stderr, or a chatty child deadlocks.
+            let feed = async move {
+                // A child that exits without reading its input is not our failure.
+                let _ = stdin.write_all(&input).await;
+                let _ = stdin.shutdown().await;
+            };
+            let mut out = Vec::new();
+            let mut err = Vec::new();
+            let (_, o, e) = tokio::join!(
+                feed,
+                stdout.read_to_end(&mut out),
+                stderr.read_to_end(&mut err)
+            );
+            o.and(e).map_err(|e| e.to_string())?;
+            let status = child.wait().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((status, out, err))
+        };
+        let (status, out, err) = match tokio::time::timeout(self.timeout, work).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(message)) => {
+                return Err(ProviderError::Command {
+                    program,
+                    code: "i/o error".into(),
+                    stderr_tail: message,
+                })
+            }
+            Err(_) => {
+                kill_group(pid);
+                return Err(ProviderError::Timeout {
+                    what: format!("writer command `{program}`"),
+                    secs: self.timeout.as_secs_f64().ceil() as u64,
+                });
+            }
+        };
+        if !status.success() {
+            let code = match status.code() {
+                Some(c) => c.to_string(),
+                None => "a signal".into(),
+            };
+            return Err(ProviderError::Command {
+                program,
+                code,
+                stderr_tail: tail(&err),
+            });
+        }
+        let text = String::from_utf8_lossy(&out).into_owned();
+        if text.trim().is_empty() {
+            return Err(ProviderError::BadResponse {
+                what: format!("writer command `{program}`"),
+                message: "it printed nothing on stdout".into(),
+            });
+        }
+        Ok(Written {
+            usage: Usage {
+                input_tokens: estimate_tokens(&prompt),
+                output_tokens: estimate_tokens(&text),
+            },
+            text,
+            model: self.model.clone(),
+        })
+    }
+}
+
+/// The last `STDERR_TAIL` bytes of stderr, cut on a character boundary.
+fn tail(err: &[u8]) -> String {
+    let s = String::from_utf8_lossy(err);
+    let s = s.trim_end();
+    if s.len() <= STDERR_TAIL {
+        return s.to_string();
+    }
+    let mut start = s.len() - STDERR_TAIL;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &s[start..])
+}
+
+fn kill_group(pid: Option<u32>) {
+    #[cfg(unix)]
+    if let Some(pid) = pid {
+        // The child is also killed on drop; this reaches its own children.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &format!("-{pid}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
+}
+
+impl Writer for CommandWriter {
+    fn name(&self) -> &str {
+        "command"
+    }
+    fn model(&self) -> &str {
+        &self.model
+    }
+    fn write<'a>(&'a self, req: &'a WriteRequest) -> BoxFuture<'a, Result<Written, ProviderError>> {
+        Box::pin(self.run(req))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_end() {
+        let long = "x".repeat(5000) + "the end";
+        let t = tail(long.as_bytes());
+        assert!(t.ends_with("the end") && t.len() <= STDERR_TAIL + 4);
+        assert_eq!(tail(b"short\n"), "short");
+    }
+}

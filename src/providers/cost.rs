@@ -1,0 +1,139 @@
+//! Money and tokens: the cost of a call from its usage and the config price
+//! table, and the run budget that says when to stop starting new PARTs.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use super::Usage;
+use crate::config::{Budget, Price};
+
+/// Dollars for `usage` on `model`, or `None` when the model has no price.
+/// A routed name such as `openai/gpt-4o` also matches a price for `gpt-4o`.
+pub fn cost(usage: &Usage, model: &str, prices: &BTreeMap<String, Price>) -> Option<f64> {
+    let price = prices
+        .get(model)
+        .or_else(|| model.rsplit_once('/').and_then(|(_, m)| prices.get(m)))?;
+    Some(
+        usage.input_tokens as f64 * price.input_per_mtok / 1e6
+            + usage.output_tokens as f64 * price.output_per_mtok / 1e6,
+    )
+}
+
+/// What a run has spent so far, against `budget.max_cost` / `budget.max_tokens`.
+#[derive(Debug)]
+pub struct BudgetTracker {
+    max_cost: Option<f64>,
+    max_tokens: Option<u64>,
+    spent: Mutex<Spent>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Spent {
+    pub cost: f64,
+    pub tokens: u64,
+}
+
+impl BudgetTracker {
+    pub fn new(budget: &Budget) -> BudgetTracker {
+        BudgetTracker {
+            max_cost: budget.max_cost,
+            max_tokens: budget.max_tokens,
+            spent: Mutex::new(Spent::default()),
+        }
+    }
+
+    /// Start from what earlier attempts of this run already spent (resume).
+    pub fn with_spent(self, spent: Spent) -> BudgetTracker {
+        *self.spent.lock().expect("budget lock") = spent;
+        self
+    }
+
+    /// Add one call's usage and cost (`None` when the model has no price).
+    pub fn record(&self, usage: &Usage, cost: Option<f64>) {
+        let mut s = self.spent.lock().expect("budget lock");
+        s.tokens += usage.input_tokens + usage.output_tokens;
+        s.cost += cost.unwrap_or(0.0);
+    }
+
+    pub fn spent(&self) -> Spent {
+        *self.spent.lock().expect("budget lock")
+    }
+
+    /// Why no new PART should start, or `None` while the budget lasts.
+    pub fn exhausted(&self) -> Option<String> {
+        let s = self.spent();
+        if let Some(max) = self.max_cost {
+            if s.cost >= max {
+                return Some(format!("spent ${:.4} of max_cost ${max:.4}", s.cost));
+            }
+        }
+        if let Some(max) = self.max_tokens {
+            if s.tokens >= max {
+                return Some(format!("used {} of max_tokens {max}", s.tokens));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prices() -> BTreeMap<String, Price> {
+        let mut p = BTreeMap::new();
+        p.insert(
+            "gpt-4o-mini".to_string(),
+            Price {
+                input_per_mtok: 0.15,
+                output_per_mtok: 0.60,
+            },
+        );
+        p
+    }
+
+    #[test]
+    fn cost_from_price_table() {
+        let u = Usage {
+            input_tokens: 1_000_000,
+            output_tokens: 500_000,
+        };
+        let c = cost(&u, "gpt-4o-mini", &prices()).unwrap();
+        assert!((c - 0.45).abs() < 1e-9);
+        assert!(cost(&u, "openai/gpt-4o-mini", &prices()).is_some());
+        assert!(cost(&u, "unknown", &prices()).is_none());
+    }
+
+    #[test]
+    fn budget_stops_when_reached() {
+        let b = BudgetTracker::new(&Budget {
+            max_cost: Some(0.01),
+            max_tokens: Some(10_000),
+            prompt_tokens: 1,
+        });
+        assert!(b.exhausted().is_none());
+        b.record(
+            &Usage {
+                input_tokens: 4_000,
+                output_tokens: 1_000,
+            },
+            Some(0.002),
+        );
+        assert!(b.exhausted().is_none());
+        b.record(
+            &Usage {
+                input_tokens: 4_000,
+                output_tokens: 1_000,
+            },
+            Some(0.002),
+        );
+        assert!(b.exhausted().unwrap().contains("max_tokens"));
+        let c = BudgetTracker::new(&Budget {
+            max_cost: Some(0.001),
+            max_tokens: None,
+            prompt_tokens: 1,
+        });
+        c.record(&Usage::default(), Some(0.002));
+        assert!(c.exhausted().unwrap().contains("max_cost"));
+    }
+}

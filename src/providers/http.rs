@@ -1,0 +1,514 @@
+//! HTTP shared by every network provider: one reqwest (rustls) client, a global
+//! concurrency cap, bounded retries with exponential backoff and jitter that
+//! honour `Retry-After`, and a response cache on disk (`.expand/cache/`) so a
+//! retry or a resumed run never repeats a request that was answered.
+//!
+//! Secrets travel only in headers marked secret or in bodies whose cache stand-in
+//! leaves them out; they are scrubbed from errors and cache files, and request
+//! logs show headers redacted and never show bodies.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use super::ProviderError;
+
+/// Retry and concurrency knobs; tests shrink the backoff to milliseconds.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt; doubles each attempt up to `backoff_max`.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// A server's `Retry-After` is honoured up to this long.
+    pub max_retry_after: Duration,
+    /// Requests in flight at once across every provider sharing this client.
+    pub concurrency: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            max_attempts: 4,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(120),
+            concurrency: 16,
+        }
+    }
+}
+
+/// Header names whose values are credentials.
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "api-key",
+    "x-subscription-token",
+    "cookie",
+];
+
+pub fn is_secret_header(name: &str) -> bool {
+    SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// `name: value` pairs for a log line, with credential values replaced.
+pub fn redact_headers(headers: &[(String, String)]) -> String {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            if is_secret_header(k) {
+                format!("{k}: [redacted]")
+            } else {
+                format!("{k}: {v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `text` with every occurrence of a secret value replaced by `[redacted]`.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        // Very short values would redact ordinary words; keys are never that short.
+        if s.len() >= 4 && out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "[redacted]");
+        }
+    }
+    out
+}
+
+/// Read an API key from the environment variable named in config.
+pub fn api_key(var: &str, setting: &str) -> Result<String, ProviderError> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+        _ => Err(ProviderError::Config(format!(
+            "environment variable `{var}` (from `{setting}`) is not set\nhint: export {var}=... before running"
+        ))),
+    }
+}
+
+/// One request. Build with `get` / `post_json` and the chained setters.
+#[derive(Clone)]
+pub struct Request {
+    /// Who is asking, for errors and logs (`openai`, `searxng`, `fetch`).
+    pub what: String,
+    pub method: reqwest::Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    /// Stand-in for the body in the cache key, when the body holds a secret.
+    pub cache_body: Option<String>,
+    pub timeout: Duration,
+    /// Stop reading the body past this many bytes (the response is kept, truncated).
+    pub max_bytes: Option<u64>,
+    pub cache: bool,
+    /// Values scrubbed from errors and cached bodies.
+    pub secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("what", &self.what)
+            .field("method", &self.method)
+            .field("url", &scrub(&self.url, &self.secrets))
+            .field("headers", &redact_headers(&self.headers))
+            .field("body_bytes", &self.body.as_ref().map(|b| b.len()))
+            .finish()
+    }
+}
+
+impl Request {
+    pub fn get(what: &str, url: &str, timeout: Duration) -> Request {
+        Request {
+            what: what.to_string(),
+            method: reqwest::Method::GET,
+            url: url.to_string(),
+            headers: Vec::new(),
+            body: None,
+            cache_body: None,
+            timeout,
+            max_bytes: None,
+            cache: true,
+            secrets: Vec::new(),
+        }
+    }
+
+    pub fn post_json(
+        what: &str,
+        url: &str,
+        body: &serde_json::Value,
+        timeout: Duration,
+    ) -> Request {
+        let mut r = Request::get(what, url, timeout);
+        r.method = reqwest::Method::POST;
+        r.body = Some(serde_json::to_vec(body).expect("a JSON value serializes"));
+        r.header("content-type", "application/json")
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Request {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// A header carrying a credential: redacted in logs, scrubbed from errors.
+    pub fn secret_header(mut self, name: &str, value: &str, secret: &str) -> Request {
+        self.secrets.push(secret.to_string());
+        self.header(name, value)
+    }
+
+    pub fn secret(mut self, secret: &str) -> Request {
+        self.secrets.push(secret.to_string());
+        self
+    }
+
+    pub fn cache_body(mut self, stand_in: String) -> Request {
+        self.cache_body = Some(stand_in);
+        self
+    }
+
+    pub fn max_bytes(mut self, n: u64) -> Request {
+        self.max_bytes = Some(n);
+        self
+    }
+
+    pub fn no_cache(mut self) -> Request {
+        self.cache = false;
+        self
+    }
+
+    /// sha256 of method, URL and body (or its stand-in); headers are left out,
+    /// so credentials never reach the key.
+    pub fn cache_key(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.method.as_str().as_bytes());
+        h.update(b"\n");
+        h.update(self.url.as_bytes());
+        h.update(b"\n");
+        match (&self.cache_body, &self.body) {
+            (Some(s), _) => h.update(s.as_bytes()),
+            (None, Some(b)) => h.update(b),
+            (None, None) => {}
+        }
+        if let Some(m) = self.max_bytes {
+            h.update(format!("\nmax_bytes={m}").as_bytes());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// A successful (2xx) answer, from the network or the cache.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Response {
+    pub status: u16,
+    /// The final URL, after redirects.
+    pub url: String,
+    pub content_type: Option<String>,
+    pub body: String,
+    /// The body was cut at the request's `max_bytes`.
+    pub truncated: bool,
+    #[serde(skip)]
+    pub from_cache: bool,
+}
+
+impl Response {
+    pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, ProviderError> {
+        serde_json::from_str(&self.body).map_err(|e| ProviderError::BadResponse {
+            what: what.to_string(),
+            message: format!("invalid JSON: {e}"),
+        })
+    }
+}
+
+/// The shared client. Clone the `Arc` to share the concurrency cap.
+pub struct Http {
+    client: reqwest::Client,
+    permits: Arc<Semaphore>,
+    cache_dir: Option<PathBuf>,
+    opts: HttpOptions,
+}
+
+impl Http {
+    /// `cache_dir` is usually `<workspace>/.expand/cache`; `None` disables the cache.
+    pub fn new(cache_dir: Option<&Path>, opts: HttpOptions) -> Result<Http, ProviderError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("expand/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Http {
+            client,
+            permits: Arc::new(Semaphore::new(opts.concurrency.max(1))),
+            cache_dir: cache_dir.map(Path::to_path_buf),
+            opts,
+        })
+    }
+
+    pub fn options(&self) -> &HttpOptions {
+        &self.opts
+    }
+
+    /// Send `req`, answering from the cache when it can, retrying what is retryable.
+    pub async fn send(&self, req: &Request) -> Result<Response, ProviderError> {
+        let cache_path = match (&self.cache_dir, req.cache) {
+            (Some(dir), true) => {
+                let key = req.cache_key();
+                Some(dir.join(&key[..2]).join(format!("{key}.json")))
+            }
+            _ => None,
+        };
+        if let Some(path) = &cache_path {
+            if let Some(resp) = read_cache(path) {
+                tracing::debug!(what = %req.what, url = %scrub(&req.url, &req.secrets), "http cache hit");
+                return Ok(resp);
+            }
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = {
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .expect("the semaphore is never closed");
+                self.once(req).await
+            };
+            match result {
+                Ok(resp) => {
+                    if let Some(path) = &cache_path {
+                        write_cache(path, &resp, &req.secrets);
+                    }
+                    return Ok(resp);
+                }
+                Err(e) if e.retryable() && attempt < self.opts.max_attempts => {
+                    let delay = self.delay(attempt, &e);
+                    tracing::warn!(
+                        what = %req.what,
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        "retrying: {e}"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => {
+                    if attempt > 1 {
+                        tracing::warn!(what = %req.what, attempt, "giving up: {e}");
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn delay(&self, attempt: u32, e: &ProviderError) -> Duration {
+        if let ProviderError::Http {
+            retry_after: Some(s),
+            ..
+        } = e
+        {
+            return Duration::from_secs(*s).min(self.opts.max_retry_after);
+        }
+        let exp = self
+            .opts
+            .backoff_base
+            .saturating_mul(1u32 << (attempt - 1).min(16))
+            .min(self.opts.backoff_max);
+        // Equal jitter: half fixed, half random, so parallel runners spread out.
+        exp.mul_f64(0.5 + rand::thread_rng().gen::<f64>() * 0.5)
+    }
+
+    async fn once(&self, req: &Request) -> Result<Response, ProviderError> {
+        tracing::debug!(
+            what = %req.what,
+            method = %req.method,
+            url = %scrub(&req.url, &req.secrets),
+            headers = %redact_headers(&req.headers),
+            body_bytes = req.body.as_ref().map(|b| b.len()).unwrap_or(0),
+            "http request"
+        );
+        let mut rb = self
+            .client
+            .request(req.method.clone(), &req.url)
+            .timeout(req.timeout);
+        for (k, v) in &req.headers {
+            rb = rb.header(k.as_str(), v.as_str());
+        }
+        if let Some(b) = &req.body {
+            rb = rb.body(b.clone());
+        }
+        let mut resp = rb.send().await.map_err(|e| map_reqwest(req, e))?;
+        let status = resp.status().as_u16();
+        let header = |name: reqwest::header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let retry_after =
+            header(reqwest::header::RETRY_AFTER).and_then(|s| s.trim().parse::<u64>().ok());
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        let url = resp.url().to_string();
+        let mut body: Vec<u8> = Vec::new();
+        let mut truncated = false;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| map_reqwest(req, e))? {
+            if let Some(max) = req.max_bytes {
+                let room = (max as usize).saturating_sub(body.len());
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    truncated = true;
+                    break;
+                }
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = String::from_utf8_lossy(&body).into_owned();
+        tracing::debug!(what = %req.what, status, bytes = body.len(), truncated, "http response");
+        if !(200..300).contains(&status) {
+            let snippet: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+            let snippet: String = snippet.chars().take(300).collect();
+            return Err(ProviderError::Http {
+                what: req.what.clone(),
+                status,
+                message: scrub(
+                    if snippet.is_empty() {
+                        "(empty body)"
+                    } else {
+                        &snippet
+                    },
+                    &req.secrets,
+                ),
+                retry_after,
+            });
+        }
+        Ok(Response {
+            status,
+            url,
+            content_type,
+            body,
+            truncated,
+            from_cache: false,
+        })
+    }
+}
+
+fn map_reqwest(req: &Request, e: reqwest::Error) -> ProviderError {
+    if e.is_timeout() {
+        return ProviderError::Timeout {
+            what: req.what.clone(),
+            secs: req.timeout.as_secs_f64().ceil() as u64,
+        };
+    }
+    // reqwest's own message is terse; the source chain says what really failed.
+    let e = e.without_url();
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    ProviderError::Network {
+        what: req.what.clone(),
+        message: scrub(&message, &req.secrets),
+    }
+}
+
+fn read_cache(path: &Path) -> Option<Response> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut resp: Response = serde_json::from_str(&text).ok()?;
+    resp.from_cache = true;
+    Some(resp)
+}
+
+fn write_cache(path: &Path, resp: &Response, secrets: &[String]) {
+    let mut clean = resp.clone();
+    clean.url = scrub(&clean.url, secrets);
+    clean.body = scrub(&clean.body, secrets);
+    let bytes = serde_json::to_vec(&clean).expect("a response serializes");
+    if let Err(e) = crate::fsutil::atomic_write(path, &bytes) {
+        tracing::warn!("cannot write the cache entry `{}`: {e}", path.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_hides_credentials_only() {
+        let h = vec![
+            ("Authorization".to_string(), "Bearer sk-123456".to_string()),
+            ("x-api-key".to_string(), "ak-999999".to_string()),
+            ("X-Subscription-Token".to_string(), "tok-1".to_string()),
+            ("accept".to_string(), "application/json".to_string()),
+        ];
+        let s = redact_headers(&h);
+        assert!(
+            !s.contains("sk-123456") && !s.contains("ak-999999") && !s.contains("tok-1"),
+            "{s}"
+        );
+        assert!(s.contains("accept: application/json"), "{s}");
+        assert!(s.contains("Authorization: [redacted]"), "{s}");
+    }
+
+    #[test]
+    fn scrub_replaces_every_occurrence() {
+        let secrets = vec!["sk-secret-1".to_string(), "ab".to_string()];
+        let s = scrub("key sk-secret-1 and again sk-secret-1; ab stays", &secrets);
+        assert_eq!(s, "key [redacted] and again [redacted]; ab stays");
+    }
+
+    #[test]
+    fn cache_key_ignores_headers_and_uses_stand_in() {
+        let t = Duration::from_secs(1);
+        let a =
+            Request::get("x", "http://h/a", t).secret_header("authorization", "Bearer k1", "k1");
+        let b =
+            Request::get("x", "http://h/a", t).secret_header("authorization", "Bearer k2", "k2");
+        assert_eq!(a.cache_key(), b.cache_key());
+        let body1 = serde_json::json!({"api_key": "k1", "q": "x"});
+        let body2 = serde_json::json!({"api_key": "k2", "q": "x"});
+        let c = Request::post_json("x", "http://h/s", &body1, t).cache_body("q=x".into());
+        let d = Request::post_json("x", "http://h/s", &body2, t).cache_body("q=x".into());
+        assert_eq!(c.cache_key(), d.cache_key());
+        assert_ne!(a.cache_key(), c.cache_key());
+        assert!(!format!("{a:?}").contains("k1"));
+    }
+
+    #[test]
+    fn backoff_grows_and_honours_retry_after() {
+        let http = Http::new(
+            None,
+            HttpOptions {
+                backoff_base: Duration::from_millis(100),
+                backoff_max: Duration::from_millis(300),
+                max_retry_after: Duration::from_secs(5),
+                ..HttpOptions::default()
+            },
+        )
+        .unwrap();
+        let net = ProviderError::Network {
+            what: "x".into(),
+            message: "m".into(),
+        };
+        let d1 = http.delay(1, &net);
+        assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100));
+        let d5 = http.delay(5, &net);
+        assert!(d5 >= Duration::from_millis(150) && d5 <= Duration::from_millis(300));
+        let ra = ProviderError::Http {
+            what: "x".into(),
+            status: 429,
+            message: "m".into(),
+            retry_after: Some(60),
+        };
+        assert_eq!(http.delay(1, &ra), Duration::from_secs(5));
+    }
+}

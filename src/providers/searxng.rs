@@ -1,0 +1,83 @@
+//! Search through a self-hosted SearXNG instance's JSON API
+//! (`/search?q=..&format=json`; the instance must enable the json format).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::http::{Http, Request};
+use super::{BoxFuture, ProviderError, Search, SearchHit};
+
+pub const DEFAULT_BASE_URL: &str = "http://localhost:8888";
+
+pub struct Searxng {
+    http: Arc<Http>,
+    base: String,
+    timeout: Duration,
+}
+
+impl Searxng {
+    pub fn new(cfg: &crate::config::Search, http: Arc<Http>) -> Searxng {
+        Searxng {
+            http,
+            base: cfg
+                .base_url
+                .as_deref()
+                .unwrap_or(DEFAULT_BASE_URL)
+                .trim_end_matches('/')
+                .to_string(),
+            timeout: Duration::from_secs(cfg.timeout_s.max(1)),
+        }
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> Searxng {
+        self.timeout = timeout;
+        self
+    }
+
+    async fn run(&self, query: &str, results: usize) -> Result<Vec<SearchHit>, ProviderError> {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/search", self.base),
+            &[("q", query), ("format", "json")],
+        )
+        .map_err(|e| ProviderError::Config(format!("search.base_url `{}`: {e}", self.base)))?;
+        let r = Request::get("searxng", url.as_str(), self.timeout)
+            .header("accept", "application/json");
+        let v: Value = self.http.send(&r).await?.json("searxng")?;
+        parse(&v, results)
+    }
+}
+
+fn parse(v: &Value, results: usize) -> Result<Vec<SearchHit>, ProviderError> {
+    let items = v["results"]
+        .as_array()
+        .ok_or_else(|| ProviderError::BadResponse {
+            what: "searxng".into(),
+            message: "no `results` array in the answer".into(),
+        })?;
+    Ok(items
+        .iter()
+        .filter_map(|r| {
+            Some(SearchHit {
+                url: r["url"].as_str()?.to_string(),
+                title: r["title"].as_str().unwrap_or("").to_string(),
+                snippet: r["content"].as_str().unwrap_or("").to_string(),
+            })
+        })
+        .take(results)
+        .collect())
+}
+
+impl Search for Searxng {
+    fn name(&self) -> &str {
+        "searxng"
+    }
+    fn search<'a>(
+        &'a self,
+        query: &'a str,
+        results: usize,
+    ) -> BoxFuture<'a, Result<Vec<SearchHit>, ProviderError>> {
+        Box::pin(self.run(query, results))
+    }
+}
