@@ -143,7 +143,9 @@ const STOPWORDS: &[&str] = &[
     "where", "which", "while", "who", "why", "will", "with", "would", "you", "your",
 ];
 
-/// Lowercase alphanumeric runs, stopwords and single letters dropped.
+/// Lowercase alphanumeric runs, stopwords and single letters dropped, and a
+/// plural `s` folded (`semaphores` → `semaphore`) so headings in the plural
+/// find prose in the singular.
 pub fn tokenize(text: &str, mut each: impl FnMut(&str)) {
     let mut buf = String::new();
     let mut emit = |buf: &mut String| {
@@ -151,7 +153,11 @@ pub fn tokenize(text: &str, mut each: impl FnMut(&str)) {
             let keep = (buf.len() > 1 || buf.as_bytes()[0].is_ascii_digit())
                 && STOPWORDS.binary_search(&buf.as_str()).is_err();
             if keep {
-                each(buf);
+                let b = buf.as_bytes();
+                let plural = b.len() > 3
+                    && b[b.len() - 1] == b's'
+                    && !matches!(b[b.len() - 2], b's' | b'u' | b'i');
+                each(if plural { &buf[..buf.len() - 1] } else { buf });
             }
             buf.clear();
         }
@@ -260,6 +266,43 @@ impl Bm25 {
         ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked.truncate(k);
         ranked
+    }
+
+    /// The score a passage outside the index would get, measured with the
+    /// index's statistics (idf, average length), so that it can be ranked
+    /// against the index's own passages on one scale.
+    pub fn score(&self, query: &str, passage: &Passage) -> f32 {
+        let mut terms: Vec<String> = Vec::new();
+        tokenize(query, |t| {
+            if !terms.iter().any(|x| x == t) {
+                terms.push(t.to_string());
+            }
+        });
+        let mut tf = vec![0u32; terms.len()];
+        let mut len = 0u32;
+        let mut count = |t: &str| {
+            len += 1;
+            if let Some(i) = terms.iter().position(|x| x == t) {
+                tf[i] += 1;
+            }
+        };
+        if let Some(h) = &passage.heading {
+            tokenize(h, &mut count);
+        }
+        tokenize(&passage.text, &mut count);
+        let n = self.passages.len() as f32;
+        let norm = 1.0 - B + B * len as f32 / self.avgdl;
+        let mut score = 0.0;
+        for (t, &f) in terms.iter().zip(&tf) {
+            if f == 0 {
+                continue;
+            }
+            let df = self.postings.get(t).map_or(0, Vec::len) as f32;
+            let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
+            let f = f as f32;
+            score += idf * f * (K1 + 1.0) / (f + K1 * norm);
+        }
+        score
     }
 
     pub fn passage(&self, i: usize) -> &Passage {
@@ -404,5 +447,9 @@ mod tests {
         assert_eq!(r[0].1, r[1].1);
         // idf = ln((4 - 2 + 0.5) / (2 + 0.5) + 1) = ln 2; tf part = 2.2 / 2.2 = 1.
         assert!((r[0].1 - std::f32::consts::LN_2).abs() < 1e-6);
+        // A passage outside the index scores on the same scale.
+        assert_eq!(idx.score("alpha", idx.passage(0)), r[0].1);
+        assert_eq!(idx.score("alphas", idx.passage(0)), r[0].1, "plural folded");
+        assert_eq!(idx.score("alpha", idx.passage(1)), 0.0);
     }
 }

@@ -2,6 +2,8 @@
 //! (`Search`), who fetches a page (`Fetch`). The scheduler and the steps only
 //! see these traits; which provider runs is decided by config in `build`.
 
+pub mod offline;
+
 use std::future::Future;
 use std::pin::Pin;
 
