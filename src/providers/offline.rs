@@ -24,6 +24,10 @@ const MIN_PER_SECTION: usize = 2;
 /// too weak to quote.
 const MIN_RELATIVE_SCORE: f32 = 0.2;
 const SNIPPET_CHARS: usize = 300;
+/// The runner gathered the evidence for this very PART (its reads, greps and
+/// research), so at equal wording it beats a passage found by the base-wide
+/// search.
+const EVIDENCE_BOOST: f32 = 1.5;
 
 /// The index every offline provider of a run shares: the passages of every
 /// file of the knowledge base.
@@ -242,7 +246,7 @@ fn draft(index: &Bm25, req: &WriteRequest) -> String {
         // both kinds rank on one scale.
         let mut ranked: Vec<(f32, u8, usize, Candidate)> = Vec::new();
         for (i, passage) in local.iter().enumerate() {
-            let score = index.score(&plan.query, passage);
+            let score = index.score(&plan.query, passage) * EVIDENCE_BOOST;
             if score > 0.0 {
                 let origin = match &url_titles[i] {
                     Some(title) => Origin::Url {
@@ -297,7 +301,11 @@ fn draft(index: &Bm25, req: &WriteRequest) -> String {
         chosen.sort_by(|a, b| a.origin.cmp(&b.origin));
         let taken = chosen.len();
         for c in chosen {
-            for line in c.passage.text.lines() {
+            let text = match &c.origin {
+                Origin::Knowledge { path, .. } => rewrite_links(&c.passage.text, path, &req.target),
+                Origin::Url { .. } => c.passage.text.clone(),
+            };
+            for line in text.lines() {
                 if line.trim().is_empty() {
                     body.push_str(">\n");
                 } else {
@@ -411,6 +419,55 @@ fn relative_link(target: &str, source: &str) -> String {
     out
 }
 
+/// Relative links inside a passage quoted from `source` re-pointed so they
+/// resolve from the folder of `target`. Absolute URLs, anchors and rooted
+/// paths stay as they are.
+fn rewrite_links(text: &str, source: &str, target: &str) -> String {
+    if !text.contains("](") {
+        return text.to_string();
+    }
+    let src_dir: Vec<&str> = {
+        let mut v: Vec<&str> = source.split('/').collect();
+        v.pop();
+        v
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("](") {
+        out.push_str(&rest[..i + 2]);
+        rest = &rest[i + 2..];
+        let end = rest.find([')', ' ', '\n']).unwrap_or(rest.len());
+        let dest = &rest[..end];
+        let keep = dest.is_empty() || dest.contains(':') || dest.starts_with(['#', '/', '<']);
+        if keep {
+            out.push_str(dest);
+        } else {
+            let (path, frag) = match dest.find('#') {
+                Some(h) => (&dest[..h], &dest[h..]),
+                None => (dest, ""),
+            };
+            let mut parts = src_dir.clone();
+            let mut escapes = false;
+            for c in path.split('/') {
+                match c {
+                    "" | "." => {}
+                    ".." => escapes |= parts.pop().is_none(),
+                    c => parts.push(c),
+                }
+            }
+            if escapes || parts.is_empty() {
+                out.push_str(dest);
+            } else {
+                out.push_str(&relative_link(target, &parts.join("/")));
+                out.push_str(frag);
+            }
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn link_dest(d: &str) -> String {
     if d.contains([' ', '(', ')', '<', '>']) {
         format!("<{}>", d.replace('<', "%3C").replace('>', "%3E"))
@@ -488,6 +545,7 @@ mod tests {
                     &["acquire_owned", "limit concurrency"],
                 ),
                 section("Blocking work in async code", 30, &["spawn_blocking"]),
+                section("Synchronizing access to a shared resource", 10, &[]),
                 section("Zorblax quantum flux", 10, &[]),
             ],
             expected_lines: Some(80),
@@ -559,13 +617,13 @@ mod tests {
         let req = request();
         let w = write(&req).await;
         let t = &w.text;
-        eprintln!("{t}");
         let h: Vec<&str> = t.lines().filter(|l| l.starts_with("## ")).collect();
         assert_eq!(
             h,
             vec![
                 "## Semaphores and permits",
                 "## Blocking work in async code",
+                "## Synchronizing access to a shared resource",
                 "## Zorblax quantum flux",
                 "## Sources"
             ]
@@ -647,6 +705,9 @@ mod tests {
                 let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
                 let file = std::fs::read_to_string(root().join(src)).unwrap();
                 let want: Vec<&str> = file.lines().skip(a - 1).take(b + 1 - a).collect();
+                // Links inside the quote are re-pointed; everything else is verbatim.
+                let want = rewrite_links(&want.join("\n"), src, &req.target);
+                let want: Vec<&str> = want.lines().collect();
                 assert_eq!(quote, want, "{l}");
                 checked += 1;
                 quote.clear();
@@ -680,6 +741,28 @@ mod tests {
         assert_eq!(
             relative_link("batch/00.md", "rust-cli/00-argument-parsing.md"),
             "../rust-cli/00-argument-parsing.md"
+        );
+    }
+
+    #[test]
+    fn quoted_links_are_repointed_from_the_target() {
+        let text =
+            "See [a](async-runtime/00-x.md#top), [b](../c.md), [w](https://x.y/z) and [h](#here).";
+        assert_eq!(
+            rewrite_links(text, "INDEX.md", "batch/new.md"),
+            "See [a](../async-runtime/00-x.md#top), [b](../c.md), [w](https://x.y/z) and [h](#here)."
+        );
+        assert_eq!(
+            rewrite_links("[s](02-y.md)", "text-search/01-x.md", "text-search/new.md"),
+            "[s](02-y.md)"
+        );
+        assert_eq!(
+            rewrite_links(
+                "[s](../rust-cli/00.md)",
+                "text-search/01-x.md",
+                "a/b/new.md"
+            ),
+            "[s](../../rust-cli/00.md)"
         );
     }
 
