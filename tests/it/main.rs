@@ -1,0 +1,3 @@
+mod parse_props;
+mod util;
+mod validate;

@@ -1,0 +1,1 @@
+//! Property tests of the parser and the checkbox editor (filled in below).
