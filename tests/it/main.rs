@@ -1,1 +1,4 @@
+mod parse_props;
 mod run;
+mod util;
+mod validate;
