@@ -1,10 +1,13 @@
 //! One file per subcommand. Commands turn domain results into output and exit
 //! codes; anyhow lives here.
 
+pub mod audit;
 pub mod completions;
+pub mod consolidate;
 pub mod fix_encoding;
 pub mod graph;
 pub mod init;
+pub mod review;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +49,13 @@ pub fn run(cli: Cli) -> Result<Code> {
                     batch_size,
                 } => graph::run(&ws, &plan, format, batch_size),
                 Command::FixEncoding { plan } => fix_encoding::run(&ws, &plan),
+                Command::Review { what } => review::run(&ws, &ctx, what),
+                Command::Consolidate {
+                    plan,
+                    allow_partial,
+                    no_commit,
+                } => consolidate::run(&ws, &ctx, plan.as_deref(), allow_partial, no_commit),
+                Command::Audit { fix } => audit::run(&ws, &ctx, fix),
                 other => Err(crate::error::bad_input(format!(
                     "`{}` is not available in this build yet",
                     command_name(&other)

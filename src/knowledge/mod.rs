@@ -1,6 +1,9 @@
 //! The knowledge base on disk: listing its files (here), scanning and
 //! searching their text (`scan`), and the INDEX.md / SKILL.md formats.
 
+pub mod index_md;
+pub mod skill_md;
+
 use std::path::{Path, PathBuf};
 
 /// Every `*.md` file under `root` as forward-slash paths relative to it,

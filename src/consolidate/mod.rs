@@ -1,0 +1,1 @@
+//! Stage 5: consolidate (SPEC §8).
