@@ -25,6 +25,7 @@ pub struct Config {
     pub prices: BTreeMap<String, Price>,
     pub git: Git,
     pub index: Index,
+    pub audit: Audit,
 }
 
 impl Default for Config {
@@ -44,6 +45,7 @@ impl Default for Config {
             prices: BTreeMap::new(),
             git: Git::default(),
             index: Index::default(),
+            audit: Audit::default(),
         }
     }
 }
@@ -178,6 +180,20 @@ impl Default for Index {
             mode: "root".into(),
         }
     }
+}
+
+/// Where `expand audit` looks besides the standard folders, for knowledge
+/// bases that expand did not make. Globs are workspace-relative; `*` matches
+/// within one path segment.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    /// More plan files, e.g. `_ingest-auto/inprocess/*/ingestion.md`.
+    pub plans: Vec<String>,
+    /// More KNOWLEDGE-DROP files, e.g. `_KNOWLEDGE-DROPS/*.md`.
+    pub drops: Vec<String>,
+    /// Folders under the knowledge root that hold no knowledge, e.g. `_ingest`.
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -376,6 +392,11 @@ pub const TEMPLATE: &str = r#"# expand.yaml: every key is optional; the values s
 
 # index:
 #   mode: root                  # root: knowledge/INDEX.md; per-folder: <folder>/INDEX.md
+
+# audit:                        # extra places for `expand audit` (workspace-relative globs)
+#   plans: []                   # e.g. ["_ingest-auto/inprocess/*/ingestion.md"]
+#   drops: []                   # e.g. ["_KNOWLEDGE-DROPS/*.md"]
+#   exclude: []                 # knowledge-root folders that are not knowledge, e.g. ["_ingest"]
 "#;
 
 #[cfg(test)]

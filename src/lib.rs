@@ -5,16 +5,19 @@
 //! reviewed (`review`), consolidated (`consolidate`) and audited (`audit`).
 //! `commands` holds one file per subcommand; `main.rs` only starts things.
 
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod consolidate;
 pub mod error;
 pub mod fsutil;
 pub mod graph;
 pub mod knowledge;
 pub mod plan;
 pub mod report;
+pub mod review;
 pub mod steps;
 pub mod workspace;
 

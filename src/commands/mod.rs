@@ -1,11 +1,14 @@
 //! One file per subcommand. Commands turn domain results into output and exit
 //! codes; anyhow lives here.
 
+pub mod audit;
 pub mod completions;
+pub mod consolidate;
 pub mod fix_encoding;
 pub mod graph;
 pub mod init;
 pub mod reset;
+pub mod review;
 pub mod run;
 pub mod status;
 pub mod validate;
@@ -52,6 +55,13 @@ pub fn run(cli: Cli) -> Result<Code> {
                 Command::Run(args) => run::run(&ws, &ctx, args),
                 Command::Status { plan } => status::run(&ws, &ctx, plan.as_deref()),
                 Command::Reset { plan, parts } => reset::run(&ws, &plan, &parts),
+                Command::Review { what } => review::run(&ws, &ctx, what),
+                Command::Consolidate {
+                    plan,
+                    allow_partial,
+                    no_commit,
+                } => consolidate::run(&ws, &ctx, plan.as_deref(), allow_partial, no_commit),
+                Command::Audit { fix } => audit::run(&ws, &ctx, fix),
                 other => Err(crate::error::bad_input(format!(
                     "`{}` is not available in this build yet",
                     command_name(&other)

@@ -2,7 +2,9 @@
 //! searching their text (`scan`), and the INDEX.md / SKILL.md formats.
 
 pub mod bm25;
+pub mod index_md;
 pub mod scan;
+pub mod skill_md;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,159 @@
+//! `expand review batch K [PLAN]` / `expand review part N [PLAN]`: the SPEC §7
+//! report as a table (or JSON); exit 1 when a check fails.
+
+use std::io::Write;
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::{load_plans, Ctx};
+use crate::cli::ReviewWhat;
+use crate::error::{bad_input, Code};
+use crate::review::{review_part, Level};
+use crate::run::state::PlanState;
+use crate::workspace::Workspace;
+
+pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
+    let (batch, number, name, show) = match what {
+        ReviewWhat::Batch { number, plan, show } => (true, number, plan, show),
+        ReviewWhat::Part { number, plan, show } => (false, number, plan, show),
+    };
+    let file = match name {
+        Some(n) => ws.find_plan(&n)?,
+        None => {
+            let v = super::plan_files(ws, &[])?;
+            if v.len() > 1 {
+                return Err(crate::error::with_hint(
+                    Code::BadInput,
+                    format!(
+                        "{} plans in `{}`; which one?",
+                        v.len(),
+                        ws.show(&ws.plans_dir()).display()
+                    ),
+                    "name the plan: `expand review batch K PLAN`",
+                ));
+            }
+            v.into_iter().next().expect("one plan")
+        }
+    };
+    let loaded = load_plans(ws, std::slice::from_ref(&file), ws.config.batch_size)?;
+    let plan = &loaded.plans[0];
+    let graph = &loaded.graphs[0];
+    let shown = ws.show(&file).display().to_string();
+    let parts: Vec<u32> = if batch {
+        match graph.batches.iter().find(|b| b.number == number) {
+            Some(b) => b.parts.clone(),
+            None => {
+                return Err(bad_input(format!(
+                    "`{shown}` has no batch {number} (it has {})",
+                    graph.batches.len()
+                )))
+            }
+        }
+    } else {
+        if plan.part(number).is_none() {
+            return Err(bad_input(format!("`{shown}` has no PART {number}")));
+        }
+        vec![number]
+    };
+    let mut parts = parts;
+    parts.sort();
+    let state = PlanState::load(&ws.state_dir(), &plan.slug)?;
+    let kroot = ws.knowledge_dir();
+    let reviews: Vec<_> = parts
+        .iter()
+        .filter_map(|n| plan.part(*n))
+        .map(|p| review_part(p, state.part(p.number), &kroot, &ws.root))
+        .collect();
+    let ok = reviews.iter().all(|r| r.ok);
+    let drop_text = |d: &Option<String>| {
+        d.as_ref()
+            .and_then(|d| std::fs::read_to_string(ws.root.join(d)).ok())
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if ctx.json {
+        let parts: Vec<_> = reviews
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(r).expect("serializes");
+                if show {
+                    v["drop_text"] = json!(drop_text(&r.drop));
+                }
+                v
+            })
+            .collect();
+        let v = json!({
+            "plan": shown,
+            "batch": if batch { Some(number) } else { None },
+            "parts": parts,
+            "ok": ok,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        let s = ctx.style;
+        let what = if batch {
+            format!("batch {number}")
+        } else {
+            format!("PART {number}")
+        };
+        writeln!(out, "{} — {what}", s.bold(&shown))?;
+        writeln!(
+            out,
+            "{:<5} {:<8} {:>11} {:>9} {:>5} {:>5} {:>8} {:>13} {:>9}  result",
+            "PART", "status", "lines", "sections", "URLs", "refs", "time", "tokens", "cost"
+        )?;
+        for r in &reviews {
+            let lines = match (r.lines, r.expected_lines) {
+                (Some(n), Some(e)) => format!("{n}/~{e}"),
+                (Some(n), None) => n.to_string(),
+                _ => "-".into(),
+            };
+            let time = r
+                .duration_ms
+                .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+                .unwrap_or("-".into());
+            let cost = r.cost.map(|c| format!("${c:.4}")).unwrap_or("-".into());
+            let result = if r.ok { s.green("ok") } else { s.red("FAIL") };
+            writeln!(
+                out,
+                "{:<5} {:<8} {:>11} {:>9} {:>5} {:>5} {:>8} {:>13} {:>9}  {result}",
+                r.number,
+                r.status,
+                lines,
+                format!("{}/{}", r.sections_found, r.sections_planned),
+                r.urls,
+                r.knowledge_refs,
+                time,
+                format!("{}/{}", r.input_tokens, r.output_tokens),
+                cost
+            )?;
+        }
+        for r in &reviews {
+            for c in r.checks.iter().filter(|c| c.level != Level::Pass) {
+                let tag = if c.level == Level::Fail {
+                    s.red("fail")
+                } else {
+                    s.yellow("warn")
+                };
+                writeln!(out, "  PART {} {tag} {}: {}", r.number, c.name, c.detail)?;
+            }
+        }
+        if show {
+            for r in &reviews {
+                if let Some(t) = drop_text(&r.drop) {
+                    writeln!(
+                        out,
+                        "\n{}\n{t}",
+                        s.dim(&format!(
+                            "── PART {} drop: {} ──",
+                            r.number,
+                            r.drop.as_deref().unwrap_or("")
+                        ))
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(if ok { Code::Ok } else { Code::WorkFailed })
+}
