@@ -696,3 +696,47 @@ async fn missing_command_is_reported() {
     let e = w.write(&request("p")).await.unwrap_err();
     assert!(e.to_string().contains("agent-xyz"), "{e}");
 }
+
+// ---------- prompt checks and the one repair ----------
+
+#[tokio::test]
+async fn failed_check_sends_one_repair_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(
+            json!({"messages": [{"role": "user", "content": "p"}]}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(openai_answer("# Args\n\nno sections, no sources\n")),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(openai_answer(
+            "# Args\n\n## Clap\n\nDerive it ([docs](https://docs.rs/clap)).\n\n## Sources\n\n- https://docs.rs/clap\n",
+        )))
+        .mount(&server)
+        .await;
+    let cfg = writer_cfg("openai", format!("{}/v1", server.uri()), None);
+    let w = OpenAi::new(&cfg, http(None)).unwrap().with_timeout(TIMEOUT);
+    let (out, left) = expand::providers::prompt::write_checked(&w, &request("p"))
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(out.text.contains("## Sources"));
+    assert_eq!(
+        out.usage,
+        Usage {
+            input_tokens: 22,
+            output_tokens: 44
+        }
+    );
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(reqs.len(), 2);
+    let second = String::from_utf8_lossy(&reqs[1].body).into_owned();
+    assert!(
+        second.contains("missing planned section") && second.contains("no sources"),
+        "{second}"
+    );
+}
