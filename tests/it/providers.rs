@@ -599,6 +599,9 @@ async fn canary_key_appears_in_no_cache_file_log_or_error() {
         h,
     )
     .unwrap();
+    // Other tests may have registered these callsites, without a subscriber,
+    // while this one was being installed; recompute so none stays muted.
+    tracing::callsite::rebuild_interest_cache();
     openai.write(&request("p")).await.unwrap();
     anthropic.write(&request("p")).await.unwrap();
     brave.search("q", 3).await.unwrap();
