@@ -1,5 +1,21 @@
 //! Which provider runs, decided by config: the factories the runner calls.
 //! `offline` yields `None` so the caller plugs in its offline provider.
+//!
+//! Config examples (for the README):
+//!
+//! ```yaml
+//! # OpenAI
+//! writer: { kind: openai, model: gpt-4o-mini, api_key_env: OPENAI_API_KEY }
+//! # a local vLLM / llama.cpp / Ollama server (no key)
+//! writer: { kind: openai, base_url: "http://localhost:11434/v1", model: llama3.1 }
+//! # Anthropic (api_key_env defaults to ANTHROPIC_API_KEY)
+//! writer: { kind: anthropic, model: claude-sonnet-4-5, max_tokens: 8000 }
+//! # an agent CLI: prompt on stdin, file on stdout
+//! writer: { kind: command, command: ["my-agent", "--print"], timeout_s: 900 }
+//! search: { kind: searxng, base_url: "http://localhost:8888" }
+//! search: { kind: brave, api_key_env: BRAVE_API_KEY }
+//! search: { kind: tavily, api_key_env: TAVILY_API_KEY }
+//! ```
 
 use std::path::Path;
 use std::sync::Arc;

@@ -143,13 +143,14 @@ fn tail(err: &[u8]) -> String {
 
 fn kill_group(pid: Option<u32>) {
     #[cfg(unix)]
-    if let Some(pid) = pid {
-        // The child is also killed on drop; this reaches its own children.
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &format!("-{pid}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1) {
+        // The child leads its own group (`process_group(0)`), so `-pid` names
+        // exactly that group; `pid > 1` keeps this from ever becoming kill(-1)
+        // or kill(0). The child itself is also killed on drop.
+        // SAFETY: kill(2) takes plain integers and touches no memory.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
     }
     #[cfg(not(unix))]
     let _ = pid;

@@ -59,6 +59,14 @@ impl BudgetTracker {
         *self.spent.lock().expect("budget lock")
     }
 
+    /// `Err(ProviderError::Budget)` once no new PART should start.
+    pub fn check(&self) -> Result<(), super::ProviderError> {
+        match self.exhausted() {
+            Some(why) => Err(super::ProviderError::Budget(why)),
+            None => Ok(()),
+        }
+    }
+
     /// Why no new PART should start, or `None` while the budget lasts.
     pub fn exhausted(&self) -> Option<String> {
         let s = self.spent();
@@ -135,5 +143,10 @@ mod tests {
         });
         c.record(&Usage::default(), Some(0.002));
         assert!(c.exhausted().unwrap().contains("max_cost"));
+        assert!(c
+            .check()
+            .unwrap_err()
+            .to_string()
+            .starts_with("budget reached"));
     }
 }

@@ -1,4 +1,5 @@
 mod parse_props;
+mod providers;
 mod run;
 mod util;
 mod validate;
