@@ -1,0 +1,4 @@
+mod audit;
+mod consolidate;
+mod review;
+mod util;
