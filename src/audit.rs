@@ -120,7 +120,7 @@ fn is_special(name: &str) -> bool {
 /// `NN` of a `NN-name.md` file.
 fn number_of(name: &str) -> Option<u64> {
     let digits: String = name.chars().take_while(|c| c.is_ascii_digit()).collect();
-    if digits.is_empty() || name[digits.len()..].chars().next() != Some('-') {
+    if digits.is_empty() || !name[digits.len()..].starts_with('-') {
         return None;
     }
     digits.parse().ok()

@@ -30,7 +30,8 @@ pub fn run(
     for file in &files {
         let loaded = load_plans(ws, std::slice::from_ref(file), ws.config.batch_size)?;
         let plan = &loaded.plans[0];
-        let mut state = PlanState::load(&ws.state_dir(), &plan.slug)?;
+        let slug = cons::slug_of(ws, file, plan);
+        let mut state = PlanState::load(&ws.state_dir(), &slug)?;
         let st = cons::standing(plan, &state);
         let shown = ws.show(file).display().to_string();
         if !st.pending.is_empty() {
@@ -42,7 +43,7 @@ pub fn run(
             return Err(with_hint(
                 Code::BadInput,
                 format!("`{shown}`: PART {} has not run yet", list.join(", ")),
-                format!("run `expand run {} --all`, then consolidate", plan.slug),
+                format!("run `expand run {slug} --all`, then consolidate"),
             ));
         }
         if !st.failed.is_empty() && !allow_partial {
@@ -96,12 +97,12 @@ pub fn run(
         // Paths the commit must agree with even when this run changed nothing.
         touched.push(kroot.join("INDEX.md"));
         touched.push(kroot.join("SKILL.md"));
-        let dest_dir = ws.completed_dir().join(&plan.slug);
+        let dest_dir = ws.completed_dir().join(&slug);
         let dest_plan = dest_dir.join(&ws.config.completed_plan_name);
         let moved = cons::archive::archive(
             file,
             &dest_plan,
-            &ws.drops_dir().join(&plan.slug),
+            &ws.drops_dir().join(&slug),
             &dest_dir.join("drops"),
         )
         .context("failed to archive the plan")?;
@@ -126,7 +127,7 @@ pub fn run(
                     }
                 }
             }
-            state.slug = plan.slug.clone();
+            state.slug = slug.clone();
             state
                 .save(&ws.state_dir())
                 .context("failed to save the run state")?;

@@ -58,7 +58,8 @@ pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
     };
     let mut parts = parts;
     parts.sort();
-    let state = PlanState::load(&ws.state_dir(), &plan.slug)?;
+    let slug = crate::consolidate::slug_of(ws, &file, plan);
+    let state = PlanState::load(&ws.state_dir(), &slug)?;
     let kroot = ws.knowledge_dir();
     let reviews: Vec<_> = parts
         .iter()

@@ -225,13 +225,11 @@ pub fn add_rows(text: &str, heading: &str, rows: &[Row]) -> String {
     }
     for r in todo {
         let mut at = last;
-        for i in first_row..last {
-            if let Some(f) = row_file(&lines[i]) {
-                if f > r.file {
-                    at = i;
-                    break;
-                }
-            }
+        if let Some(p) = lines[first_row..last]
+            .iter()
+            .position(|l| row_file(l).is_some_and(|f| f > r.file))
+        {
+            at = first_row + p;
         }
         lines.insert(at, r.render());
         last += 1;

@@ -1,5 +1,9 @@
+mod audit;
+mod consolidate;
 mod parse_props;
 mod providers;
+mod review;
+mod review_util;
 mod run;
 mod util;
 mod validate;

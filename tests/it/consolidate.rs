@@ -1,0 +1,177 @@
+use crate::review_util::{commit_count, head_paths, Ws};
+
+#[test]
+fn consolidate_commits_exactly_the_touched_paths_once() {
+    let w = Ws::new();
+    let repo = w.git_init();
+    w.run_all();
+    // An unrelated dirty file must stay out of the commit.
+    w.write("notes.txt", "scratch\n");
+    w.write("knowledge/old/00-x.md", "# X\n\nEdited by hand.\n");
+    let before = commit_count(&repo);
+    let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(commit_count(&repo), before + 1);
+    assert_eq!(
+        head_paths(&repo),
+        [
+            "completed/p/drops/KNOWLEDGE-DROP-00-alpha-2025-11-21-1405.md",
+            "completed/p/drops/KNOWLEDGE-DROP-01-beta-2025-11-21-1405.md",
+            "completed/p/plan.md",
+            "knowledge/INDEX.md",
+            "knowledge/SKILL.md",
+            "knowledge/topic/00-alpha.md",
+            "knowledge/topic/01-beta.md",
+            "plans/p.md",
+        ]
+    );
+    let head = repo.head().unwrap().peel_to_commit().unwrap();
+    let msg = head.message().unwrap();
+    assert!(
+        msg.starts_with("Knowledge Expansion: Test Topics (2 runners in 1 batch) (2 files)"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("- topic/00-alpha.md (") && msg.contains("Plan: completed/p/plan.md"),
+        "{msg}"
+    );
+    // Dirty files stay dirty and uncommitted.
+    let st = repo
+        .status_file(std::path::Path::new("knowledge/old/00-x.md"))
+        .unwrap();
+    assert!(st.contains(git2::Status::WT_MODIFIED));
+    assert!(repo
+        .status_file(std::path::Path::new("notes.txt"))
+        .unwrap()
+        .contains(git2::Status::WT_NEW));
+    // Index rows, hand text and skill section.
+    let index = w.read("knowledge/INDEX.md");
+    assert!(
+        index.contains("Hand-written intro.")
+            && index.contains("| [00-x.md](old/00-x.md) | old file | 3 |")
+    );
+    assert!(
+        index.contains("## topic/")
+            && index.contains("| [00-alpha.md](topic/00-alpha.md) | Alpha Basics |"),
+        "{index}"
+    );
+    assert!(index.find("00-alpha.md").unwrap() < index.find("01-beta.md").unwrap());
+    let skill = w.read("knowledge/SKILL.md");
+    assert!(
+        skill.contains("- `topic/` (2 files) — Test Topics"),
+        "{skill}"
+    );
+    assert!(!w.path("plans/p.md").exists() && w.path("completed/p/plan.md").exists());
+    // Twice: no change, no commit.
+    let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(commit_count(&repo), before + 1, "{:?}", head_paths(&repo));
+    assert_eq!(w.read("knowledge/INDEX.md"), index);
+    // Review still finds the drops after the archive.
+    w.expand()
+        .args(["review", "batch", "1", "p"])
+        .assert()
+        .code(0);
+    // And the audit of a clean run finds nothing.
+    let out = w.expand().args(["audit"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn consolidate_refuses_failed_part_unless_allow_partial() {
+    let w = Ws::new();
+    let repo = w.git_init();
+    w.done_part(
+        1,
+        "topic/00-alpha.md",
+        "Alpha Basics",
+        &["Overview", "Alpha Details"],
+    );
+    w.failed_part(2, "writer timed out");
+    let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("PART 2") && err.contains("--allow-partial"),
+        "{err}"
+    );
+    assert!(w.path("plans/p.md").exists());
+    let out = w
+        .expand()
+        .args(["consolidate", "p", "--allow-partial"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let msg = repo
+        .head()
+        .unwrap()
+        .peel_to_commit()
+        .unwrap()
+        .message()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("(1 file)") && msg.contains("PART 2: Beta Details (writer timed out)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn consolidate_refuses_pending_and_skips_commit_outside_repo() {
+    let w = Ws::new();
+    w.done_part(
+        1,
+        "topic/00-alpha.md",
+        "Alpha Basics",
+        &["Overview", "Alpha Details"],
+    );
+    let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PART 2 has not run"));
+    w.done_part(
+        2,
+        "topic/01-beta.md",
+        "Beta Details",
+        &["Overview", "Beta Internals"],
+    );
+    let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not inside a git repository"));
+}
+
+#[test]
+fn consolidate_per_folder_index() {
+    let w = Ws::new();
+    w.write(
+        "expand.yaml",
+        "index:\n  mode: per-folder\ngit:\n  commit: false\n",
+    );
+    w.run_all();
+    w.expand().args(["consolidate", "p"]).assert().code(0);
+    let idx = w.read("knowledge/topic/INDEX.md");
+    assert!(
+        idx.contains("| [00-alpha.md](00-alpha.md) | Alpha Basics |"),
+        "{idx}"
+    );
+    assert!(!w.read("knowledge/INDEX.md").contains("alpha"));
+}
