@@ -180,12 +180,18 @@ fn trim_token(t: &str) -> &str {
     .trim_end_matches('.')
 }
 
+/// Ends in `.md` (any case). Compares bytes: `t.len() - 3` may fall inside a
+/// multi-byte character, where slicing the `str` would panic.
+fn ends_with_md(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.len() >= 3 && b[b.len() - 3..].eq_ignore_ascii_case(b".md")
+}
+
 /// The first whitespace-separated token that looks like a markdown path (`x.md`).
 pub fn md_path(s: &str) -> Option<&str> {
-    s.split_whitespace().map(trim_token).find(|t| {
-        let l = t.len();
-        l > 3 && t[l - 3..].eq_ignore_ascii_case(".md")
-    })
+    s.split_whitespace()
+        .map(trim_token)
+        .find(|t| t.len() > 3 && ends_with_md(t))
 }
 
 /// The path after the word "Create" (`Create gcp-gpu/00-x.md`), if it is a `.md` path
@@ -195,9 +201,8 @@ pub fn create_target(s: &str) -> Option<&str> {
     while let Some(w) = words.next() {
         if w.eq_ignore_ascii_case("create") {
             let next = words.next().map(trim_token)?;
-            let l = next.len();
-            if l > 3
-                && next[l - 3..].eq_ignore_ascii_case(".md")
+            if next.len() > 3
+                && ends_with_md(next)
                 && !next.contains("KNOWLEDGE-DROP")
                 && !next.contains('[')
             {
@@ -212,9 +217,8 @@ pub fn create_target(s: &str) -> Option<&str> {
 /// A path-like token for a knowledge reference: contains `/` or ends with `.md`.
 pub fn ref_token(s: &str) -> Option<&str> {
     s.split_whitespace().map(trim_token).find(|t| {
-        let l = t.len();
         (t.contains('/') && !t.starts_with("http") && t.chars().any(|c| c.is_alphanumeric()))
-            || (l > 3 && t[l - 3..].eq_ignore_ascii_case(".md"))
+            || (t.len() > 3 && ends_with_md(t))
     })
 }
 
@@ -282,6 +286,23 @@ pub fn unquote(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bug: `t[l - 3..]` sliced inside a multi-byte character, so a token
+    /// like `éé` after "Create" (or in a Read item) panicked the parser.
+    #[test]
+    fn regression_md_suffix_check_on_multibyte_tokens() {
+        for t in ["éé", "Create éé", "Read aéé", "x✓✓", "Create 日本語"] {
+            assert_eq!(md_path(t), None, "{t}");
+            assert_eq!(create_target(t), None, "{t}");
+            let _ = ref_token(t);
+        }
+        assert_eq!(create_target("Create é/00-x.MD"), Some("é/00-x.MD"));
+        let plan = crate::plan::parse::parse_text(
+            "p.md",
+            "# T\n\n## PART 1: Create éé\n\n- [ ] Read éé\n",
+        );
+        assert_eq!(plan.parts.len(), 1);
+    }
 
     #[test]
     fn part_headers() {
