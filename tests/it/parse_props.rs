@@ -37,6 +37,8 @@ fn line() -> impl Strategy<Value = String> {
         Just("**bold**"),
         Just("`code.md`"),
         Just("é — ✓ 日本"),
+        Just("Create éé"),
+        Just("Read aéé"),
         Just("(~700 lines)"),
         Just("(Completed 2025-11-16 15:05)"),
         Just("(FILE EXISTS - 22.6 KB)"),
