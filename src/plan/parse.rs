@@ -445,23 +445,54 @@ impl<'t> Parser<'t> {
                 continue;
             }
             let line = self.line(b.range.start);
-            let text = b.text();
-            let text = text.trim();
             if b.depth == root_depth {
-                // The status line: `- [ ] PART N: Create …`.
-                if let Some((n, rest)) = part_header(text) {
-                    if n == part.number && part.status_line.is_none() {
-                        self.status_line(part, b, rest, line);
-                        last = None;
-                        continue;
+                // `**Step 2: Name**` right below an item, with no blank line, is
+                // a lazy continuation of the item in markdown; a reader sees a
+                // step. Split it off and read it as the paragraph it looks like.
+                let step_at = b.lines.iter().skip(1).position(|l| {
+                    l.strong
+                        .as_deref()
+                        .is_some_and(|s| step_header(s).is_some())
+                });
+                let split;
+                let (b, tail) = match step_at {
+                    Some(i) => {
+                        let mut head = b.clone();
+                        let lines = head.lines.split_off(i + 1);
+                        split = head;
+                        let tail = Block {
+                            kind: BlockKind::Paragraph,
+                            lines,
+                            marker: None,
+                            ordinal: None,
+                            ..b.clone()
+                        };
+                        (&split, Some(tail))
                     }
+                    None => (b, None),
+                };
+                let text = b.text();
+                let text = text.trim();
+                // The status line: `- [ ] PART N: Create …`.
+                let status = part_header(text)
+                    .filter(|(n, _)| *n == part.number && part.status_line.is_none());
+                if let Some((_, rest)) = status {
+                    self.status_line(part, b, rest, line);
+                    last = None;
+                } else {
+                    let item = self.item(text, b.marker.clone(), line);
+                    let step = current_step(part, line);
+                    step.items.push(item);
+                    let si = part.steps.len() - 1;
+                    last = Some((si, part.steps[si].items.len() - 1, k));
                 }
-                let item = self.item(text, b.marker.clone(), line);
-                let step = current_step(part, line);
-                step.items.push(item);
-                let si = part.steps.len() - 1;
-                last = Some((si, part.steps[si].items.len() - 1, k));
+                if let Some(tail) = tail {
+                    self.part_paragraph(part, &tail);
+                    last = None;
+                }
             } else {
+                let text = b.text();
+                let text = text.trim();
                 // Nested: a brief of its parent, or an item of its own when it
                 // has a checkbox or is a CITE list.
                 let own = b.marker.is_some()
@@ -863,5 +894,31 @@ mod tests {
         let f: Vec<u32> = plan.influential.iter().map(|f| f.number).collect();
         assert_eq!(f, vec![1, 2]);
         assert_eq!(plan.influential[1].path, "a/01-y.md");
+    }
+
+    /// Bug: a `**Step N: Name**` line right below a list item (no blank line)
+    /// is a lazy continuation of that item in markdown, so the step vanished
+    /// into the item's text and its checklist joined the previous step.
+    #[test]
+    fn regression_step_line_right_below_an_item_is_a_step() {
+        let t = "# T\n\n## PART 1: X (~100 lines)\n- [/] PART 1: Create e/01-x.md\n**Step 1: Research**\n- [ ] Search: \"q\"\n**Step 2: Write Knowledge File**\n- [ ] Section 1: Intro\n";
+        let plan = parse_text("p.md", t);
+        let p = &plan.parts[0];
+        assert_eq!(p.target.as_deref(), Some("e/01-x.md"));
+        assert_eq!(p.status, Status::Partial);
+        assert_eq!(p.status_end, Some(t.find("\n**Step 1").unwrap()));
+        let steps: Vec<(&str, StepKind, usize, usize)> = p
+            .steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.kind, s.line, s.items.len()))
+            .collect();
+        assert_eq!(
+            steps,
+            vec![
+                ("Research", StepKind::Research, 5, 1),
+                ("Write Knowledge File", StepKind::Write, 7, 1)
+            ]
+        );
+        assert_eq!(p.steps[0].items[0].text, "Search: \"q\"");
     }
 }
