@@ -312,3 +312,36 @@ proptest! {
         prop_assert_eq!(encode(&d.text, d.encoding, d.bom), bytes);
     }
 }
+
+/// SPEC "Encoding": ticks written into a mis-encoded plan use the file's own
+/// encoding, so the whole file still repairs in one round trip.
+#[test]
+fn ticks_in_mis_encoded_seeds_keep_the_file_encoding() {
+    let shared = crate::util::shared_or_skip!();
+    for prefix in ["000", "001", "003"] {
+        let bytes = std::fs::read(crate::util::seed(&shared, prefix)).unwrap();
+        let plan = parse_bytes(Path::new("p.md"), &bytes).unwrap();
+        assert_ne!(plan.encoding, Encoding::Utf8);
+        // Untouched, the plan writes back byte for byte.
+        assert!(
+            expand::plan::to_bytes(&plan, &plan.text) == bytes,
+            "seed {prefix}"
+        );
+        for part in &plan.parts {
+            for edits in [
+                tick_part(&plan, part, "2025-11-21 10:00"),
+                untick_part(&plan, part),
+            ] {
+                let text = apply(&plan.text, &edits).unwrap();
+                let written = expand::plan::to_bytes(&plan, &text);
+                let again = parse_bytes(Path::new("p.md"), &written).unwrap();
+                assert_eq!(
+                    again.encoding, plan.encoding,
+                    "seed {prefix} PART {}",
+                    part.number
+                );
+                assert_eq!(again.text, text, "seed {prefix} PART {}", part.number);
+            }
+        }
+    }
+}
