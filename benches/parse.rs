@@ -65,6 +65,11 @@ fn main() {
             black_box(n);
         }
     });
+    let b1 = time(iters, || {
+        for (_, t) in &plans {
+            black_box(expand::plan::blocks::blocks(t));
+        }
+    });
     let b = time(iters, || {
         for (p, t) in &plans {
             black_box(parse_str(p, t.clone()));
@@ -83,6 +88,7 @@ fn main() {
     });
     let mbs = |d: Duration| bytes as f64 * f64::from(iters) / d.as_secs_f64() / 1e6;
     println!("(a) pulldown-cmark events      {:8.1} MB/s", mbs(a));
+    println!("    first pass (blocks) only   {:8.1} MB/s", mbs(b1));
     println!("(b) parse_str                  {:8.1} MB/s", mbs(b));
     println!("(c) parse + validate + analyze {:8.1} MB/s", mbs(c));
     let ratio = b.as_secs_f64() / a.as_secs_f64();

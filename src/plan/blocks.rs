@@ -6,6 +6,7 @@
 //! code spans, and byte offsets into the source. The second pass
 //! (`parse.rs`) reads plan structure off these blocks.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
@@ -48,15 +49,24 @@ pub struct Block {
 }
 
 impl Block {
-    pub fn text(&self) -> String {
-        let mut s = String::new();
-        for (i, l) in self.lines.iter().enumerate() {
-            if i > 0 {
-                s.push(' ');
+    /// The block's lines joined by spaces (borrowed when there is one line,
+    /// as for most blocks: the parser calls this for every block).
+    pub fn text(&self) -> Cow<'_, str> {
+        match self.lines.as_slice() {
+            [] => Cow::Borrowed(""),
+            [one] => Cow::Borrowed(&one.text),
+            many => {
+                let len = many.iter().map(|l| l.text.len() + 1).sum();
+                let mut s = String::with_capacity(len);
+                for (i, l) in many.iter().enumerate() {
+                    if i > 0 {
+                        s.push(' ');
+                    }
+                    s.push_str(&l.text);
+                }
+                Cow::Owned(s)
             }
-            s.push_str(&l.text);
         }
-        s
     }
 
     pub fn first(&self) -> &str {
@@ -215,8 +225,12 @@ pub fn blocks(text: &str) -> Vec<Block> {
                 }
                 _ => {}
             },
-            Event::Text(t) if opaque == 0 => inline(&mut out, cur.as_mut(), &t, range.start, false),
-            Event::Code(t) if opaque == 0 => inline(&mut out, cur.as_mut(), &t, range.start, true),
+            Event::Text(t) if opaque == 0 => {
+                inline(text, &mut out, cur.as_mut(), &t, range.start, false)
+            }
+            Event::Code(t) if opaque == 0 => {
+                inline(text, &mut out, cur.as_mut(), &t, range.start, true)
+            }
             Event::SoftBreak | Event::HardBreak if opaque == 0 => {
                 if let Some(c) = cur.as_mut() {
                     let b = &mut out[c.block];
@@ -237,16 +251,23 @@ pub fn blocks(text: &str) -> Vec<Block> {
         b.lines
             .retain(|l| !l.text.trim().is_empty() || l.strong.is_some());
         for l in &mut b.lines {
-            let t = l.text.trim();
-            if t.len() != l.text.len() {
-                l.text = t.to_string();
-            }
+            trim_in_place(&mut l.text);
         }
     }
     out
 }
 
-fn inline(out: &mut [Block], cur: Option<&mut Open>, t: &str, at: usize, is_code: bool) {
+/// `s.trim()` without a new allocation.
+fn trim_in_place(s: &mut String) {
+    let end = s.trim_end().len();
+    s.truncate(end);
+    let start = s.len() - s.trim_start().len();
+    if start > 0 {
+        s.drain(..start);
+    }
+}
+
+fn inline(src: &str, out: &mut [Block], cur: Option<&mut Open>, t: &str, at: usize, is_code: bool) {
     let Some(c) = cur else { return };
     let b = &mut out[c.block];
     if b.lines.is_empty() {
@@ -258,6 +279,13 @@ fn inline(out: &mut [Block], cur: Option<&mut Open>, t: &str, at: usize, is_code
     let l = b.lines.last_mut().expect("a line was pushed");
     if l.text.is_empty() {
         l.offset = at;
+        // A line's text arrives in several events: size it once, to the
+        // rest of its source line, instead of growing it event by event.
+        if l.text.capacity() == 0 {
+            let rest = src.as_bytes().get(at..).unwrap_or(&[]);
+            let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            l.text.reserve(len.max(t.len()));
+        }
     }
     l.text.push_str(t);
     if is_code {
@@ -401,8 +429,9 @@ fn strip_marker_text(b: &mut Block) {
         if let Some(m) = t.strip_prefix('[') {
             let mut it = m.char_indices();
             if let (Some(_), Some((j, ']'))) = (it.next(), it.next()) {
-                let rest = m[j + 1..].trim_start().to_string();
-                l.text = rest;
+                let rest = m[j + 1..].trim_start();
+                let cut = l.text.len() - rest.len();
+                l.text.drain(..cut);
             }
         }
     }

@@ -110,7 +110,7 @@ impl<'t> Parser<'t> {
                     i += 1;
                 }
                 BlockKind::Paragraph if b.depth == 0 => {
-                    let first_strong = b.first_strong().unwrap_or("").to_string();
+                    let first_strong = b.first_strong().unwrap_or("");
                     if let Some((n, title)) = worker_header(&first_strong) {
                         self.close(open.take(), b.range.start);
                         let mut part = self.new_part(n, title, b, Dialect::Worker);

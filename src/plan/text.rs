@@ -150,6 +150,11 @@ pub fn counted_words(s: &str) -> Vec<(u64, String)> {
 
 /// `(~700 lines)`, `(500 lines)`, `~100 lines` anywhere in a text.
 pub fn expected_lines(s: &str) -> Option<u32> {
+    // Called for most items and headings: skip the work (and the
+    // allocations of `counted_words`) when the word is not there at all.
+    if !contains_ci(s, "lines") {
+        return None;
+    }
     counted_words(s)
         .into_iter()
         .find(|(_, w)| w == "lines")
