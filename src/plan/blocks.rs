@@ -91,7 +91,9 @@ pub fn blocks(text: &str) -> Vec<Block> {
     let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let parser = Parser::new_ext(text, opts).into_offset_iter();
 
-    let mut out: Vec<Block> = Vec::new();
+    // Plans hold about one block per 50 bytes; sizing once avoids copying
+    // the growing list again and again.
+    let mut out: Vec<Block> = Vec::with_capacity(text.len() / 50 + 8);
     // Stack of open list items (block indices).
     let mut items: Vec<usize> = Vec::new();
     let mut list_depth = 0usize;
@@ -207,7 +209,14 @@ pub fn blocks(text: &str) -> Vec<Block> {
                         c.strong_depth = c.strong_depth.saturating_sub(1);
                         if c.strong_depth == 0 && c.lead_strong_open {
                             c.lead_strong_open = false;
-                            let s = c.lead_strong.clone().unwrap_or_default();
+                            // Move the text out: once closed it is never read
+                            // again, and `Some` (now empty) still marks the line
+                            // as having had its lead.
+                            let mut s = c
+                                .lead_strong
+                                .as_mut()
+                                .map(std::mem::take)
+                                .unwrap_or_default();
                             let b = &mut out[c.block];
                             if b.lines.is_empty() {
                                 b.lines.push(Line {
@@ -217,7 +226,8 @@ pub fn blocks(text: &str) -> Vec<Block> {
                             }
                             if let Some(l) = b.lines.last_mut() {
                                 if l.strong.is_none() {
-                                    l.strong = Some(s.trim().to_string());
+                                    trim_in_place(&mut s);
+                                    l.strong = Some(s);
                                 }
                             }
                         }
@@ -321,7 +331,8 @@ fn push(
         depth,
         parent,
         range,
-        lines: Vec::new(),
+        // Most blocks are one line.
+        lines: Vec::with_capacity(1),
         marker: None,
         ordinal: None,
     });
