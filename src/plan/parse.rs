@@ -719,24 +719,23 @@ pub fn classify_item(text: &str) -> ItemKind {
             refs: cite_refs(rest),
         };
     }
-    if t.contains("KNOWLEDGE-DROP-") {
+    // Cheap prefix tests first: most items are instructions that match none.
+    let create = strip_prefix_ci(t, "create").is_some();
+    if (create || t.starts_with("KNOWLEDGE-DROP:") || t.starts_with("KNOWLEDGE-DROP-"))
+        && t.contains("KNOWLEDGE-DROP-")
+    {
         let name = t
             .split_whitespace()
             .map(|w| w.trim_matches(|c: char| matches!(c, '`' | '"' | ',' | '(' | ')' | '*')))
             .find(|w| w.starts_with("KNOWLEDGE-DROP-"));
         if let Some(name) = name {
-            if strip_prefix_ci(t, "create").is_some()
-                || t.starts_with("KNOWLEDGE-DROP:")
-                || t.starts_with("KNOWLEDGE-DROP-")
-            {
-                return ItemKind::CreateDrop {
-                    name: name.to_string(),
-                };
-            }
+            return ItemKind::CreateDrop {
+                name: name.to_string(),
+            };
         }
     }
-    if let Some(p) = create_target(t) {
-        if strip_prefix_ci(t, "create").is_some() {
+    if create {
+        if let Some(p) = create_target(t) {
             return ItemKind::CreateFile {
                 path: p.to_string(),
             };

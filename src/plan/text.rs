@@ -14,10 +14,19 @@ pub fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 
 pub fn contains_ci(haystack: &str, needle: &str) -> bool {
     let n = needle.as_bytes();
-    haystack
-        .as_bytes()
-        .windows(n.len().max(1))
-        .any(|w| w.eq_ignore_ascii_case(n))
+    let h = haystack.as_bytes();
+    match n.first() {
+        // Jump between candidates for the first byte (either case) instead of
+        // comparing a window at every offset: this runs on most items.
+        Some(&c) if n.len() <= h.len() => {
+            let (lo, up) = (c.to_ascii_lowercase(), c.to_ascii_uppercase());
+            let last = h.len() - n.len();
+            memchr::memchr2_iter(lo, up, &h[..=last])
+                .any(|i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+        }
+        // An empty needle matches nothing (as the window scan did).
+        _ => false,
+    }
 }
 
 /// A leading unsigned integer (digits only) and the rest.

@@ -287,6 +287,15 @@ proptest! {
     }
 
     #[test]
+    fn contains_ci_matches_a_window_scan(h in "[a-cA-C✓ ]{0,12}", n in "[a-cA-C✓]{0,3}") {
+        let naive = h
+            .as_bytes()
+            .windows(n.len().max(1))
+            .any(|w| w.eq_ignore_ascii_case(n.as_bytes()));
+        prop_assert_eq!(expand::plan::text::contains_ci(&h, &n), naive);
+    }
+
+    #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         if let Ok(d) = decode(&bytes) {
             // What decodes writes back to the same bytes.
