@@ -164,10 +164,35 @@ pub fn expected_lines(s: &str) -> Option<u32> {
     if !contains_ci(s, "lines") {
         return None;
     }
-    counted_words(s)
-        .into_iter()
-        .find(|(_, w)| w == "lines")
-        .and_then(|(v, _)| u32::try_from(v).ok())
+    // `counted_words` without its Vec and word Strings: the first "N lines".
+    // A word that lowercases to "lines" is ASCII, so an ASCII comparison agrees.
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let prev_ok = i == 0 || !(b[i - 1].is_ascii_alphanumeric());
+        if prev_ok
+            && (b[i].is_ascii_digit()
+                || (b[i] == b'~' && b.get(i + 1).map(u8::is_ascii_digit).unwrap_or(false)))
+        {
+            if let Some((v, len)) = grouped_number(&s[i..]) {
+                let after = &s[i + len..];
+                if after.starts_with([' ', '\t']) {
+                    let w = after.trim_start_matches([' ', '\t']);
+                    let end = w
+                        .char_indices()
+                        .find(|(_, c)| !c.is_alphanumeric())
+                        .map_or(w.len(), |(k, _)| k);
+                    if w[..end].eq_ignore_ascii_case("lines") {
+                        return u32::try_from(v).ok();
+                    }
+                }
+                i += len;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Remove a trailing parenthetical like `(~700 lines)` or `(Completed …)`.

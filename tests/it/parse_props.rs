@@ -296,6 +296,16 @@ proptest! {
     }
 
     #[test]
+    fn expected_lines_matches_counted_words(s in "[0-9~, a-zA-Z✓K()]{0,24}|.*") {
+        use expand::plan::text::{counted_words, expected_lines};
+        let want = counted_words(&s)
+            .into_iter()
+            .find(|(_, w)| w == "lines")
+            .and_then(|(v, _)| u32::try_from(v).ok());
+        prop_assert_eq!(expected_lines(&s), want);
+    }
+
+    #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         if let Ok(d) = decode(&bytes) {
             // What decodes writes back to the same bytes.
