@@ -55,42 +55,72 @@ fn main() {
     );
 
     let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
-    let a = time(iters, || {
-        for (_, t) in &plans {
-            let mut n = 0usize;
-            for (ev, range) in Parser::new_ext(t, opts).into_offset_iter() {
-                black_box(&ev);
-                n += range.start;
+    // EXPAND_BENCH_ONLY=a|blocks|b|c runs one measure (for `perf stat -e
+    // instructions`, which a busy machine does not disturb).
+    let only = std::env::var("EXPAND_BENCH_ONLY").ok();
+    let run = |k: &str| only.as_deref().is_none_or(|o| o == k);
+    let skip = Duration::ZERO;
+    let a = if !run("a") {
+        skip
+    } else {
+        time(iters, || {
+            for (_, t) in &plans {
+                let mut n = 0usize;
+                for (ev, range) in Parser::new_ext(t, opts).into_offset_iter() {
+                    black_box(&ev);
+                    n += range.start;
+                }
+                black_box(n);
             }
-            black_box(n);
-        }
-    });
-    let b1 = time(iters, || {
-        for (_, t) in &plans {
-            black_box(expand::plan::blocks::blocks(t));
-        }
-    });
+        })
+    };
+    let b1 = if !run("blocks") {
+        skip
+    } else {
+        time(iters, || {
+            for (_, t) in &plans {
+                black_box(expand::plan::blocks::blocks(t));
+            }
+        })
+    };
     // parse_str takes its text by value: the copies are made before the
     // clock starts, so (b) times the parser and not memcpy.
-    let b = time_owned(iters, &plans, |p, t| {
-        black_box(parse_str(p, t));
-    });
-    let c = time(iters, || {
-        let mut parsed: Vec<_> = plans
-            .iter()
-            .map(|(p, t)| {
-                let mut plan = parse_str(p, t.clone());
-                expand::plan::validate::check(&mut plan);
-                plan
-            })
-            .collect();
-        black_box(expand::graph::analyze(&mut parsed, &[], None, 4));
-    });
+    let b = if !run("b") {
+        skip
+    } else {
+        time_owned(iters, &plans, |p, t| {
+            black_box(parse_str(p, t));
+        })
+    };
+    let c = if !run("c") {
+        skip
+    } else {
+        time(iters, || {
+            let mut parsed: Vec<_> = plans
+                .iter()
+                .map(|(p, t)| {
+                    let mut plan = parse_str(p, t.clone());
+                    expand::plan::validate::check(&mut plan);
+                    plan
+                })
+                .collect();
+            black_box(expand::graph::analyze(&mut parsed, &[], None, 4));
+        })
+    };
     let mbs = |d: Duration| bytes as f64 * f64::from(iters) / d.as_secs_f64() / 1e6;
-    println!("(a) pulldown-cmark events      {:8.1} MB/s", mbs(a));
-    println!("    first pass (blocks) only   {:8.1} MB/s", mbs(b1));
-    println!("(b) parse_str                  {:8.1} MB/s", mbs(b));
-    println!("(c) parse + validate + analyze {:8.1} MB/s", mbs(c));
+    for (name, d) in [
+        ("(a) pulldown-cmark events     ", a),
+        ("    first pass (blocks) only  ", b1),
+        ("(b) parse_str                 ", b),
+        ("(c) parse + validate + analyze", c),
+    ] {
+        if d > skip {
+            println!("{name} {:8.1} MB/s", mbs(d));
+        }
+    }
+    if a == skip || b == skip {
+        return;
+    }
     let ratio = b.as_secs_f64() / a.as_secs_f64();
     println!(
         "ratio b/a = {ratio:.2}x ({})",
