@@ -591,7 +591,11 @@ fn current_step(part: &mut Part, line: usize) -> &mut Step {
 /// The text after a leading bold key and its colon: "Date: 2025" → "2025".
 fn value_after_strong<'a>(text: &'a str, key: &str) -> &'a str {
     let t = text.trim_start();
-    let rest = t.find(key).map(|p| &t[p + key.len()..]).unwrap_or(t);
+    // The key almost always opens the line: skip the substring search then.
+    let rest = match t.strip_prefix(key) {
+        Some(r) => r,
+        None => t.find(key).map(|p| &t[p + key.len()..]).unwrap_or(t),
+    };
     rest.trim_start().trim_start_matches(':').trim()
 }
 
@@ -612,24 +616,30 @@ fn subtree_end(blocks: &[Block], start: usize) -> usize {
     i
 }
 
+/// `h.contains(n)` for the short step names: a plain window scan costs less
+/// than setting up `str::contains`' searcher for each of a dozen needles.
+fn has(h: &str, n: &str) -> bool {
+    h.as_bytes().windows(n.len()).any(|w| w == n.as_bytes())
+}
+
 /// SPEC §2: steps are classified by their name.
 pub fn classify_step(name: &str) -> StepKind {
     let n = name.to_lowercase();
-    if n.contains("knowledge drop") || n.contains("knowledge-drop") {
+    if has(&n, "knowledge drop") || has(&n, "knowledge-drop") {
         StepKind::Drop
     } else if n.starts_with("check existing")
         || n.starts_with("read")
-        || n.contains("existing knowledge")
+        || has(&n, "existing knowledge")
     {
         StepKind::Knowledge
-    } else if n.contains("research") || n.contains("search") || n.contains("source code hunting") {
+    } else if has(&n, "research") || has(&n, "search") || has(&n, "source code hunting") {
         StepKind::Research
-    } else if ((n.starts_with("create") || n.starts_with("write")) && n.contains("file"))
-        || n.contains("knowledge file")
+    } else if ((n.starts_with("create") || n.starts_with("write")) && has(&n, "file"))
+        || has(&n, "knowledge file")
         || n.starts_with("extract")
         || n.starts_with("structure")
         || n.starts_with("synthesize")
-        || n.contains("citations")
+        || has(&n, "citations")
         || n.starts_with("content to extract")
     {
         StepKind::Write
