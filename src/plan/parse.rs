@@ -652,7 +652,12 @@ pub fn classify_step(name: &str) -> StepKind {
 
 /// SPEC §2: what a step item asks for.
 pub fn classify_item(text: &str) -> ItemKind {
-    let t = text.trim().trim_start_matches("**");
+    // `trim_start_matches("**")` without building a substring searcher for
+    // every item of every plan.
+    let mut t = text.trim();
+    while let Some(r) = t.strip_prefix("**") {
+        t = r;
+    }
     if let Some(rest) = strip_prefix_ci(t, "read ") {
         let rest = rest.trim();
         if let Some(r) = strip_prefix_ci(rest, "index.md") {
