@@ -111,7 +111,7 @@ impl<'t> Parser<'t> {
                 }
                 BlockKind::Paragraph if b.depth == 0 => {
                     let first_strong = b.first_strong().unwrap_or("");
-                    if let Some((n, title)) = worker_header(&first_strong) {
+                    if let Some((n, title)) = worker_header(first_strong) {
                         self.close(open.take(), b.range.start);
                         let mut part = self.new_part(n, title, b, Dialect::Worker);
                         part.title = strip_lines_suffix(title).to_string();
@@ -123,7 +123,7 @@ impl<'t> Parser<'t> {
                         i += 1;
                         continue;
                     }
-                    if let Some((n, _)) = part_header(&first_strong) {
+                    if let Some((n, _)) = part_header(first_strong) {
                         let full = b.first();
                         let title = full.find(':').map(|c| full[c + 1..].trim()).unwrap_or("");
                         self.close(open.take(), b.range.start);
