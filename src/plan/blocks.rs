@@ -6,6 +6,7 @@
 //! code spans, and byte offsets into the source. The second pass
 //! (`parse.rs`) reads plan structure off these blocks.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
@@ -48,15 +49,24 @@ pub struct Block {
 }
 
 impl Block {
-    pub fn text(&self) -> String {
-        let mut s = String::new();
-        for (i, l) in self.lines.iter().enumerate() {
-            if i > 0 {
-                s.push(' ');
+    /// The block's lines joined by spaces (borrowed when there is one line,
+    /// as for most blocks: the parser calls this for every block).
+    pub fn text(&self) -> Cow<'_, str> {
+        match self.lines.as_slice() {
+            [] => Cow::Borrowed(""),
+            [one] => Cow::Borrowed(&one.text),
+            many => {
+                let len = many.iter().map(|l| l.text.len() + 1).sum();
+                let mut s = String::with_capacity(len);
+                for (i, l) in many.iter().enumerate() {
+                    if i > 0 {
+                        s.push(' ');
+                    }
+                    s.push_str(&l.text);
+                }
+                Cow::Owned(s)
             }
-            s.push_str(&l.text);
         }
-        s
     }
 
     pub fn first(&self) -> &str {
@@ -81,7 +91,9 @@ pub fn blocks(text: &str) -> Vec<Block> {
     let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let parser = Parser::new_ext(text, opts).into_offset_iter();
 
-    let mut out: Vec<Block> = Vec::new();
+    // Plans hold about one block per 50 bytes; sizing once avoids copying
+    // the growing list again and again.
+    let mut out: Vec<Block> = Vec::with_capacity(text.len() / 50 + 8);
     // Stack of open list items (block indices).
     let mut items: Vec<usize> = Vec::new();
     let mut list_depth = 0usize;
@@ -197,7 +209,14 @@ pub fn blocks(text: &str) -> Vec<Block> {
                         c.strong_depth = c.strong_depth.saturating_sub(1);
                         if c.strong_depth == 0 && c.lead_strong_open {
                             c.lead_strong_open = false;
-                            let s = c.lead_strong.clone().unwrap_or_default();
+                            // Move the text out: once closed it is never read
+                            // again, and `Some` (now empty) still marks the line
+                            // as having had its lead.
+                            let mut s = c
+                                .lead_strong
+                                .as_mut()
+                                .map(std::mem::take)
+                                .unwrap_or_default();
                             let b = &mut out[c.block];
                             if b.lines.is_empty() {
                                 b.lines.push(Line {
@@ -207,7 +226,8 @@ pub fn blocks(text: &str) -> Vec<Block> {
                             }
                             if let Some(l) = b.lines.last_mut() {
                                 if l.strong.is_none() {
-                                    l.strong = Some(s.trim().to_string());
+                                    trim_in_place(&mut s);
+                                    l.strong = Some(s);
                                 }
                             }
                         }
@@ -215,8 +235,12 @@ pub fn blocks(text: &str) -> Vec<Block> {
                 }
                 _ => {}
             },
-            Event::Text(t) if opaque == 0 => inline(&mut out, cur.as_mut(), &t, range.start, false),
-            Event::Code(t) if opaque == 0 => inline(&mut out, cur.as_mut(), &t, range.start, true),
+            Event::Text(t) if opaque == 0 => {
+                inline(text, &mut out, cur.as_mut(), &t, range.start, false)
+            }
+            Event::Code(t) if opaque == 0 => {
+                inline(text, &mut out, cur.as_mut(), &t, range.start, true)
+            }
             Event::SoftBreak | Event::HardBreak if opaque == 0 => {
                 if let Some(c) = cur.as_mut() {
                     let b = &mut out[c.block];
@@ -237,16 +261,23 @@ pub fn blocks(text: &str) -> Vec<Block> {
         b.lines
             .retain(|l| !l.text.trim().is_empty() || l.strong.is_some());
         for l in &mut b.lines {
-            let t = l.text.trim();
-            if t.len() != l.text.len() {
-                l.text = t.to_string();
-            }
+            trim_in_place(&mut l.text);
         }
     }
     out
 }
 
-fn inline(out: &mut [Block], cur: Option<&mut Open>, t: &str, at: usize, is_code: bool) {
+/// `s.trim()` without a new allocation.
+fn trim_in_place(s: &mut String) {
+    let end = s.trim_end().len();
+    s.truncate(end);
+    let start = s.len() - s.trim_start().len();
+    if start > 0 {
+        s.drain(..start);
+    }
+}
+
+fn inline(src: &str, out: &mut [Block], cur: Option<&mut Open>, t: &str, at: usize, is_code: bool) {
     let Some(c) = cur else { return };
     let b = &mut out[c.block];
     if b.lines.is_empty() {
@@ -258,6 +289,13 @@ fn inline(out: &mut [Block], cur: Option<&mut Open>, t: &str, at: usize, is_code
     let l = b.lines.last_mut().expect("a line was pushed");
     if l.text.is_empty() {
         l.offset = at;
+        // A line's text arrives in several events: size it once, to the
+        // rest of its source line, instead of growing it event by event.
+        if l.text.capacity() == 0 {
+            let rest = src.as_bytes().get(at..).unwrap_or(&[]);
+            let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            l.text.reserve(len.max(t.len()));
+        }
     }
     l.text.push_str(t);
     if is_code {
@@ -293,7 +331,8 @@ fn push(
         depth,
         parent,
         range,
-        lines: Vec::new(),
+        // Most blocks are one line.
+        lines: Vec::with_capacity(1),
         marker: None,
         ordinal: None,
     });
@@ -401,8 +440,9 @@ fn strip_marker_text(b: &mut Block) {
         if let Some(m) = t.strip_prefix('[') {
             let mut it = m.char_indices();
             if let (Some(_), Some((j, ']'))) = (it.next(), it.next()) {
-                let rest = m[j + 1..].trim_start().to_string();
-                l.text = rest;
+                let rest = m[j + 1..].trim_start();
+                let cut = l.text.len() - rest.len();
+                l.text.drain(..cut);
             }
         }
     }

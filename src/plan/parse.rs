@@ -110,8 +110,8 @@ impl<'t> Parser<'t> {
                     i += 1;
                 }
                 BlockKind::Paragraph if b.depth == 0 => {
-                    let first_strong = b.first_strong().unwrap_or("").to_string();
-                    if let Some((n, title)) = worker_header(&first_strong) {
+                    let first_strong = b.first_strong().unwrap_or("");
+                    if let Some((n, title)) = worker_header(first_strong) {
                         self.close(open.take(), b.range.start);
                         let mut part = self.new_part(n, title, b, Dialect::Worker);
                         part.title = strip_lines_suffix(title).to_string();
@@ -123,7 +123,7 @@ impl<'t> Parser<'t> {
                         i += 1;
                         continue;
                     }
-                    if let Some((n, _)) = part_header(&first_strong) {
+                    if let Some((n, _)) = part_header(first_strong) {
                         let full = b.first();
                         let title = full.find(':').map(|c| full[c + 1..].trim()).unwrap_or("");
                         self.close(open.take(), b.range.start);
@@ -445,23 +445,54 @@ impl<'t> Parser<'t> {
                 continue;
             }
             let line = self.line(b.range.start);
-            let text = b.text();
-            let text = text.trim();
             if b.depth == root_depth {
-                // The status line: `- [ ] PART N: Create …`.
-                if let Some((n, rest)) = part_header(text) {
-                    if n == part.number && part.status_line.is_none() {
-                        self.status_line(part, b, rest, line);
-                        last = None;
-                        continue;
+                // `**Step 2: Name**` right below an item, with no blank line, is
+                // a lazy continuation of the item in markdown; a reader sees a
+                // step. Split it off and read it as the paragraph it looks like.
+                let step_at = b.lines.iter().skip(1).position(|l| {
+                    l.strong
+                        .as_deref()
+                        .is_some_and(|s| step_header(s).is_some())
+                });
+                let split;
+                let (b, tail) = match step_at {
+                    Some(i) => {
+                        let mut head = b.clone();
+                        let lines = head.lines.split_off(i + 1);
+                        split = head;
+                        let tail = Block {
+                            kind: BlockKind::Paragraph,
+                            lines,
+                            marker: None,
+                            ordinal: None,
+                            ..b.clone()
+                        };
+                        (&split, Some(tail))
                     }
+                    None => (b, None),
+                };
+                let text = b.text();
+                let text = text.trim();
+                // The status line: `- [ ] PART N: Create …`.
+                let status = part_header(text)
+                    .filter(|(n, _)| *n == part.number && part.status_line.is_none());
+                if let Some((_, rest)) = status {
+                    self.status_line(part, b, rest, line);
+                    last = None;
+                } else {
+                    let item = self.item(text, b.marker.clone(), line);
+                    let step = current_step(part, line);
+                    step.items.push(item);
+                    let si = part.steps.len() - 1;
+                    last = Some((si, part.steps[si].items.len() - 1, k));
                 }
-                let item = self.item(text, b.marker.clone(), line);
-                let step = current_step(part, line);
-                step.items.push(item);
-                let si = part.steps.len() - 1;
-                last = Some((si, part.steps[si].items.len() - 1, k));
+                if let Some(tail) = tail {
+                    self.part_paragraph(part, &tail);
+                    last = None;
+                }
             } else {
+                let text = b.text();
+                let text = text.trim();
                 // Nested: a brief of its parent, or an item of its own when it
                 // has a checkbox or is a CITE list.
                 let own = b.marker.is_some()
@@ -560,7 +591,11 @@ fn current_step(part: &mut Part, line: usize) -> &mut Step {
 /// The text after a leading bold key and its colon: "Date: 2025" → "2025".
 fn value_after_strong<'a>(text: &'a str, key: &str) -> &'a str {
     let t = text.trim_start();
-    let rest = t.find(key).map(|p| &t[p + key.len()..]).unwrap_or(t);
+    // The key almost always opens the line: skip the substring search then.
+    let rest = match t.strip_prefix(key) {
+        Some(r) => r,
+        None => t.find(key).map(|p| &t[p + key.len()..]).unwrap_or(t),
+    };
     rest.trim_start().trim_start_matches(':').trim()
 }
 
@@ -581,24 +616,30 @@ fn subtree_end(blocks: &[Block], start: usize) -> usize {
     i
 }
 
+/// `h.contains(n)` for the short step names: a plain window scan costs less
+/// than setting up `str::contains`' searcher for each of a dozen needles.
+fn has(h: &str, n: &str) -> bool {
+    h.as_bytes().windows(n.len()).any(|w| w == n.as_bytes())
+}
+
 /// SPEC §2: steps are classified by their name.
 pub fn classify_step(name: &str) -> StepKind {
     let n = name.to_lowercase();
-    if n.contains("knowledge drop") || n.contains("knowledge-drop") {
+    if has(&n, "knowledge drop") || has(&n, "knowledge-drop") {
         StepKind::Drop
     } else if n.starts_with("check existing")
         || n.starts_with("read")
-        || n.contains("existing knowledge")
+        || has(&n, "existing knowledge")
     {
         StepKind::Knowledge
-    } else if n.contains("research") || n.contains("search") || n.contains("source code hunting") {
+    } else if has(&n, "research") || has(&n, "search") || has(&n, "source code hunting") {
         StepKind::Research
-    } else if ((n.starts_with("create") || n.starts_with("write")) && n.contains("file"))
-        || n.contains("knowledge file")
+    } else if ((n.starts_with("create") || n.starts_with("write")) && has(&n, "file"))
+        || has(&n, "knowledge file")
         || n.starts_with("extract")
         || n.starts_with("structure")
         || n.starts_with("synthesize")
-        || n.contains("citations")
+        || has(&n, "citations")
         || n.starts_with("content to extract")
     {
         StepKind::Write
@@ -611,7 +652,12 @@ pub fn classify_step(name: &str) -> StepKind {
 
 /// SPEC §2: what a step item asks for.
 pub fn classify_item(text: &str) -> ItemKind {
-    let t = text.trim().trim_start_matches("**");
+    // `trim_start_matches("**")` without building a substring searcher for
+    // every item of every plan.
+    let mut t = text.trim();
+    while let Some(r) = t.strip_prefix("**") {
+        t = r;
+    }
     if let Some(rest) = strip_prefix_ci(t, "read ") {
         let rest = rest.trim();
         if let Some(r) = strip_prefix_ci(rest, "index.md") {
@@ -688,24 +734,23 @@ pub fn classify_item(text: &str) -> ItemKind {
             refs: cite_refs(rest),
         };
     }
-    if t.contains("KNOWLEDGE-DROP-") {
+    // Cheap prefix tests first: most items are instructions that match none.
+    let create = strip_prefix_ci(t, "create").is_some();
+    if (create || t.starts_with("KNOWLEDGE-DROP:") || t.starts_with("KNOWLEDGE-DROP-"))
+        && t.contains("KNOWLEDGE-DROP-")
+    {
         let name = t
             .split_whitespace()
             .map(|w| w.trim_matches(|c: char| matches!(c, '`' | '"' | ',' | '(' | ')' | '*')))
             .find(|w| w.starts_with("KNOWLEDGE-DROP-"));
         if let Some(name) = name {
-            if strip_prefix_ci(t, "create").is_some()
-                || t.starts_with("KNOWLEDGE-DROP:")
-                || t.starts_with("KNOWLEDGE-DROP-")
-            {
-                return ItemKind::CreateDrop {
-                    name: name.to_string(),
-                };
-            }
+            return ItemKind::CreateDrop {
+                name: name.to_string(),
+            };
         }
     }
-    if let Some(p) = create_target(t) {
-        if strip_prefix_ci(t, "create").is_some() {
+    if create {
+        if let Some(p) = create_target(t) {
             return ItemKind::CreateFile {
                 path: p.to_string(),
             };
@@ -863,5 +908,31 @@ mod tests {
         let f: Vec<u32> = plan.influential.iter().map(|f| f.number).collect();
         assert_eq!(f, vec![1, 2]);
         assert_eq!(plan.influential[1].path, "a/01-y.md");
+    }
+
+    /// Bug: a `**Step N: Name**` line right below a list item (no blank line)
+    /// is a lazy continuation of that item in markdown, so the step vanished
+    /// into the item's text and its checklist joined the previous step.
+    #[test]
+    fn regression_step_line_right_below_an_item_is_a_step() {
+        let t = "# T\n\n## PART 1: X (~100 lines)\n- [/] PART 1: Create e/01-x.md\n**Step 1: Research**\n- [ ] Search: \"q\"\n**Step 2: Write Knowledge File**\n- [ ] Section 1: Intro\n";
+        let plan = parse_text("p.md", t);
+        let p = &plan.parts[0];
+        assert_eq!(p.target.as_deref(), Some("e/01-x.md"));
+        assert_eq!(p.status, Status::Partial);
+        assert_eq!(p.status_end, Some(t.find("\n**Step 1").unwrap()));
+        let steps: Vec<(&str, StepKind, usize, usize)> = p
+            .steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.kind, s.line, s.items.len()))
+            .collect();
+        assert_eq!(
+            steps,
+            vec![
+                ("Research", StepKind::Research, 5, 1),
+                ("Write Knowledge File", StepKind::Write, 7, 1)
+            ]
+        );
+        assert_eq!(p.steps[0].items[0].text, "Search: \"q\"");
     }
 }

@@ -14,10 +14,19 @@ pub fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 
 pub fn contains_ci(haystack: &str, needle: &str) -> bool {
     let n = needle.as_bytes();
-    haystack
-        .as_bytes()
-        .windows(n.len().max(1))
-        .any(|w| w.eq_ignore_ascii_case(n))
+    let h = haystack.as_bytes();
+    match n.first() {
+        // Jump between candidates for the first byte (either case) instead of
+        // comparing a window at every offset: this runs on most items.
+        Some(&c) if n.len() <= h.len() => {
+            let (lo, up) = (c.to_ascii_lowercase(), c.to_ascii_uppercase());
+            let last = h.len() - n.len();
+            memchr::memchr2_iter(lo, up, &h[..=last])
+                .any(|i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+        }
+        // An empty needle matches nothing (as the window scan did).
+        _ => false,
+    }
 }
 
 /// A leading unsigned integer (digits only) and the rest.
@@ -150,10 +159,40 @@ pub fn counted_words(s: &str) -> Vec<(u64, String)> {
 
 /// `(~700 lines)`, `(500 lines)`, `~100 lines` anywhere in a text.
 pub fn expected_lines(s: &str) -> Option<u32> {
-    counted_words(s)
-        .into_iter()
-        .find(|(_, w)| w == "lines")
-        .and_then(|(v, _)| u32::try_from(v).ok())
+    // Called for most items and headings: skip the work (and the
+    // allocations of `counted_words`) when the word is not there at all.
+    if !contains_ci(s, "lines") {
+        return None;
+    }
+    // `counted_words` without its Vec and word Strings: the first "N lines".
+    // A word that lowercases to "lines" is ASCII, so an ASCII comparison agrees.
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let prev_ok = i == 0 || !(b[i - 1].is_ascii_alphanumeric());
+        if prev_ok
+            && (b[i].is_ascii_digit()
+                || (b[i] == b'~' && b.get(i + 1).map(u8::is_ascii_digit).unwrap_or(false)))
+        {
+            if let Some((v, len)) = grouped_number(&s[i..]) {
+                let after = &s[i + len..];
+                if after.starts_with([' ', '\t']) {
+                    let w = after.trim_start_matches([' ', '\t']);
+                    let end = w
+                        .char_indices()
+                        .find(|(_, c)| !c.is_alphanumeric())
+                        .map_or(w.len(), |(k, _)| k);
+                    if w[..end].eq_ignore_ascii_case("lines") {
+                        return u32::try_from(v).ok();
+                    }
+                }
+                i += len;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Remove a trailing parenthetical like `(~700 lines)` or `(Completed …)`.
@@ -180,12 +219,18 @@ fn trim_token(t: &str) -> &str {
     .trim_end_matches('.')
 }
 
+/// Ends in `.md` (any case). Compares bytes: `t.len() - 3` may fall inside a
+/// multi-byte character, where slicing the `str` would panic.
+fn ends_with_md(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.len() >= 3 && b[b.len() - 3..].eq_ignore_ascii_case(b".md")
+}
+
 /// The first whitespace-separated token that looks like a markdown path (`x.md`).
 pub fn md_path(s: &str) -> Option<&str> {
-    s.split_whitespace().map(trim_token).find(|t| {
-        let l = t.len();
-        l > 3 && t[l - 3..].eq_ignore_ascii_case(".md")
-    })
+    s.split_whitespace()
+        .map(trim_token)
+        .find(|t| t.len() > 3 && ends_with_md(t))
 }
 
 /// The path after the word "Create" (`Create gcp-gpu/00-x.md`), if it is a `.md` path
@@ -195,9 +240,8 @@ pub fn create_target(s: &str) -> Option<&str> {
     while let Some(w) = words.next() {
         if w.eq_ignore_ascii_case("create") {
             let next = words.next().map(trim_token)?;
-            let l = next.len();
-            if l > 3
-                && next[l - 3..].eq_ignore_ascii_case(".md")
+            if next.len() > 3
+                && ends_with_md(next)
                 && !next.contains("KNOWLEDGE-DROP")
                 && !next.contains('[')
             {
@@ -212,9 +256,8 @@ pub fn create_target(s: &str) -> Option<&str> {
 /// A path-like token for a knowledge reference: contains `/` or ends with `.md`.
 pub fn ref_token(s: &str) -> Option<&str> {
     s.split_whitespace().map(trim_token).find(|t| {
-        let l = t.len();
         (t.contains('/') && !t.starts_with("http") && t.chars().any(|c| c.is_alphanumeric()))
-            || (l > 3 && t[l - 3..].eq_ignore_ascii_case(".md"))
+            || (t.len() > 3 && ends_with_md(t))
     })
 }
 
@@ -282,6 +325,23 @@ pub fn unquote(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bug: `t[l - 3..]` sliced inside a multi-byte character, so a token
+    /// like `éé` after "Create" (or in a Read item) panicked the parser.
+    #[test]
+    fn regression_md_suffix_check_on_multibyte_tokens() {
+        for t in ["éé", "Create éé", "Read aéé", "x✓✓", "Create 日本語"] {
+            assert_eq!(md_path(t), None, "{t}");
+            assert_eq!(create_target(t), None, "{t}");
+            let _ = ref_token(t);
+        }
+        assert_eq!(create_target("Create é/00-x.MD"), Some("é/00-x.MD"));
+        let plan = crate::plan::parse::parse_text(
+            "p.md",
+            "# T\n\n## PART 1: Create éé\n\n- [ ] Read éé\n",
+        );
+        assert_eq!(plan.parts.len(), 1);
+    }
 
     #[test]
     fn part_headers() {

@@ -37,6 +37,8 @@ fn line() -> impl Strategy<Value = String> {
         Just("**bold**"),
         Just("`code.md`"),
         Just("é — ✓ 日本"),
+        Just("Create éé"),
+        Just("Read aéé"),
         Just("(~700 lines)"),
         Just("(Completed 2025-11-16 15:05)"),
         Just("(FILE EXISTS - 22.6 KB)"),
@@ -285,6 +287,25 @@ proptest! {
     }
 
     #[test]
+    fn contains_ci_matches_a_window_scan(h in "[a-cA-C✓ ]{0,12}", n in "[a-cA-C✓]{0,3}") {
+        let naive = h
+            .as_bytes()
+            .windows(n.len().max(1))
+            .any(|w| w.eq_ignore_ascii_case(n.as_bytes()));
+        prop_assert_eq!(expand::plan::text::contains_ci(&h, &n), naive);
+    }
+
+    #[test]
+    fn expected_lines_matches_counted_words(s in "[0-9~, a-zA-Z✓K()]{0,24}|.*") {
+        use expand::plan::text::{counted_words, expected_lines};
+        let want = counted_words(&s)
+            .into_iter()
+            .find(|(_, w)| w == "lines")
+            .and_then(|(v, _)| u32::try_from(v).ok());
+        prop_assert_eq!(expected_lines(&s), want);
+    }
+
+    #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         if let Ok(d) = decode(&bytes) {
             // What decodes writes back to the same bytes.
@@ -308,5 +329,38 @@ proptest! {
         }
         prop_assert_eq!(&d.text, &s);
         prop_assert_eq!(encode(&d.text, d.encoding, d.bom), bytes);
+    }
+}
+
+/// SPEC "Encoding": ticks written into a mis-encoded plan use the file's own
+/// encoding, so the whole file still repairs in one round trip.
+#[test]
+fn ticks_in_mis_encoded_seeds_keep_the_file_encoding() {
+    let shared = crate::util::shared_or_skip!();
+    for prefix in ["000", "001", "003"] {
+        let bytes = std::fs::read(crate::util::seed(&shared, prefix)).unwrap();
+        let plan = parse_bytes(Path::new("p.md"), &bytes).unwrap();
+        assert_ne!(plan.encoding, Encoding::Utf8);
+        // Untouched, the plan writes back byte for byte.
+        assert!(
+            expand::plan::to_bytes(&plan, &plan.text) == bytes,
+            "seed {prefix}"
+        );
+        for part in &plan.parts {
+            for edits in [
+                tick_part(&plan, part, "2025-11-21 10:00"),
+                untick_part(&plan, part),
+            ] {
+                let text = apply(&plan.text, &edits).unwrap();
+                let written = expand::plan::to_bytes(&plan, &text);
+                let again = parse_bytes(Path::new("p.md"), &written).unwrap();
+                assert_eq!(
+                    again.encoding, plan.encoding,
+                    "seed {prefix} PART {}",
+                    part.number
+                );
+                assert_eq!(again.text, text, "seed {prefix} PART {}", part.number);
+            }
+        }
     }
 }

@@ -50,13 +50,11 @@ impl Ws {
     /// `expand -C <ws> <args…>`.
     pub fn expand(&self, args: &[&str]) -> Out {
         let mut cmd = Command::cargo_bin("expand").expect("the expand binary is built");
+        clean_env(&mut cmd);
         cmd.arg("-C")
             .arg(self.path())
             .args(args)
             .env("NO_COLOR", "1")
-            .env_remove("EXPAND_LOG")
-            .env_remove("EXPAND_BATCH_SIZE")
-            .env_remove("EXPAND_COLOR")
             .current_dir(self.path());
         Out::from(cmd.output().expect("run expand"))
     }
@@ -64,10 +62,8 @@ impl Ws {
     /// `expand <args…>` without `-C` (for `init DIR`, `completions`).
     pub fn expand_bare(&self, args: &[&str]) -> Out {
         let mut cmd = Command::cargo_bin("expand").expect("the expand binary is built");
-        cmd.args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("EXPAND_LOG")
-            .current_dir(self.path());
+        clean_env(&mut cmd);
+        cmd.args(args).env("NO_COLOR", "1").current_dir(self.path());
         Out::from(cmd.output().expect("run expand"))
     }
 
@@ -87,6 +83,17 @@ impl Ws {
             out.insert(rel, h);
         }
         out
+    }
+}
+
+/// expand reads every `EXPAND_<KEY>` variable as a config override and
+/// refuses unknown keys, so the test's own `EXPAND_SHARED` (and any other
+/// `EXPAND_*` of the developer's shell) must not reach it.
+fn clean_env(cmd: &mut Command) {
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("EXPAND_") {
+            cmd.env_remove(k);
+        }
     }
 }
 
