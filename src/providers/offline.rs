@@ -689,10 +689,10 @@ mod tests {
     async fn offline_writer_cited_lines_match_the_source_file() {
         let req = request();
         let w = write(&req).await;
-        let mut lines = w.text.lines().peekable();
+        let lines = w.text.lines();
         let mut quote: Vec<String> = Vec::new();
         let mut checked = 0;
-        while let Some(l) = lines.next() {
+        for l in lines {
             if let Some(q) = l
                 .strip_prefix("> ")
                 .or(if l == ">" { Some("") } else { None })
