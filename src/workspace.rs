@@ -67,6 +67,29 @@ impl Workspace {
             .unwrap_or_else(|_| p.to_path_buf())
     }
 
+    /// The slug of the archived plan at `file` (`completed/<slug>/plan.md`):
+    /// the name of its folder. `None` for a plan outside the archive, whose
+    /// slug is its file stem.
+    pub fn archived_slug(&self, file: &Path) -> Option<String> {
+        let completed = self.completed_dir();
+        let completed = completed.canonicalize().unwrap_or(completed);
+        let file = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+        let dir = file.parent()?;
+        (dir.parent() == Some(completed.as_path()))
+            .then(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .flatten()
+    }
+
+    /// Read a plan from `file`, named for messages relative to the root, with
+    /// the slug an archived plan keeps from its folder.
+    pub fn load_plan(&self, file: &Path) -> Result<crate::plan::Plan> {
+        let mut plan = crate::plan::load(file, &self.show(file))?;
+        if let Some(slug) = self.archived_slug(file) {
+            plan.slug = slug;
+        }
+        Ok(plan)
+    }
+
     /// A plan named by path (relative to the current folder or the root) or by slug.
     pub fn find_plan(&self, name: &str) -> Result<PathBuf> {
         let p = Path::new(name);

@@ -108,8 +108,7 @@ pub struct Loaded {
 pub fn load_plans(ws: &Workspace, files: &[PathBuf], batch_size: usize) -> Result<Loaded> {
     let mut plans = Vec::with_capacity(files.len());
     for f in files {
-        let shown = ws.show(f);
-        let mut plan = crate::plan::load(f, &shown)?;
+        let mut plan = ws.load_plan(f)?;
         crate::plan::validate::check(&mut plan);
         plans.push(plan);
     }

@@ -12,7 +12,7 @@ pub fn run(ws: &Workspace, name: &str, parts: &[u32]) -> Result<Code> {
     let file = ws.find_plan(name)?;
     let shown = ws.show(&file);
     let _lock = Lock::acquire(&ws.state_dir()).map_err(|e| environment(e.to_string()))?;
-    let current = plan::load(&file, &shown)?;
+    let current = ws.load_plan(&file)?;
     for n in parts {
         if current.part(*n).is_none() {
             return Err(bad_input(format!(

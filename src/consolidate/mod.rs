@@ -18,15 +18,7 @@ use crate::workspace::Workspace;
 /// A plan's slug: its file stem, or for an archived plan
 /// (`completed/<slug>/plan.md`) the name of its folder.
 pub fn slug_of(ws: &Workspace, file: &Path, plan: &Plan) -> String {
-    let completed = ws.completed_dir();
-    let completed = completed.canonicalize().unwrap_or(completed);
-    match file.parent() {
-        Some(dir) if dir.parent() == Some(completed.as_path()) => dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| plan.slug.clone()),
-        _ => plan.slug.clone(),
-    }
+    ws.archived_slug(file).unwrap_or_else(|| plan.slug.clone())
 }
 
 /// Where each PART of a plan stands, from the run state (else the plan's ticks).

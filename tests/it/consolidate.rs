@@ -82,6 +82,17 @@ fn consolidate_commits_exactly_the_touched_paths_once() {
         .args(["review", "batch", "1", "p"])
         .assert()
         .code(0);
+    // The archived plan keeps its slug: status and run find its state, and a
+    // re-run has nothing to do (it would be slug "plan" from the file stem).
+    let out = w.expand().args(["status", "p", "--json"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\"plan\":\"p\""), "{stdout}");
+    assert!(stdout.contains("\"done\""), "{stdout}");
+    let out = w.expand().args(["run", "p", "--all"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("expand consolidate p"), "{stdout}");
+    assert_eq!(commit_count(&repo), before + 1);
     // And the audit of a clean run finds nothing.
     let out = w.expand().args(["audit"]).output().unwrap();
     assert_eq!(
