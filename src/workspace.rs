@@ -33,7 +33,39 @@ impl Workspace {
             .map(Path::to_path_buf)
             .unwrap_or(start);
         let config = Config::load(&root, std::env::vars())?;
-        Ok(Workspace { root, config })
+        let ws = Workspace { root, config };
+        ws.check_folders()?;
+        Ok(ws)
+    }
+
+    /// expand writes only inside the workspace: a configured folder (or
+    /// `.expand/`) that is a symbolic link leading elsewhere is refused
+    /// before any command reads or writes through it.
+    fn check_folders(&self) -> Result<()> {
+        let c = &self.config;
+        for (key, rel) in [
+            ("knowledge_dir", c.knowledge_dir.as_str()),
+            ("plans_dir", c.plans_dir.as_str()),
+            ("drops_dir", c.drops_dir.as_str()),
+            ("completed_dir", c.completed_dir.as_str()),
+            ("state folder", ".expand"),
+        ] {
+            if rel == "." {
+                continue;
+            }
+            if crate::fsutil::resolve_inside(&self.root, rel).is_err() {
+                return Err(with_hint(
+                    Code::BadInput,
+                    format!(
+                        "{key} `{rel}` is a symbolic link leading outside the workspace `{}`",
+                        self.root.display()
+                    ),
+                    "expand writes only inside the workspace: make it a real folder, \
+                     or run expand with -C on the folder it leads to",
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn dir(&self, d: &str) -> PathBuf {
@@ -83,9 +115,29 @@ impl Workspace {
     /// Read a plan from `file`, named for messages relative to the root, with
     /// the slug an archived plan keeps from its folder.
     pub fn load_plan(&self, file: &Path) -> Result<crate::plan::Plan> {
-        let mut plan = crate::plan::load(file, &self.show(file))?;
+        let shown = self.show(file);
+        let mut plan = crate::plan::load(file, &shown)?;
         if let Some(slug) = self.archived_slug(file) {
             plan.slug = slug;
+        }
+        // The slug names the plan's drops folder, state file and archive
+        // folder: it must be one plain path component.
+        let s = &plan.slug;
+        if s.is_empty()
+            || s == "."
+            || s == ".."
+            || s.starts_with('.')
+            || s.chars().any(|c| c.is_control() || c == '/' || c == '\\')
+        {
+            return Err(with_hint(
+                Code::BadInput,
+                format!(
+                    "{}: the plan's name `{}` cannot name its drops and state folders",
+                    shown.display(),
+                    s.escape_debug()
+                ),
+                "rename the plan file to letters, digits and dashes, like `plans/my-expansion.md`",
+            ));
         }
         Ok(plan)
     }
