@@ -145,7 +145,8 @@ pub fn review_part(part: &Part, st: Option<&PartState>, kroot: &Path, root: &Pat
     let target = st.and_then(|s| s.target.clone()).or(part.target.clone());
     let text = target
         .as_ref()
-        .and_then(|t| std::fs::read_to_string(kroot.join(t)).ok());
+        .and_then(|t| crate::fsutil::resolve_inside(kroot, t).ok())
+        .and_then(|p| std::fs::read_to_string(p).ok());
     let mut lines = None;
     let (mut urls, mut refs) = (0, 0);
     let planned: Vec<&str> = part.sections().map(|s| s.title.as_str()).collect();

@@ -138,6 +138,22 @@ pub fn analyze(
                         }
                     }
                     Resolution::Unresolved if kind != RefKind::Influence => {
+                        let outside = reference.starts_with('/')
+                            || reference.split(['/', '\\']).any(|s| s == "..");
+                        if outside {
+                            diags.push(
+                                Diagnostic::warning(
+                                    line,
+                                    "reference-outside",
+                                    format!(
+                                        "PART {}: `{reference}` is outside the knowledge folder; it will not be read",
+                                        part.number
+                                    ),
+                                )
+                                .with_hint("expand reads only files inside the knowledge folder"),
+                            );
+                            continue;
+                        }
                         diags.push(Diagnostic::warning(line, "unresolved-reference", format!("PART {}: `{reference}` is not in the knowledge base (not yet created)", part.number)));
                     }
                     _ => {}

@@ -28,7 +28,11 @@ pub enum LoadError {
         path: PathBuf,
         source: encoding::DecodeError,
     },
-    #[error("`{path}` is {size} bytes; plans larger than {limit} bytes are refused")]
+    #[error(
+        "`{path}` is {:.1} MiB; plans larger than {} MiB are refused (is it really a plan?)",
+        *size as f64 / 1048576.0,
+        limit / 1048576
+    )]
     TooLarge {
         path: PathBuf,
         size: u64,

@@ -25,10 +25,10 @@ pub fn diagnostic_text(
         "{}: {sev}[{}]: {}",
         style.bold(&format!("{path}:{}", d.line)),
         d.code,
-        d.message
+        printable(&d.message)
     )?;
     if let Some(h) = &d.hint {
-        writeln!(out, "  {} {h}", style.dim("hint:"))?;
+        writeln!(out, "  {} {}", style.dim("hint:"), printable(h))?;
     }
     Ok(())
 }
@@ -40,7 +40,7 @@ pub fn diagnostic_github(out: &mut impl Write, path: &str, d: &Diagnostic) -> st
         Severity::Warning => "warning",
         Severity::Info => "notice",
     };
-    let mut msg = d.message.clone();
+    let mut msg = printable(&d.message).into_owned();
     if let Some(h) = &d.hint {
         msg.push_str(&format!(" (hint: {h})"));
     }
@@ -52,6 +52,25 @@ pub fn diagnostic_github(out: &mut impl Write, path: &str, d: &Diagnostic) -> st
         gh_prop(d.code),
         gh_data(&msg)
     )
+}
+
+/// A message quoting plan text, safe for a terminal: control characters
+/// (an escape sequence in a hostile plan, a stray bell) shown escaped.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
 }
 
 fn gh_data(s: &str) -> String {

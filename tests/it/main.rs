@@ -1,5 +1,6 @@
 mod audit;
 mod consolidate;
+mod hostile;
 mod parse_props;
 mod providers;
 mod review;
