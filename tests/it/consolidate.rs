@@ -186,3 +186,49 @@ fn consolidate_per_folder_index() {
     );
     assert!(!w.read("knowledge/INDEX.md").contains("alpha"));
 }
+
+#[test]
+fn commit_author_is_git_config_else_expand_yaml() {
+    // No global or system git identity: HOME and XDG point at an empty folder.
+    let home = tempfile::tempdir().unwrap();
+    let author = |w: &Ws, repo: &git2::Repository| {
+        let out = w
+            .expand()
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(["consolidate", "p"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let head = repo.head().unwrap().peel_to_commit().unwrap();
+        let a = head.author();
+        (
+            a.name().unwrap().to_string(),
+            a.email().unwrap().to_string(),
+        )
+    };
+    let w = Ws::new();
+    let repo = w.git_init();
+    w.run_all();
+    assert_eq!(
+        author(&w, &repo),
+        ("Test".to_string(), "test@example.com".to_string())
+    );
+
+    let w = Ws::new();
+    let repo = w.git_init();
+    let mut cfg = repo.config().unwrap();
+    cfg.set_str("user.name", "Repo Person").unwrap();
+    cfg.set_str("user.email", "repo@example.com").unwrap();
+    w.run_all();
+    assert_eq!(
+        author(&w, &repo),
+        ("Repo Person".to_string(), "repo@example.com".to_string())
+    );
+}
