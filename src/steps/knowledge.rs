@@ -23,6 +23,32 @@ const FOLDER_FILES: usize = 8;
 /// Grep hits kept per grep item.
 const GREP_HITS: usize = 40;
 
+/// Grep hits as evidence a writer can cite: one excerpt per run of
+/// consecutive matching lines of one file, with that file's path and line
+/// range, so a citation points at a real file (never at the search itself).
+fn hit_evidence(hits: &[crate::knowledge::scan::GrepHit], title: &str) -> Vec<Evidence> {
+    let mut out: Vec<Evidence> = Vec::new();
+    for h in hits {
+        if let Some(last) = out.last_mut() {
+            if let Some((a, b)) = last.lines {
+                if last.source == h.path && h.line == b + 1 {
+                    last.lines = Some((a, h.line));
+                    last.text.push_str(h.text.trim_end());
+                    last.text.push('\n');
+                    continue;
+                }
+            }
+        }
+        out.push(Evidence {
+            source: h.path.clone(),
+            lines: Some((h.line, h.line)),
+            title: Some(title.to_string()),
+            text: format!("{}\n", h.text.trim_end()),
+        });
+    }
+    out
+}
+
 pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize) -> Pack {
     let mut pack = Pack::default();
     let focus = focus_terms(part);
@@ -89,17 +115,10 @@ pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize
                 if hits.is_empty() {
                     continue;
                 }
-                let mut text = String::new();
-                for h in &hits {
-                    text.push_str(&format!("{}:{}: {}\n", h.path, h.line, h.text.trim()));
+                for e in hit_evidence(&hits, &format!("grep {}", item.text.trim())) {
+                    used += e.text.len();
+                    pack.evidence.push(e);
                 }
-                used += text.len();
-                pack.evidence.push(Evidence {
-                    source: format!("grep {}", item.text.trim()),
-                    lines: None,
-                    title: Some(format!("{} matching lines", hits.len())),
-                    text,
-                });
             }
             ItemKind::IndexLookup { topic } => {
                 let words: Vec<String> = topic
@@ -119,17 +138,10 @@ pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize
                 if hits.is_empty() {
                     continue;
                 }
-                let text: String = hits
-                    .iter()
-                    .map(|h| format!("{}:{}: {}\n", h.path, h.line, h.text.trim()))
-                    .collect();
-                used += text.len();
-                pack.evidence.push(Evidence {
-                    source: "INDEX.md".into(),
-                    lines: None,
-                    title: Some(format!("index entries for {topic}")),
-                    text,
-                });
+                for e in hit_evidence(&hits, &format!("index entries for {topic}")) {
+                    used += e.text.len();
+                    pack.evidence.push(e);
+                }
             }
             _ => {}
         }

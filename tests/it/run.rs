@@ -197,6 +197,19 @@ fn full_run_in_two_batches_ticks_drops_and_state() {
 }
 
 #[test]
+fn the_sample_job_end_to_end_leaves_nothing_for_audit() {
+    // The README's main job, then consolidate: the base must agree with
+    // itself (every citation link resolves, every file is indexed).
+    let s = Sample::new();
+    let (code, out, err) = s.run(&["run", "sample-expansion", "--all"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = s.run(&["consolidate", "sample-expansion", "--no-commit"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = s.run(&["audit"]);
+    assert_eq!(code, 0, "audit found drift after a clean run:\n{out}{err}");
+}
+
+#[test]
 fn offline_output_is_deterministic() {
     let (a, b) = (Sample::new(), Sample::new());
     for s in [&a, &b] {
