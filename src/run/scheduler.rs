@@ -52,13 +52,25 @@ pub async fn run_batch(
             })
             .unwrap_or_default();
         let tx = done_tx.remove(&p).expect("one sender per PART");
+        // A PART that waits for nothing takes its slot here, in start order: the
+        // runtime polls new tasks in no set order, and which PARTs run first must
+        // not depend on it.
+        let ready = if deps.is_empty() {
+            Some(Arc::clone(&sem).acquire_owned().await)
+        } else {
+            None
+        };
         let sem = Arc::clone(&sem);
         let sh = Arc::clone(&sh);
         handles.push(tokio::spawn(async move {
             for mut rx in deps {
                 let _ = rx.wait_for(|d| *d).await;
             }
-            let permit = sem.acquire_owned().await.expect("semaphore never closes");
+            let permit = match ready {
+                Some(p) => p,
+                None => sem.acquire_owned().await,
+            }
+            .expect("semaphore never closes");
             let out = run_part(sh, p).await;
             drop(permit);
             let _ = tx.send(true);
