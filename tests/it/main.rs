@@ -1,6 +1,7 @@
 mod audit;
 mod consolidate;
 mod parse_props;
+mod provider_runs;
 mod providers;
 mod review;
 mod review_util;
