@@ -28,7 +28,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         return Err(bad_input("--batch-size must be at least 1"));
     }
     let file = ws.find_plan(&args.plan)?;
-    let mut loaded = load_plans(ws, &[file.clone()], batch_size)?;
+    let mut loaded = load_plans(ws, std::slice::from_ref(&file), batch_size)?;
     let plan = loaded.plans.remove(0);
     let graph = loaded.graphs.remove(0);
     let errors: Vec<_> = plan
