@@ -378,8 +378,8 @@ pub const TEMPLATE: &str = r#"# expand.yaml: every key is optional; the values s
 #   per_host: 2
 
 # budget:
-#   max_cost: null              # stop starting PARTs past this many dollars
-#   max_tokens: null
+#   max_cost: null              # stop starting PARTs past this many dollars (every run of a plan counts)
+#   max_tokens: null            # the same in writer tokens, in and out
 #   prompt_tokens: 24000
 
 # prices:

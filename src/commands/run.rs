@@ -14,6 +14,7 @@ use crate::graph::references::Resolution;
 use crate::graph::{Batch, PlanGraph, RefKind};
 use crate::knowledge::scan::KnowledgeBase;
 use crate::plan::{ItemKind, Plan, Severity};
+use crate::providers::cost::{BudgetTracker, Spent};
 use crate::report::progress::{BarReporter, JsonReporter, LogReporter, Reporter};
 use crate::run::needs_run;
 use crate::run::runner::Shared;
@@ -27,7 +28,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         return Err(bad_input("--batch-size must be at least 1"));
     }
     let file = ws.find_plan(&args.plan)?;
-    let mut loaded = load_plans(ws, &[file.clone()], batch_size)?;
+    let mut loaded = load_plans(ws, std::slice::from_ref(&file), batch_size)?;
     let plan = loaded.plans.remove(0);
     let graph = loaded.graphs.remove(0);
     let errors: Vec<_> = plan
@@ -117,6 +118,16 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         let (s, p) = f.split_once(':')?;
         Some((s.to_string(), p.parse().ok()))
     });
+    // The budget covers every run of the plan: start from what its PARTs spent before.
+    let spent = Spent {
+        cost: state.parts.values().filter_map(|p| p.cost).sum(),
+        tokens: state
+            .parts
+            .values()
+            .map(|p| p.usage.input_tokens + p.usage.output_tokens)
+            .sum(),
+    };
+    let budget = BudgetTracker::new(&ws.config.budget).with_spent(spent);
     let mut st = state;
     st.slug = plan.slug.clone();
     st.plan_path = show(&ws.show(&file));
@@ -139,6 +150,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         fetch,
         reporter: Arc::clone(&reporter),
         config: ws.config.clone(),
+        budget,
         retries: args.retries.unwrap_or(ws.config.retries),
         force: args.force,
         fault,
@@ -148,10 +160,16 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         .build()
         .context("failed to start the async runtime")?;
     let mut results: Vec<BatchResult> = Vec::new();
+    let mut not_started: Vec<u32> = Vec::new();
     rt.block_on(async {
         for (batch, parts) in &selected {
+            if sh.budget.exhausted().is_some() {
+                not_started.extend(parts);
+                continue;
+            }
             let r = run_batch(Arc::clone(&sh), batch, parts, batch_size).await;
             let failed = r.outcomes.iter().any(|o| !o.ok);
+            not_started.extend(&r.not_started);
             results.push(r);
             if failed && args.all && !args.keep_going {
                 break;
@@ -160,6 +178,15 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
     });
     reporter.finish();
     let state = sh.state.lock().expect("state lock").clone();
+    not_started.sort_unstable();
+    let budget_stop = match sh.budget.exhausted() {
+        Some(why) if !not_started.is_empty() => Some(BudgetStop {
+            why,
+            not_started,
+            spent: sh.budget.spent(),
+        }),
+        _ => None,
+    };
     summary(
         ctx,
         ws,
@@ -169,7 +196,15 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         &results,
         &kdir_of(ws),
         args.all && !args.keep_going,
+        budget_stop.as_ref(),
     )
+}
+
+/// The budget was reached and these PARTs were not started.
+struct BudgetStop {
+    why: String,
+    not_started: Vec<u32>,
+    spent: Spent,
 }
 
 fn kdir_of(ws: &Workspace) -> PathBuf {
@@ -259,8 +294,16 @@ fn summary(
     results: &[BatchResult],
     kdir: &std::path::Path,
     stopped_on_failure: bool,
+    budget_stop: Option<&BudgetStop>,
 ) -> Result<Code> {
     let any_failed = results.iter().any(|r| r.outcomes.iter().any(|o| !o.ok));
+    let usage_of = |n: u32| {
+        let p = state.part(n);
+        let tokens = p
+            .map(|p| p.usage.input_tokens + p.usage.output_tokens)
+            .unwrap_or(0);
+        (tokens, p.and_then(|p| p.cost))
+    };
     let remaining: Vec<u32> = graph
         .batches
         .iter()
@@ -283,9 +326,14 @@ fn summary(
             "plan": plan.slug,
             "batches": results.iter().map(|r| serde_json::json!({
                 "batch": r.batch, "wall_ms": r.wall_ms,
-                "parts": r.outcomes.iter().map(|o| serde_json::json!({"part": o.part, "ok": o.ok, "target": o.target, "lines": o.lines, "attempts": o.attempts, "error": o.error})).collect::<Vec<_>>()
+                "parts": r.outcomes.iter().map(|o| {
+                    let (tokens, cost) = usage_of(o.part);
+                    serde_json::json!({"part": o.part, "ok": o.ok, "target": o.target, "lines": o.lines, "attempts": o.attempts, "error": o.error, "tokens": tokens, "cost": cost})
+                }).collect::<Vec<_>>(),
+                "not_started": r.not_started,
             })).collect::<Vec<_>>(),
             "remaining_batches": remaining,
+            "budget_reached": budget_stop.map(|b| serde_json::json!({"reason": b.why, "not_started": b.not_started, "cost": b.spent.cost, "tokens": b.spent.tokens})),
         });
         println!("{v}");
     } else {
@@ -311,9 +359,14 @@ fn summary(
                         .part(o.part)
                         .and_then(|p| p.drop.clone())
                         .unwrap_or_default();
+                    let spent = match usage_of(o.part) {
+                        (0, _) => String::new(),
+                        (t, Some(c)) => format!(", {t} tokens, ${c:.4}"),
+                        (t, None) => format!(", {t} tokens"),
+                    };
                     writeln!(
                         out,
-                        "  {} PART {:>3}  {} ({} lines)  drop: {drop}",
+                        "  {} PART {:>3}  {} ({} lines{spent})  drop: {drop}",
                         s.green("✓"),
                         o.part,
                         path.display(),
@@ -340,6 +393,22 @@ fn summary(
         let cost: f64 = state.parts.values().filter_map(|p| p.cost).sum();
         if tokens > 0 {
             writeln!(out, "tokens: {tokens}  cost: ${cost:.4}")?;
+        }
+        if let Some(b) = budget_stop {
+            let list = b
+                .not_started
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            writeln!(
+                out,
+                "{}",
+                s.bold(&format!(
+                    "budget reached ({}): stopped before PART {list}; not started, still pending",
+                    b.why
+                ))
+            )?;
         }
         writeln!(
             out,
@@ -370,9 +439,21 @@ fn summary(
                 )?;
             }
         }
+        if budget_stop.is_some() {
+            writeln!(
+                out,
+                "  raise budget.max_cost / budget.max_tokens in expand.yaml (they count every run of this plan), then:"
+            )?;
+            writeln!(
+                out,
+                "  expand run {} --all    (starts the PARTs left pending)",
+                plan.slug
+            )?;
+        }
         match remaining
             .iter()
             .find(|b| !results.iter().any(|r| r.batch == **b))
+            .filter(|_| budget_stop.is_none())
         {
             Some(b) => writeln!(
                 out,
@@ -388,7 +469,8 @@ fn summary(
             None => {}
         }
     }
-    Ok(if any_failed {
+    // Stopped by the budget is work left undone: a script must not go on as if it ran.
+    Ok(if any_failed || budget_stop.is_some() {
         Code::WorkFailed
     } else {
         Code::Ok

@@ -33,6 +33,8 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
             let (mut done, mut failed, mut running, mut pending) = (0, 0, 0, 0);
             let (mut ms, mut tokens, mut cost) = (0u64, 0u64, 0f64);
             let mut failures = Vec::new();
+            // (part, tokens, cost) of the PARTs a paid writer wrote.
+            let mut spent = Vec::new();
             for &n in &b.parts {
                 let part = plan.part(n).expect("PART");
                 let exists = part
@@ -42,9 +44,13 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
                     .unwrap_or(false);
                 let st = state.part(n);
                 if let Some(s) = st {
+                    let t = s.usage.input_tokens + s.usage.output_tokens;
                     ms += s.duration_ms.unwrap_or(0);
-                    tokens += s.usage.input_tokens + s.usage.output_tokens;
+                    tokens += t;
                     cost += s.cost.unwrap_or(0.0);
+                    if t > 0 {
+                        spent.push((n, t, s.cost));
+                    }
                 }
                 match st.map(|s| s.status) {
                     Some(PartStatus::Failed) => {
@@ -57,7 +63,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
                 }
             }
             if ctx.json {
-                batches.push(serde_json::json!({"batch": b.number, "parts": b.parts, "done": done, "failed": failed, "interrupted": running, "pending": pending, "duration_ms": ms, "tokens": tokens, "cost": cost, "failures": failures.iter().map(|(n, e)| serde_json::json!({"part": n, "error": e})).collect::<Vec<_>>()}));
+                batches.push(serde_json::json!({"batch": b.number, "parts": b.parts, "done": done, "failed": failed, "interrupted": running, "pending": pending, "duration_ms": ms, "tokens": tokens, "cost": cost, "usage": spent.iter().map(|(n, t, c)| serde_json::json!({"part": n, "tokens": t, "cost": c})).collect::<Vec<_>>(), "failures": failures.iter().map(|(n, e)| serde_json::json!({"part": n, "error": e})).collect::<Vec<_>>()}));
                 continue;
             }
             let mut line = format!(
@@ -75,6 +81,12 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
                 line.push(')');
             }
             writeln!(out, "{line}")?;
+            for (n, t, c) in spent {
+                match c {
+                    Some(c) => writeln!(out, "    PART {n}: {t} tokens, ${c:.4}")?,
+                    None => writeln!(out, "    PART {n}: {t} tokens")?,
+                }
+            }
             for (n, e) in failures {
                 writeln!(out, "    PART {n} failed: {e}")?;
             }

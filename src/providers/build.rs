@@ -102,6 +102,44 @@ fn unknown(key: &str, kind: &str, valid: &[&str]) -> ProviderError {
     ))
 }
 
+/// A run's writer, search and (when fetching is on) page fetcher.
+pub type Providers = (Arc<dyn Writer>, Arc<dyn Search>, Option<Arc<dyn Fetch>>);
+
+/// The writer, search and fetcher of a run: offline ones over the knowledge
+/// base, or the network ones from config. `writer_override` is `--provider`.
+pub fn build(
+    cfg: &Config,
+    writer_override: Option<&str>,
+    kb: &crate::knowledge::scan::KnowledgeBase,
+    cache_dir: &Path,
+) -> anyhow::Result<Providers> {
+    use super::offline::{knowledge_index, OfflineSearch, OfflineWriter};
+    let mut cfg = cfg.clone();
+    if let Some(w) = writer_override {
+        cfg.writer.kind = w.to_string();
+    }
+    let bad = |e: ProviderError| crate::error::bad_input(e.to_string());
+    let needs_index = cfg.writer.kind == "offline" || cfg.search.kind == "offline";
+    let index = needs_index.then(|| Arc::new(knowledge_index(kb)));
+    let http = shared_http(cache_dir).map_err(|e| crate::error::environment(e.to_string()))?;
+    let writer: Arc<dyn Writer> = match network_writer_with(&cfg, Arc::clone(&http)).map_err(bad)? {
+        Some(w) => w,
+        None => Arc::new(OfflineWriter::new(Arc::clone(
+            index.as_ref().expect("offline needs the index"),
+        ))),
+    };
+    let search: Arc<dyn Search> = match network_search_with(&cfg, Arc::clone(&http)).map_err(bad)? {
+        Some(s) => s,
+        None => Arc::new(OfflineSearch::new(Arc::clone(
+            index.as_ref().expect("offline needs the index"),
+        ))),
+    };
+    // Offline research reads the knowledge base; there is nothing to fetch.
+    let fetch =
+        (cfg.fetch.enabled && cfg.search.kind != "offline").then(|| fetcher_with(&cfg, http));
+    Ok((writer, search, fetch))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,39 +173,4 @@ mod tests {
         cfg.writer.kind = "command".into();
         assert!(network_writer(&cfg, d.path()).is_err());
     }
-}
-
-/// The writer, search and fetcher of a run: offline ones over the knowledge
-/// base, or the network ones from config. `writer_override` is `--provider`.
-pub fn build(
-    cfg: &Config,
-    writer_override: Option<&str>,
-    kb: &crate::knowledge::scan::KnowledgeBase,
-    cache_dir: &Path,
-) -> anyhow::Result<(Arc<dyn Writer>, Arc<dyn Search>, Option<Arc<dyn Fetch>>)> {
-    use super::offline::{knowledge_index, OfflineSearch, OfflineWriter};
-    let mut cfg = cfg.clone();
-    if let Some(w) = writer_override {
-        cfg.writer.kind = w.to_string();
-    }
-    let bad = |e: ProviderError| crate::error::bad_input(e.to_string());
-    let needs_index = cfg.writer.kind == "offline" || cfg.search.kind == "offline";
-    let index = needs_index.then(|| Arc::new(knowledge_index(kb)));
-    let http = shared_http(cache_dir).map_err(|e| crate::error::environment(e.to_string()))?;
-    let writer: Arc<dyn Writer> = match network_writer_with(&cfg, Arc::clone(&http)).map_err(bad)? {
-        Some(w) => w,
-        None => Arc::new(OfflineWriter::new(Arc::clone(
-            index.as_ref().expect("offline needs the index"),
-        ))),
-    };
-    let search: Arc<dyn Search> = match network_search_with(&cfg, Arc::clone(&http)).map_err(bad)? {
-        Some(s) => s,
-        None => Arc::new(OfflineSearch::new(Arc::clone(
-            index.as_ref().expect("offline needs the index"),
-        ))),
-    };
-    // Offline research reads the knowledge base; there is nothing to fetch.
-    let fetch =
-        (cfg.fetch.enabled && cfg.search.kind != "offline").then(|| fetcher_with(&cfg, http));
-    Ok((writer, search, fetch))
 }

@@ -5,9 +5,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod state;
 
-use crate::config::Config;
 use crate::plan::{Part, Status};
-use crate::providers::Written;
 use state::{PartStatus, PlanState};
 
 /// Whether a PART still has to run: state decides when it has an entry (a
@@ -22,13 +20,4 @@ pub fn needs_run(part: &Part, state: &PlanState, target_exists: bool) -> bool {
             !plan_done
         }
     }
-}
-
-/// Cost of a writer call from the price table, when the model has a price.
-pub fn cost(cfg: &Config, w: &Written) -> Option<f64> {
-    let p = cfg.prices.get(&w.model)?;
-    Some(
-        w.usage.input_tokens as f64 / 1e6 * p.input_per_mtok
-            + w.usage.output_tokens as f64 / 1e6 * p.output_per_mtok,
-    )
 }

@@ -15,7 +15,8 @@ use crate::config::Config;
 use crate::graph::PlanGraph;
 use crate::knowledge::scan::KnowledgeBase;
 use crate::plan::{self, Plan};
-use crate::providers::{Fetch, Search, Writer};
+use crate::providers::cost::{self, BudgetTracker};
+use crate::providers::{Fetch, Search, Writer, Written};
 use crate::report::progress::{Event, Reporter};
 use crate::run::state::{PartStatus, PlanState};
 use crate::steps;
@@ -41,6 +42,8 @@ pub struct Shared {
     pub fetch: Option<Arc<dyn Fetch>>,
     pub reporter: Arc<dyn Reporter>,
     pub config: Config,
+    /// What the plan has spent, against `budget.max_cost` / `budget.max_tokens`.
+    pub budget: BudgetTracker,
     pub retries: u32,
     pub force: bool,
     /// Test hook `EXPAND_FAULT=<step>:<part>`: abort the process right after that step.
@@ -214,6 +217,9 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
     let (written, problems) = steps::write::run(sh.writer.as_ref(), &req)
         .await
         .map_err(|e| format!("write: {e}"))?;
+    // Counted as soon as the writer answers: a PART that fails later still spent it.
+    let cost = sh.cost_of(&written);
+    sh.budget.record(&written.usage, cost);
     if !problems.is_empty() {
         tracing::warn!(
             "PART {number}: the written file still has problems after one repair: {}",
@@ -270,7 +276,6 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
     if let Some(old) = old_drop.filter(|o| *o != drop_rel) {
         let _ = std::fs::remove_file(sh.root.join(old));
     }
-    let cost = crate::run::cost(&sh.config, &written);
     let duration_s = started.elapsed().as_secs_f64();
     let urls: Vec<String> = found
         .sources
@@ -344,6 +349,14 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
 }
 
 impl Shared {
+    /// Dollars for a writer answer: priced by the model the provider names,
+    /// else by the configured one (providers often answer with a dated name).
+    fn cost_of(&self, w: &Written) -> Option<f64> {
+        let prices = &self.config.prices;
+        cost::cost(&w.usage, &w.model, prices)
+            .or_else(|| cost::cost(&w.usage, self.writer.model(), prices))
+    }
+
     fn plan_shown_knowledge(&self, target: &str) -> String {
         crate::fsutil::rel_str(&self.root, &self.knowledge_dir.join(target))
     }

@@ -1,5 +1,6 @@
 //! Batches: which PARTs to run, at most `batch_size` at once (a semaphore),
 //! dependencies inside a batch first, a failure never stopping the others.
+//! Once the budget is reached no PART starts; the ones running finish.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +15,10 @@ use crate::report::progress::Event;
 #[derive(Clone, Debug)]
 pub struct BatchResult {
     pub batch: u32,
+    /// The PARTs that ran, by number.
     pub outcomes: Vec<Outcome>,
+    /// PARTs not started because the budget was reached; they stay pending.
+    pub not_started: Vec<u32>,
     pub wall_ms: u64,
 }
 
@@ -52,23 +56,41 @@ pub async fn run_batch(
             })
             .unwrap_or_default();
         let tx = done_tx.remove(&p).expect("one sender per PART");
+        // A PART that waits for nothing takes its slot here, in start order: the
+        // runtime polls new tasks in no set order, and which PARTs run first (and
+        // which stay pending when the budget runs out) must not depend on it.
+        let ready = if deps.is_empty() {
+            Some(Arc::clone(&sem).acquire_owned().await)
+        } else {
+            None
+        };
         let sem = Arc::clone(&sem);
         let sh = Arc::clone(&sh);
         handles.push(tokio::spawn(async move {
             for mut rx in deps {
                 let _ = rx.wait_for(|d| *d).await;
             }
-            let permit = sem.acquire_owned().await.expect("semaphore never closes");
-            let out = run_part(sh, p).await;
+            let permit = match ready {
+                Some(p) => p,
+                None => sem.acquire_owned().await,
+            }
+            .expect("semaphore never closes");
+            // Checked at the last moment: a PART that just finished may have spent it.
+            let out = match sh.budget.exhausted() {
+                Some(_) => None,
+                None => Some(run_part(sh, p).await),
+            };
             drop(permit);
             let _ = tx.send(true);
             out
         }));
     }
     let mut outcomes = Vec::with_capacity(handles.len());
+    let mut not_started = Vec::new();
     for (h, &p) in handles.into_iter().zip(parts) {
         match h.await {
-            Ok(o) => outcomes.push(o),
+            Ok(Some(o)) => outcomes.push(o),
+            Ok(None) => not_started.push(p),
             Err(e) => outcomes.push(Outcome {
                 part: p,
                 ok: false,
@@ -81,6 +103,7 @@ pub async fn run_batch(
         }
     }
     outcomes.sort_by_key(|o| o.part);
+    not_started.sort_unstable();
     let wall_ms = started.elapsed().as_millis() as u64;
     let failed = outcomes.iter().filter(|o| !o.ok).count();
     sh.reporter.event(Event::BatchDone {
@@ -92,6 +115,7 @@ pub async fn run_batch(
     BatchResult {
         batch: batch.number,
         outcomes,
+        not_started,
         wall_ms,
     }
 }

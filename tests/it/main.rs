@@ -2,6 +2,7 @@ mod audit;
 mod consolidate;
 mod hostile;
 mod parse_props;
+mod provider_runs;
 mod providers;
 mod review;
 mod review_util;

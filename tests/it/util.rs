@@ -49,12 +49,19 @@ impl Ws {
 
     /// `expand -C <ws> <args…>`.
     pub fn expand(&self, args: &[&str]) -> Out {
+        self.expand_env(args, &[])
+    }
+
+    /// `expand -C <ws> <args…>` with `env` set (after the `EXPAND_*` clean-up,
+    /// so a test may pass `EXPAND_FAULT` or a config override on purpose).
+    pub fn expand_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
         let mut cmd = Command::cargo_bin("expand").expect("the expand binary is built");
         clean_env(&mut cmd);
         cmd.arg("-C")
             .arg(self.path())
             .args(args)
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .current_dir(self.path());
         Out::from(cmd.output().expect("run expand"))
     }
