@@ -31,11 +31,7 @@ impl Anthropic {
         })?;
         let var = cfg.api_key_env.as_deref().unwrap_or(DEFAULT_KEY_ENV);
         let key = api_key(var, "writer.api_key_env")?;
-        let base = cfg
-            .base_url
-            .as_deref()
-            .unwrap_or(DEFAULT_BASE_URL)
-            .trim_end_matches('/');
+        let base = super::base_url(cfg.base_url.as_deref(), DEFAULT_BASE_URL);
         let url = if base.ends_with("/v1") {
             format!("{base}/messages")
         } else {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::http::{api_key, Http, Request};
-use super::{BoxFuture, ProviderError, Search, SearchHit};
+use super::{base_url, BoxFuture, ProviderError, Search, SearchHit};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.search.brave.com";
 pub const DEFAULT_KEY_ENV: &str = "BRAVE_API_KEY";
@@ -24,12 +24,7 @@ impl Brave {
         let var = cfg.api_key_env.as_deref().unwrap_or(DEFAULT_KEY_ENV);
         Ok(Brave {
             http,
-            base: cfg
-                .base_url
-                .as_deref()
-                .unwrap_or(DEFAULT_BASE_URL)
-                .trim_end_matches('/')
-                .to_string(),
+            base: base_url(cfg.base_url.as_deref(), DEFAULT_BASE_URL),
             key: api_key(var, "search.api_key_env")?,
             timeout: Duration::from_secs(cfg.timeout_s.max(1)),
         })
@@ -57,20 +52,8 @@ impl Brave {
 
 fn parse(v: &Value, results: usize) -> Vec<SearchHit> {
     // An answer without web results (news only, nothing found) is an empty list.
-    v["web"]["results"]
-        .as_array()
-        .map(|a| a.as_slice())
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(|r| {
-            Some(SearchHit {
-                url: r["url"].as_str()?.to_string(),
-                title: strip_tags(r["title"].as_str().unwrap_or("")),
-                snippet: strip_tags(r["description"].as_str().unwrap_or("")),
-            })
-        })
-        .take(results)
-        .collect()
+    let items = v["web"]["results"].as_array().map(|a| a.as_slice());
+    SearchHit::from_json(items.unwrap_or(&[]), "description", results, strip_tags)
 }
 
 /// Brave marks matches with `<strong>`; snippets should be plain text.

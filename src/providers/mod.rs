@@ -83,6 +83,39 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
+impl SearchHit {
+    /// Hits from a search API's JSON result objects (`url`, `title` and the
+    /// snippet under `snippet_key`), at most `results`, `clean` applied to
+    /// the title and snippet. Results without a URL are skipped.
+    pub(crate) fn from_json(
+        items: &[serde_json::Value],
+        snippet_key: &str,
+        results: usize,
+        clean: fn(&str) -> String,
+    ) -> Vec<SearchHit> {
+        items
+            .iter()
+            .filter_map(|r| {
+                Some(SearchHit {
+                    url: r["url"].as_str()?.to_string(),
+                    title: clean(r["title"].as_str().unwrap_or("")),
+                    snippet: clean(r[snippet_key].as_str().unwrap_or("")),
+                })
+            })
+            .take(results)
+            .collect()
+    }
+}
+
+/// A provider's base URL: the configured one, else its default, without a
+/// trailing slash.
+pub(crate) fn base_url(configured: Option<&str>, default: &str) -> String {
+    configured
+        .unwrap_or(default)
+        .trim_end_matches('/')
+        .to_string()
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Page {
     pub url: String,

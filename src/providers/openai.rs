@@ -31,10 +31,10 @@ impl OpenAi {
             Some(var) => Some(api_key(var, "writer.api_key_env")?),
             None => None,
         };
-        let base = cfg.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
+        let base = super::base_url(cfg.base_url.as_deref(), DEFAULT_BASE_URL);
         Ok(OpenAi {
             http,
-            url: format!("{}/chat/completions", base.trim_end_matches('/')),
+            url: format!("{base}/chat/completions"),
             model,
             key,
             max_tokens: cfg.max_tokens,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::http::{Http, Request};
-use super::{BoxFuture, ProviderError, Search, SearchHit};
+use super::{base_url, BoxFuture, ProviderError, Search, SearchHit};
 
 pub const DEFAULT_BASE_URL: &str = "http://localhost:8888";
 
@@ -21,12 +21,7 @@ impl Searxng {
     pub fn new(cfg: &crate::config::Search, http: Arc<Http>) -> Searxng {
         Searxng {
             http,
-            base: cfg
-                .base_url
-                .as_deref()
-                .unwrap_or(DEFAULT_BASE_URL)
-                .trim_end_matches('/')
-                .to_string(),
+            base: base_url(cfg.base_url.as_deref(), DEFAULT_BASE_URL),
             timeout: Duration::from_secs(cfg.timeout_s.max(1)),
         }
     }
@@ -56,17 +51,12 @@ fn parse(v: &Value, results: usize) -> Result<Vec<SearchHit>, ProviderError> {
             what: "searxng".into(),
             message: "no `results` array in the answer".into(),
         })?;
-    Ok(items
-        .iter()
-        .filter_map(|r| {
-            Some(SearchHit {
-                url: r["url"].as_str()?.to_string(),
-                title: r["title"].as_str().unwrap_or("").to_string(),
-                snippet: r["content"].as_str().unwrap_or("").to_string(),
-            })
-        })
-        .take(results)
-        .collect())
+    Ok(SearchHit::from_json(
+        items,
+        "content",
+        results,
+        str::to_string,
+    ))
 }
 
 impl Search for Searxng {

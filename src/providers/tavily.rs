@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::http::{api_key, Http, Request};
-use super::{BoxFuture, ProviderError, Search, SearchHit};
+use super::{base_url, BoxFuture, ProviderError, Search, SearchHit};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.tavily.com";
 pub const DEFAULT_KEY_ENV: &str = "TAVILY_API_KEY";
@@ -24,12 +24,7 @@ impl Tavily {
         let var = cfg.api_key_env.as_deref().unwrap_or(DEFAULT_KEY_ENV);
         Ok(Tavily {
             http,
-            base: cfg
-                .base_url
-                .as_deref()
-                .unwrap_or(DEFAULT_BASE_URL)
-                .trim_end_matches('/')
-                .to_string(),
+            base: base_url(cfg.base_url.as_deref(), DEFAULT_BASE_URL),
             key: api_key(var, "search.api_key_env")?,
             timeout: Duration::from_secs(cfg.timeout_s.max(1)),
         })
@@ -64,17 +59,12 @@ fn parse(v: &Value, results: usize) -> Result<Vec<SearchHit>, ProviderError> {
             what: "tavily".into(),
             message: "no `results` array in the answer".into(),
         })?;
-    Ok(items
-        .iter()
-        .filter_map(|r| {
-            Some(SearchHit {
-                url: r["url"].as_str()?.to_string(),
-                title: r["title"].as_str().unwrap_or("").to_string(),
-                snippet: r["content"].as_str().unwrap_or("").to_string(),
-            })
-        })
-        .take(results)
-        .collect())
+    Ok(SearchHit::from_json(
+        items,
+        "content",
+        results,
+        str::to_string,
+    ))
 }
 
 impl Search for Tavily {
