@@ -7,5 +7,6 @@ mod providers;
 mod review;
 mod review_util;
 mod run;
+mod snapshots;
 mod util;
 mod validate;
