@@ -133,6 +133,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         graph: graph.clone(),
         kb: RwLock::new(kb),
         state: Mutex::new(st),
+        state_commit: Default::default(),
         plan_edit: Mutex::new(()),
         writer,
         search,

@@ -7,6 +7,7 @@
 //! remembers that expand wrote the target, so the re-run may replace it.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -34,6 +35,8 @@ pub struct Shared {
     pub graph: PlanGraph,
     pub kb: RwLock<KnowledgeBase>,
     pub state: Mutex<PlanState>,
+    /// Group commit of `state` (see `Shared::save_state`).
+    pub state_commit: StateCommit,
     /// Serializes edits of the plan file.
     pub plan_edit: Mutex<()>,
     pub writer: Arc<dyn Writer>,
@@ -58,12 +61,44 @@ pub struct Outcome {
     pub duration_ms: u64,
 }
 
+/// Group commit for the state file. Each atomic write of it costs a new file,
+/// an fsync and a rename; PARTs that change the state while another PART is
+/// writing it wait (without holding a runtime thread) and are written together
+/// by the next writer instead of queuing for a write each. Every `save_state`
+/// still returns only once a write holding its change is on disk.
+#[derive(Default)]
+pub struct StateCommit {
+    /// Changes made to `Shared::state` so far, counted under its lock.
+    changes: AtomicU64,
+    /// One writer at a time; holds the count of changes the file on disk has.
+    written: tokio::sync::Mutex<u64>,
+}
+
 impl Shared {
-    fn save_state(&self, f: impl FnOnce(&mut PlanState)) -> Result<(), String> {
-        let mut st = self.state.lock().expect("state lock");
-        f(&mut st);
-        st.save(&self.state_dir)
-            .map_err(|e| format!("failed to save run state: {e}"))
+    async fn save_state(&self, f: impl FnOnce(&mut PlanState)) -> Result<(), String> {
+        let mine = {
+            let mut st = self.state.lock().expect("state lock");
+            f(&mut st);
+            self.state_commit.changes.fetch_add(1, Ordering::Relaxed) + 1
+        };
+        let mut written = self.state_commit.written.lock().await;
+        if *written >= mine {
+            // Written by another PART while this one waited.
+            return Ok(());
+        }
+        // Serialize and write outside the state lock: other PARTs go on changing it.
+        let (snapshot, upto) = {
+            let st = self.state.lock().expect("state lock");
+            (
+                st.clone(),
+                self.state_commit.changes.load(Ordering::Relaxed),
+            )
+        };
+        snapshot
+            .save(&self.state_dir)
+            .map_err(|e| format!("failed to save run state: {e}"))?;
+        *written = upto;
+        Ok(())
     }
 
     fn fault(&self, step: &str, part: u32) {
@@ -94,14 +129,17 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
         });
         let now = clock::rfc3339(clock::now());
         let batch = sh.graph.node(number).map(|n| n.batch).unwrap_or(0);
-        if let Err(e) = sh.save_state(|st| {
-            let p = st.part_mut(number);
-            p.status = PartStatus::Running;
-            p.batch = batch;
-            p.attempts += 1;
-            p.error = None;
-            p.started_at = Some(now);
-        }) {
+        if let Err(e) = sh
+            .save_state(|st| {
+                let p = st.part_mut(number);
+                p.status = PartStatus::Running;
+                p.batch = batch;
+                p.attempts += 1;
+                p.error = None;
+                p.started_at = Some(now);
+            })
+            .await
+        {
             last_err = e;
             break;
         }
@@ -126,26 +164,30 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
                     error: last_err.clone(),
                     will_retry,
                 });
-                let _ = sh.save_state(|st| {
-                    let p = st.part_mut(number);
-                    p.status = if will_retry {
-                        PartStatus::Running
-                    } else {
-                        PartStatus::Failed
-                    };
-                    p.error = Some(last_err.clone());
-                });
+                let _ = sh
+                    .save_state(|st| {
+                        let p = st.part_mut(number);
+                        p.status = if will_retry {
+                            PartStatus::Running
+                        } else {
+                            PartStatus::Failed
+                        };
+                        p.error = Some(last_err.clone());
+                    })
+                    .await;
             }
         }
     }
     let duration_ms = started.elapsed().as_millis() as u64;
-    let _ = sh.save_state(|st| {
-        let p = st.part_mut(number);
-        p.status = PartStatus::Failed;
-        p.error = Some(last_err.clone());
-        p.duration_ms = Some(duration_ms);
-        p.finished_at = Some(clock::rfc3339(clock::now()));
-    });
+    let _ = sh
+        .save_state(|st| {
+            let p = st.part_mut(number);
+            p.status = PartStatus::Failed;
+            p.error = Some(last_err.clone());
+            p.duration_ms = Some(duration_ms);
+            p.finished_at = Some(clock::rfc3339(clock::now()));
+        })
+        .await;
     Outcome {
         part: number,
         ok: false,
@@ -238,7 +280,8 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         let p = st.part_mut(number);
         p.wrote_target = true;
         p.target = Some(target.clone());
-    })?;
+    })
+    .await?;
     let mut text = written.text.clone();
     if !text.ends_with('\n') {
         text.push('\n');
@@ -304,7 +347,8 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         urls: &urls,
         missing: &pack.missing,
     });
-    sh.save_state(|st| st.part_mut(number).drop = Some(drop_rel.clone()))?;
+    sh.save_state(|st| st.part_mut(number).drop = Some(drop_rel.clone()))
+        .await?;
     crate::fsutil::atomic_write_via(&sh.tmp_dir, &drop_path, drop_text.as_bytes())
         .map_err(|e| format!("failed to write `{drop_rel}`: {e}"))?;
     sh.fault("drop", number);
@@ -331,7 +375,8 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         p.usage = written.usage.clone();
         p.cost = cost;
         p.sources = sources;
-    })?;
+    })
+    .await?;
     Ok(Outcome {
         part: number,
         ok: true,
