@@ -134,7 +134,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         kb: RwLock::new(kb),
         state: Mutex::new(st),
         state_commit: Default::default(),
-        plan_edit: Mutex::new(()),
+        plan_edit: Default::default(),
         writer,
         search,
         fetch,

@@ -37,8 +37,8 @@ pub struct Shared {
     pub state: Mutex<PlanState>,
     /// Group commit of `state` (see `Shared::save_state`).
     pub state_commit: StateCommit,
-    /// Serializes edits of the plan file.
-    pub plan_edit: Mutex<()>,
+    /// Serializes edits of the plan file and remembers the last one.
+    pub plan_edit: Mutex<PlanEdits>,
     pub writer: Arc<dyn Writer>,
     pub search: Arc<dyn Search>,
     pub fetch: Option<Arc<dyn Fetch>>,
@@ -394,24 +394,167 @@ impl Shared {
     }
 }
 
-/// Tick PART `number` in the plan file: re-read it (earlier ticks moved the
-/// spans), edit only the markers and the status suffix, write it back in the
-/// file's own encoding.
+/// The plan file as this run's last tick left it: the parse the ticks started
+/// from and the edits made since, so a tick shifts that parse's spans instead
+/// of parsing the whole plan again (a parse per PART grows with the plan).
+#[derive(Default)]
+pub struct PlanEdits {
+    base: Option<Plan>,
+    /// What the last tick wrote: the text and its bytes on disk.
+    text: String,
+    bytes: Vec<u8>,
+    /// Edits made since `base`, in its offsets: (end of the span, length change).
+    applied: Vec<(usize, isize)>,
+    ticked: Vec<u32>,
+}
+
+/// Tick PART `number` in the plan file: edit only the markers and the status
+/// suffix, write it back in the file's own encoding.
 pub fn tick(sh: &Shared, number: u32, stamp: &str) -> Result<(), String> {
-    let _guard = sh.plan_edit.lock().expect("plan edit lock");
+    let mut cache = sh.plan_edit.lock().expect("plan edit lock");
     let bytes = std::fs::read(&sh.plan_file)
         .map_err(|e| format!("failed to read `{}`: {e}", sh.plan_shown))?;
-    let current = plan::parse::parse_bytes(std::path::Path::new(&sh.plan_shown), &bytes)
-        .map_err(|e| format!("`{}`: {e}", sh.plan_shown))?;
-    let Some(part) = current.part(number) else {
-        return Err(format!("PART {number} is no longer in `{}`", sh.plan_shown));
-    };
-    let edits = plan::edit::tick_part(&current, part, stamp);
-    if edits.is_empty() {
+    let Some(t) = cache.tick(&sh.plan_shown, bytes, number, stamp)? else {
         return Ok(());
+    };
+    crate::fsutil::atomic_write(&sh.plan_file, &t.bytes)
+        .map_err(|e| format!("failed to write `{}`: {e}", sh.plan_shown))?;
+    cache.wrote(t);
+    Ok(())
+}
+
+/// A tick made in memory, to record once it is on disk.
+pub struct Ticked {
+    number: u32,
+    text: String,
+    bytes: Vec<u8>,
+    applied: Vec<(usize, isize)>,
+}
+
+impl PlanEdits {
+    /// The plan with PART `number` ticked, from `bytes`, the file as it is now.
+    /// When that is not what the last tick wrote (the first tick, or someone
+    /// edited the file), or the PART was ticked already, it is parsed afresh.
+    pub fn tick(
+        &mut self,
+        shown: &str,
+        bytes: Vec<u8>,
+        number: u32,
+        stamp: &str,
+    ) -> Result<Option<Ticked>, String> {
+        if self.base.is_none() || self.bytes != bytes || self.ticked.contains(&number) {
+            let current = plan::parse::parse_bytes(std::path::Path::new(shown), &bytes)
+                .map_err(|e| format!("`{shown}`: {e}"))?;
+            *self = PlanEdits {
+                text: current.text.clone(),
+                base: Some(current),
+                bytes,
+                ..PlanEdits::default()
+            };
+        }
+        let base = self.base.as_ref().expect("parsed above");
+        let Some(part) = base.part(number) else {
+            return Err(format!("PART {number} is no longer in `{shown}`"));
+        };
+        let edits = plan::edit::tick_part(base, part, stamp);
+        if edits.is_empty() {
+            return Ok(None);
+        }
+        // PARTs' spans never overlap: an edit moves by what the edits before it changed.
+        let shifted: Vec<plan::edit::Edit> = edits
+            .iter()
+            .map(|e| {
+                let by: isize = self
+                    .applied
+                    .iter()
+                    .filter(|(end, _)| *end <= e.span.start)
+                    .map(|(_, d)| d)
+                    .sum();
+                let at = |o: usize| o.checked_add_signed(by).unwrap_or(0);
+                plan::edit::Edit {
+                    span: at(e.span.start)..at(e.span.end),
+                    text: e.text.clone(),
+                }
+            })
+            .collect();
+        let text = plan::edit::apply(&self.text, &shifted).map_err(|e| e.to_string())?;
+        Ok(Some(Ticked {
+            number,
+            bytes: plan::to_bytes(base, &text),
+            text,
+            applied: edits
+                .iter()
+                .map(|e| (e.span.end, e.text.len() as isize - e.span.len() as isize))
+                .collect(),
+        }))
     }
-    let text = plan::edit::apply(&current.text, &edits).map_err(|e| e.to_string())?;
-    let out = plan::to_bytes(&current, &text);
-    crate::fsutil::atomic_write(&sh.plan_file, &out)
-        .map_err(|e| format!("failed to write `{}`: {e}", sh.plan_shown))
+
+    /// Record a tick that is on disk.
+    pub fn wrote(&mut self, t: Ticked) {
+        self.applied.extend(t.applied);
+        self.ticked.push(t.number);
+        self.text = t.text;
+        self.bytes = t.bytes;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_text(parts: u32) -> String {
+        let mut t = String::from("# Plan\n\n");
+        for n in 1..=parts {
+            t.push_str(&format!(
+                "## PART {n}: Topic {n} (~100 lines)\n\n- [ ] PART {n}: Create t/{n:02}-x.md\n\n\
+                 **Step 1: Research**\n- [ ] Search: \"q{n}\"\n- [x] Search: \"done{n}\"\n\n"
+            ));
+        }
+        t
+    }
+
+    /// Ticking from the cached parse gives the same bytes as parsing the file
+    /// before every tick, in any order, in a mis-encoded plan too, and an edit
+    /// from outside between two ticks is kept.
+    #[test]
+    fn cached_ticks_match_fresh_parses() {
+        let clean = plan_text(9).replace("# Plan", "# Plan — ✓ “quoted”");
+        let mojibake =
+            plan::encoding::encode(&clean, plan::encoding::Encoding::MacRomanRepaired, false);
+        for start in [clean.into_bytes(), mojibake] {
+            let mut cache = PlanEdits::default();
+            let mut cached = start;
+            let mut fresh = cached.clone();
+            for (i, n) in [5u32, 1, 9, 2, 8, 3, 7, 4, 6, 5].into_iter().enumerate() {
+                let stamp = format!("2025-11-2{} 10:0{i}", i % 10);
+                if i == 6 {
+                    // Someone edits the plan between two ticks.
+                    cached.splice(0..0, b"<!-- note -->\n".iter().copied());
+                    fresh.splice(0..0, b"<!-- note -->\n".iter().copied());
+                }
+                if let Some(t) = cache.tick("p.md", cached.clone(), n, &stamp).unwrap() {
+                    cached = t.bytes.clone();
+                    cache.wrote(t);
+                }
+                let mut scratch = PlanEdits::default();
+                if let Some(t) = scratch.tick("p.md", fresh.clone(), n, &stamp).unwrap() {
+                    fresh = t.bytes;
+                }
+                assert_eq!(
+                    String::from_utf8_lossy(&cached),
+                    String::from_utf8_lossy(&fresh),
+                    "after ticking PART {n}"
+                );
+            }
+            let done = plan::parse::parse_bytes(std::path::Path::new("p.md"), &cached).unwrap();
+            assert_eq!(done.parts.len(), 9);
+            assert!(done.parts.iter().all(|p| p.status == plan::Status::Done));
+            assert_eq!(
+                String::from_utf8_lossy(&cached)
+                    .matches("(Completed")
+                    .count(),
+                9
+            );
+        }
+    }
 }
