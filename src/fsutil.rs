@@ -19,6 +19,21 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// a crash mid-write leaves nothing at all in the target's folder. The runner
 /// uses `.expand/tmp/` for knowledge files and drops.
 pub fn atomic_write_via(tmp_dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_renamed(tmp_dir, path, bytes, true)
+}
+
+/// Like [`atomic_write`] without the fsync, for caches: readers still see a
+/// whole file or none, and what a power cut can cost (an entry lost or torn,
+/// which reads as a miss) is one repeated request, not worth an fsync each.
+pub fn atomic_write_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    write_renamed(dir, path, bytes, false)
+}
+
+fn write_renamed(tmp_dir: &Path, path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -32,7 +47,9 @@ pub fn atomic_write_via(tmp_dir: &Path, path: &Path, bytes: &[u8]) -> std::io::R
         .suffix(".tmp")
         .tempfile_in(tmp_dir)?;
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
+    if sync {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

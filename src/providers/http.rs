@@ -433,7 +433,7 @@ fn write_cache(path: &Path, resp: &Response, secrets: &[String]) {
     clean.url = scrub(&clean.url, secrets);
     clean.body = scrub(&clean.body, secrets);
     let bytes = serde_json::to_vec(&clean).expect("a response serializes");
-    if let Err(e) = crate::fsutil::atomic_write(path, &bytes) {
+    if let Err(e) = crate::fsutil::atomic_write_unsynced(path, &bytes) {
         tracing::warn!("cannot write the cache entry `{}`: {e}", path.display());
     }
 }

@@ -7,6 +7,7 @@
 //! remembers that expand wrote the target, so the re-run may replace it.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -35,8 +36,10 @@ pub struct Shared {
     pub graph: PlanGraph,
     pub kb: RwLock<KnowledgeBase>,
     pub state: Mutex<PlanState>,
-    /// Serializes edits of the plan file.
-    pub plan_edit: Mutex<()>,
+    /// Group commit of `state` (see `Shared::save_state`).
+    pub state_commit: StateCommit,
+    /// Serializes edits of the plan file and remembers the last one.
+    pub plan_edit: Mutex<PlanEdits>,
     pub writer: Arc<dyn Writer>,
     pub search: Arc<dyn Search>,
     pub fetch: Option<Arc<dyn Fetch>>,
@@ -61,12 +64,44 @@ pub struct Outcome {
     pub duration_ms: u64,
 }
 
+/// Group commit for the state file. Each atomic write of it costs a new file,
+/// an fsync and a rename; PARTs that change the state while another PART is
+/// writing it wait (without holding a runtime thread) and are written together
+/// by the next writer instead of queuing for a write each. Every `save_state`
+/// still returns only once a write holding its change is on disk.
+#[derive(Default)]
+pub struct StateCommit {
+    /// Changes made to `Shared::state` so far, counted under its lock.
+    changes: AtomicU64,
+    /// One writer at a time; holds the count of changes the file on disk has.
+    written: tokio::sync::Mutex<u64>,
+}
+
 impl Shared {
-    fn save_state(&self, f: impl FnOnce(&mut PlanState)) -> Result<(), String> {
-        let mut st = self.state.lock().expect("state lock");
-        f(&mut st);
-        st.save(&self.state_dir)
-            .map_err(|e| format!("failed to save run state: {e}"))
+    async fn save_state(&self, f: impl FnOnce(&mut PlanState)) -> Result<(), String> {
+        let mine = {
+            let mut st = self.state.lock().expect("state lock");
+            f(&mut st);
+            self.state_commit.changes.fetch_add(1, Ordering::Relaxed) + 1
+        };
+        let mut written = self.state_commit.written.lock().await;
+        if *written >= mine {
+            // Written by another PART while this one waited.
+            return Ok(());
+        }
+        // Serialize and write outside the state lock: other PARTs go on changing it.
+        let (snapshot, upto) = {
+            let st = self.state.lock().expect("state lock");
+            (
+                st.clone(),
+                self.state_commit.changes.load(Ordering::Relaxed),
+            )
+        };
+        snapshot
+            .save(&self.state_dir)
+            .map_err(|e| format!("failed to save run state: {e}"))?;
+        *written = upto;
+        Ok(())
     }
 
     fn fault(&self, step: &str, part: u32) {
@@ -97,14 +132,17 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
         });
         let now = clock::rfc3339(clock::now());
         let batch = sh.graph.node(number).map(|n| n.batch).unwrap_or(0);
-        if let Err(e) = sh.save_state(|st| {
-            let p = st.part_mut(number);
-            p.status = PartStatus::Running;
-            p.batch = batch;
-            p.attempts += 1;
-            p.error = None;
-            p.started_at = Some(now);
-        }) {
+        if let Err(e) = sh
+            .save_state(|st| {
+                let p = st.part_mut(number);
+                p.status = PartStatus::Running;
+                p.batch = batch;
+                p.attempts += 1;
+                p.error = None;
+                p.started_at = Some(now);
+            })
+            .await
+        {
             last_err = e;
             break;
         }
@@ -129,26 +167,30 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
                     error: last_err.clone(),
                     will_retry,
                 });
-                let _ = sh.save_state(|st| {
-                    let p = st.part_mut(number);
-                    p.status = if will_retry {
-                        PartStatus::Running
-                    } else {
-                        PartStatus::Failed
-                    };
-                    p.error = Some(last_err.clone());
-                });
+                let _ = sh
+                    .save_state(|st| {
+                        let p = st.part_mut(number);
+                        p.status = if will_retry {
+                            PartStatus::Running
+                        } else {
+                            PartStatus::Failed
+                        };
+                        p.error = Some(last_err.clone());
+                    })
+                    .await;
             }
         }
     }
     let duration_ms = started.elapsed().as_millis() as u64;
-    let _ = sh.save_state(|st| {
-        let p = st.part_mut(number);
-        p.status = PartStatus::Failed;
-        p.error = Some(last_err.clone());
-        p.duration_ms = Some(duration_ms);
-        p.finished_at = Some(clock::rfc3339(clock::now()));
-    });
+    let _ = sh
+        .save_state(|st| {
+            let p = st.part_mut(number);
+            p.status = PartStatus::Failed;
+            p.error = Some(last_err.clone());
+            p.duration_ms = Some(duration_ms);
+            p.finished_at = Some(clock::rfc3339(clock::now()));
+        })
+        .await;
     Outcome {
         part: number,
         ok: false,
@@ -244,7 +286,8 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         let p = st.part_mut(number);
         p.wrote_target = true;
         p.target = Some(target.clone());
-    })?;
+    })
+    .await?;
     let mut text = written.text.clone();
     if !text.ends_with('\n') {
         text.push('\n');
@@ -309,7 +352,8 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         urls: &urls,
         missing: &pack.missing,
     });
-    sh.save_state(|st| st.part_mut(number).drop = Some(drop_rel.clone()))?;
+    sh.save_state(|st| st.part_mut(number).drop = Some(drop_rel.clone()))
+        .await?;
     crate::fsutil::atomic_write_via(&sh.tmp_dir, &drop_path, drop_text.as_bytes())
         .map_err(|e| format!("failed to write `{drop_rel}`: {e}"))?;
     sh.fault("drop", number);
@@ -336,7 +380,8 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         p.usage = written.usage.clone();
         p.cost = cost;
         p.sources = sources;
-    })?;
+    })
+    .await?;
     Ok(Outcome {
         part: number,
         ok: true,
@@ -362,24 +407,167 @@ impl Shared {
     }
 }
 
-/// Tick PART `number` in the plan file: re-read it (earlier ticks moved the
-/// spans), edit only the markers and the status suffix, write it back in the
-/// file's own encoding.
+/// The plan file as this run's last tick left it: the parse the ticks started
+/// from and the edits made since, so a tick shifts that parse's spans instead
+/// of parsing the whole plan again (a parse per PART grows with the plan).
+#[derive(Default)]
+pub struct PlanEdits {
+    base: Option<Plan>,
+    /// What the last tick wrote: the text and its bytes on disk.
+    text: String,
+    bytes: Vec<u8>,
+    /// Edits made since `base`, in its offsets: (end of the span, length change).
+    applied: Vec<(usize, isize)>,
+    ticked: Vec<u32>,
+}
+
+/// Tick PART `number` in the plan file: edit only the markers and the status
+/// suffix, write it back in the file's own encoding.
 pub fn tick(sh: &Shared, number: u32, stamp: &str) -> Result<(), String> {
-    let _guard = sh.plan_edit.lock().expect("plan edit lock");
+    let mut cache = sh.plan_edit.lock().expect("plan edit lock");
     let bytes = std::fs::read(&sh.plan_file)
         .map_err(|e| format!("failed to read `{}`: {e}", sh.plan_shown))?;
-    let current = plan::parse::parse_bytes(std::path::Path::new(&sh.plan_shown), &bytes)
-        .map_err(|e| format!("`{}`: {e}", sh.plan_shown))?;
-    let Some(part) = current.part(number) else {
-        return Err(format!("PART {number} is no longer in `{}`", sh.plan_shown));
-    };
-    let edits = plan::edit::tick_part(&current, part, stamp);
-    if edits.is_empty() {
+    let Some(t) = cache.tick(&sh.plan_shown, bytes, number, stamp)? else {
         return Ok(());
+    };
+    crate::fsutil::atomic_write(&sh.plan_file, &t.bytes)
+        .map_err(|e| format!("failed to write `{}`: {e}", sh.plan_shown))?;
+    cache.wrote(t);
+    Ok(())
+}
+
+/// A tick made in memory, to record once it is on disk.
+pub struct Ticked {
+    number: u32,
+    text: String,
+    bytes: Vec<u8>,
+    applied: Vec<(usize, isize)>,
+}
+
+impl PlanEdits {
+    /// The plan with PART `number` ticked, from `bytes`, the file as it is now.
+    /// When that is not what the last tick wrote (the first tick, or someone
+    /// edited the file), or the PART was ticked already, it is parsed afresh.
+    pub fn tick(
+        &mut self,
+        shown: &str,
+        bytes: Vec<u8>,
+        number: u32,
+        stamp: &str,
+    ) -> Result<Option<Ticked>, String> {
+        if self.base.is_none() || self.bytes != bytes || self.ticked.contains(&number) {
+            let current = plan::parse::parse_bytes(std::path::Path::new(shown), &bytes)
+                .map_err(|e| format!("`{shown}`: {e}"))?;
+            *self = PlanEdits {
+                text: current.text.clone(),
+                base: Some(current),
+                bytes,
+                ..PlanEdits::default()
+            };
+        }
+        let base = self.base.as_ref().expect("parsed above");
+        let Some(part) = base.part(number) else {
+            return Err(format!("PART {number} is no longer in `{shown}`"));
+        };
+        let edits = plan::edit::tick_part(base, part, stamp);
+        if edits.is_empty() {
+            return Ok(None);
+        }
+        // PARTs' spans never overlap: an edit moves by what the edits before it changed.
+        let shifted: Vec<plan::edit::Edit> = edits
+            .iter()
+            .map(|e| {
+                let by: isize = self
+                    .applied
+                    .iter()
+                    .filter(|(end, _)| *end <= e.span.start)
+                    .map(|(_, d)| d)
+                    .sum();
+                let at = |o: usize| o.checked_add_signed(by).unwrap_or(0);
+                plan::edit::Edit {
+                    span: at(e.span.start)..at(e.span.end),
+                    text: e.text.clone(),
+                }
+            })
+            .collect();
+        let text = plan::edit::apply(&self.text, &shifted).map_err(|e| e.to_string())?;
+        Ok(Some(Ticked {
+            number,
+            bytes: plan::to_bytes(base, &text),
+            text,
+            applied: edits
+                .iter()
+                .map(|e| (e.span.end, e.text.len() as isize - e.span.len() as isize))
+                .collect(),
+        }))
     }
-    let text = plan::edit::apply(&current.text, &edits).map_err(|e| e.to_string())?;
-    let out = plan::to_bytes(&current, &text);
-    crate::fsutil::atomic_write(&sh.plan_file, &out)
-        .map_err(|e| format!("failed to write `{}`: {e}", sh.plan_shown))
+
+    /// Record a tick that is on disk.
+    pub fn wrote(&mut self, t: Ticked) {
+        self.applied.extend(t.applied);
+        self.ticked.push(t.number);
+        self.text = t.text;
+        self.bytes = t.bytes;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_text(parts: u32) -> String {
+        let mut t = String::from("# Plan\n\n");
+        for n in 1..=parts {
+            t.push_str(&format!(
+                "## PART {n}: Topic {n} (~100 lines)\n\n- [ ] PART {n}: Create t/{n:02}-x.md\n\n\
+                 **Step 1: Research**\n- [ ] Search: \"q{n}\"\n- [x] Search: \"done{n}\"\n\n"
+            ));
+        }
+        t
+    }
+
+    /// Ticking from the cached parse gives the same bytes as parsing the file
+    /// before every tick, in any order, in a mis-encoded plan too, and an edit
+    /// from outside between two ticks is kept.
+    #[test]
+    fn cached_ticks_match_fresh_parses() {
+        let clean = plan_text(9).replace("# Plan", "# Plan — ✓ “quoted”");
+        let mojibake =
+            plan::encoding::encode(&clean, plan::encoding::Encoding::MacRomanRepaired, false);
+        for start in [clean.into_bytes(), mojibake] {
+            let mut cache = PlanEdits::default();
+            let mut cached = start;
+            let mut fresh = cached.clone();
+            for (i, n) in [5u32, 1, 9, 2, 8, 3, 7, 4, 6, 5].into_iter().enumerate() {
+                let stamp = format!("2025-11-2{} 10:0{i}", i % 10);
+                if i == 6 {
+                    // Someone edits the plan between two ticks.
+                    cached.splice(0..0, b"<!-- note -->\n".iter().copied());
+                    fresh.splice(0..0, b"<!-- note -->\n".iter().copied());
+                }
+                if let Some(t) = cache.tick("p.md", cached.clone(), n, &stamp).unwrap() {
+                    cached = t.bytes.clone();
+                    cache.wrote(t);
+                }
+                let mut scratch = PlanEdits::default();
+                if let Some(t) = scratch.tick("p.md", fresh.clone(), n, &stamp).unwrap() {
+                    fresh = t.bytes;
+                }
+                assert_eq!(
+                    String::from_utf8_lossy(&cached),
+                    String::from_utf8_lossy(&fresh),
+                    "after ticking PART {n}"
+                );
+            }
+            let done = plan::parse::parse_bytes(std::path::Path::new("p.md"), &cached).unwrap();
+            assert_eq!(done.parts.len(), 9);
+            assert!(done.parts.iter().all(|p| p.status == plan::Status::Done));
+            assert_eq!(
+                String::from_utf8_lossy(&cached)
+                    .matches("(Completed")
+                    .count(),
+                9
+            );
+        }
+    }
 }
