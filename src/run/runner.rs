@@ -282,10 +282,27 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
             sh.plan_shown_knowledge(&target)
         ));
     }
+    // The drop's name is fixed now so that one state write records both
+    // files this attempt is about to create: an interrupted attempt's files
+    // are then known to be expand's own (replaced, not refused or doubled).
+    let now = clock::now();
+    let (date, hhmm) = clock::date_and_hhmm(now);
+    let stamp = clock::stamp(now);
+    let drop_dir = sh.drops_dir.join(&sh.plan.slug);
+    let drop_name = steps::drop::file_name(&part, &date, &hhmm);
+    let drop_path = drop_dir.join(&drop_name);
+    let drop_rel = crate::fsutil::rel_str(&sh.root, &drop_path);
+    let old_drop = sh
+        .state
+        .lock()
+        .expect("state lock")
+        .part(number)
+        .and_then(|p| p.drop.clone());
     sh.save_state(|st| {
         let p = st.part_mut(number);
         p.wrote_target = true;
         p.target = Some(target.clone());
+        p.drop = Some(drop_rel.clone());
     })
     .await?;
     let mut text = written.text.clone();
@@ -303,19 +320,6 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         part: number,
         step: "drop",
     });
-    let now = clock::now();
-    let (date, hhmm) = clock::date_and_hhmm(now);
-    let stamp = clock::stamp(now);
-    let drop_dir = sh.drops_dir.join(&sh.plan.slug);
-    let drop_name = steps::drop::file_name(&part, &date, &hhmm);
-    let drop_path = drop_dir.join(&drop_name);
-    let drop_rel = crate::fsutil::rel_str(&sh.root, &drop_path);
-    let old_drop = sh
-        .state
-        .lock()
-        .expect("state lock")
-        .part(number)
-        .and_then(|p| p.drop.clone());
     if let Some(old) = old_drop.filter(|o| *o != drop_rel) {
         let _ = std::fs::remove_file(sh.root.join(old));
     }
@@ -352,8 +356,6 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         urls: &urls,
         missing: &pack.missing,
     });
-    sh.save_state(|st| st.part_mut(number).drop = Some(drop_rel.clone()))
-        .await?;
     crate::fsutil::atomic_write_via(&sh.tmp_dir, &drop_path, drop_text.as_bytes())
         .map_err(|e| format!("failed to write `{drop_rel}`: {e}"))?;
     sh.fault("drop", number);
