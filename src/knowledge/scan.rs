@@ -23,17 +23,21 @@ pub struct KFile {
     /// `text` lowercased char by char wherever that keeps the byte length, so
     /// offsets found in it are offsets in `text` too.
     lower: String,
+    /// `text.chars().count()`, for budgets counted in chars.
+    chars: usize,
 }
 
 impl KFile {
     fn new(path: String, text: String) -> KFile {
         let line_starts = line_starts(&text);
         let lower = lowercase_same_len(&text);
+        let chars = text.chars().count();
         KFile {
             path,
             text,
             line_starts,
             lower,
+            chars,
         }
     }
 
@@ -279,7 +283,7 @@ impl KnowledgeBase {
             return Vec::new();
         }
         let title = file_title(file);
-        if file.text.chars().count() <= budget_chars {
+        if file.chars <= budget_chars {
             return vec![Evidence {
                 source: file.path.clone(),
                 lines: Some((1, n)),
@@ -314,8 +318,8 @@ impl KnowledgeBase {
         let (ha, hb) = sections[0];
         if hb >= ha {
             let cap = if chosen.is_empty() { left } else { left / 4 };
-            if let Some(ev) = take_lines(file, ha, hb, cap.max(1), title.clone()) {
-                left = left.saturating_sub(ev.text.chars().count() + 1);
+            if let Some((ev, chars)) = take_lines(file, ha, hb, cap.max(1), title.clone()) {
+                left = left.saturating_sub(chars + 1);
                 out.push(ev);
             }
         }
@@ -325,8 +329,8 @@ impl KnowledgeBase {
             }
             let heading = file.line(a).trim_start_matches('#').trim().to_string();
             match take_lines(file, a, b, left, Some(heading)) {
-                Some(ev) => {
-                    left = left.saturating_sub(ev.text.chars().count() + 1);
+                Some((ev, chars)) => {
+                    left = left.saturating_sub(chars + 1);
                     let cut = ev.lines.map(|l| l.1 < b).unwrap_or(false);
                     out.push(ev);
                     if cut {
@@ -371,7 +375,14 @@ fn h2_sections(file: &KFile) -> Vec<(usize, usize)> {
     let n = file.line_count();
     let mut starts = vec![1usize];
     let mut fence: Option<(u8, usize)> = None;
+    let bytes = file.text.as_bytes();
     for i in 1..=n {
+        // Only lines starting with `#`, a fence character or a space can
+        // open a section or a fence: skip the rest on their first byte.
+        match bytes.get(file.line_starts[i - 1]) {
+            Some(b'#' | b'`' | b'~' | b' ') => {}
+            _ => continue,
+        }
         let line = file.line(i);
         if let Some(f) = fence_marker(line) {
             fence = match fence {
@@ -423,9 +434,27 @@ fn take_lines(
     b: usize,
     cap: usize,
     title: Option<String>,
-) -> Option<Evidence> {
+) -> Option<(Evidence, usize)> {
     if b < a || cap == 0 {
         return None;
+    }
+    // The common case: the whole range fits and has no `\r`, so the joined
+    // lines are the file's own bytes: one count, one copy.
+    let start = file.line_starts[a - 1];
+    let end = file.line_starts.get(b).copied().unwrap_or(file.text.len());
+    let slice = &file.text[start..end];
+    let whole = slice.strip_suffix('\n').unwrap_or(slice);
+    if memchr::memchr(b'\r', whole.as_bytes()).is_none() {
+        let chars = whole.chars().count();
+        if chars <= cap {
+            let ev = Evidence {
+                source: file.path.clone(),
+                lines: Some((a, b)),
+                title,
+                text: whole.to_string(),
+            };
+            return Some((ev, chars));
+        }
     }
     let mut text = String::new();
     let mut used = 0usize;
@@ -445,14 +474,16 @@ fn take_lines(
     }
     if last < a {
         text = file.line(a).chars().take(cap).collect();
+        used = text.chars().count();
         last = a;
     }
-    Some(Evidence {
+    let ev = Evidence {
         source: file.path.clone(),
         lines: Some((a, last)),
         title,
         text,
-    })
+    };
+    Some((ev, used))
 }
 
 fn line_starts(text: &str) -> Vec<usize> {
@@ -643,6 +674,43 @@ mod tests {
             let (a, b) = e.lines.unwrap();
             assert!(a > prev && b >= a);
             prev = b;
+        }
+    }
+
+    #[test]
+    fn excerpt_is_the_same_for_lf_and_crlf_files_at_every_budget() {
+        // take_lines copies a whole LF range in one go and walks CRLF ranges
+        // line by line: both must give the lines joined by `\n`, and the same
+        // ranges, whatever the budget cuts.
+        let lf = "# Title\nintro é line\n\n## One\nalpha beta\nmore ü\n\n## Two\n\
+                  gamma\n```\n## not a section\n```\nend\n";
+        let crlf = lf.replace('\n', "\r\n");
+        let kb = KnowledgeBase::from_files(vec![
+            ("a/lf.md".into(), lf.into()),
+            ("a/crlf.md".into(), crlf),
+        ]);
+        let lf_chars = lf.chars().count();
+        let crlf_chars = lf_chars + lf.matches('\n').count();
+        for budget in 1..=lf.len() + 1 {
+            if (lf_chars..crlf_chars).contains(&budget) {
+                continue; // the whole LF file fits, the CRLF one (its `\r`s) does not
+            }
+            for focus in [terms(&[]), terms(&["gamma"])] {
+                let x = kb.excerpt("a/lf.md", budget, &focus);
+                let y = kb.excerpt("a/crlf.md", budget, &focus);
+                let strip = |v: &[Evidence]| -> Vec<(Option<(usize, usize)>, String)> {
+                    v.iter().map(|e| (e.lines, e.text.clone())).collect()
+                };
+                assert_eq!(strip(&x), strip(&y), "budget {budget}");
+                let f = kb.get("a/lf.md").unwrap();
+                for e in &x {
+                    let (a, b) = e.lines.unwrap();
+                    if e.text.chars().count() < f.lines(a, b).chars().count() {
+                        continue; // a first line cut at the budget
+                    }
+                    assert_eq!(e.text, f.lines(a, b), "budget {budget}");
+                }
+            }
         }
     }
 
