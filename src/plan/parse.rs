@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::blocks::{self, Block, BlockKind, Lines};
+use super::blocks::{self, Block, BlockKind, Blocks, Lines};
 use super::encoding::{self, DecodeError};
 use super::model::*;
 use super::text::*;
@@ -27,9 +27,11 @@ pub fn parse_str(path: &Path, text: String) -> Plan {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let bs = blocks::blocks(&text);
     let mut p = Parser {
         lines: Lines::new(&text),
         text: &text,
+        bs: &bs,
         plan: Plan {
             path: path.to_path_buf(),
             slug,
@@ -37,8 +39,7 @@ pub fn parse_str(path: &Path, text: String) -> Plan {
         },
         files: Vec::new(),
     };
-    let blocks = blocks::blocks(&text);
-    p.run(&blocks);
+    p.run();
     let mut plan = p.plan;
     plan.text = text;
     plan
@@ -46,6 +47,8 @@ pub fn parse_str(path: &Path, text: String) -> Plan {
 
 struct Parser<'t> {
     text: &'t str,
+    /// The first pass's blocks of `text`.
+    bs: &'t Blocks,
     lines: Lines,
     plan: Plan,
     /// `### File N: …` sections with their `**Filename**:` (bold-form plans).
@@ -65,7 +68,9 @@ impl<'t> Parser<'t> {
         self.lines.line(offset)
     }
 
-    fn run(&mut self, blocks: &[Block]) {
+    fn run(&mut self) {
+        let bs = self.bs;
+        let blocks = &bs.list;
         let mut zone = Zone::Header;
         let mut heading_batch: Option<u32> = None;
         // The PART being read, and the heading level that opened it (0 for
@@ -77,7 +82,7 @@ impl<'t> Parser<'t> {
             let b = &blocks[i];
             match b.kind {
                 BlockKind::Heading(level) => {
-                    let text = b.text();
+                    let text = bs.text(b);
                     if self.plan.title.is_empty() && level == 1 {
                         self.plan.title = text.trim().to_string();
                         self.plan.title_line = self.line(b.range.start);
@@ -110,13 +115,14 @@ impl<'t> Parser<'t> {
                     i += 1;
                 }
                 BlockKind::Paragraph if b.depth == 0 => {
-                    let first_strong = b.first_strong().unwrap_or("");
+                    let first_strong = bs.first_strong(b).unwrap_or("");
                     if let Some((n, title)) = worker_header(first_strong) {
                         self.close(open.take(), b.range.start);
                         let mut part = self.new_part(n, title, b, Dialect::Worker);
                         part.title = strip_lines_suffix(title).to_string();
                         // "✅ COMPLETE" after the bold title.
-                        if contains_ci(b.first(), "complete") && b.first().contains('✅') {
+                        let first = bs.first(b);
+                        if contains_ci(first, "complete") && first.contains('✅') {
                             part.status = Status::Done;
                         }
                         open = Some((part, 0));
@@ -124,7 +130,7 @@ impl<'t> Parser<'t> {
                         continue;
                     }
                     if let Some((n, _)) = part_header(first_strong) {
-                        let full = b.first();
+                        let full = bs.first(b);
                         let title = full.find(':').map(|c| full[c + 1..].trim()).unwrap_or("");
                         self.close(open.take(), b.range.start);
                         let part = self.new_part(n, title, b, Dialect::Bold);
@@ -246,12 +252,12 @@ impl<'t> Parser<'t> {
 
     /// A top-level paragraph outside any PART: metadata, batch lines, file sections.
     fn top_paragraph(&mut self, zone: Zone, b: &Block, file_section: Option<u32>) {
-        for l in &b.lines {
-            let Some(key) = l.strong.as_deref() else {
+        for l in self.bs.lines(b) {
+            let Some(key) = l.strong else {
                 continue;
             };
             let key = key.trim_end_matches(':').trim();
-            let value = value_after_strong(&l.text, key);
+            let value = value_after_strong(l.text, key);
             if let Some(rest) = strip_prefix_ci(key, "batch ") {
                 self.batch_line(rest, value, self.line(l.offset));
                 continue;
@@ -320,26 +326,23 @@ impl<'t> Parser<'t> {
     /// One top-level list item: an influential-file entry or a batch line.
     fn top_item(&mut self, zone: Zone, root: &Block) {
         let line = self.line(root.range.start);
-        if let Some(key) = root.first_strong() {
+        let bs = self.bs;
+        if let Some(key) = bs.first_strong(root) {
             let key = key.trim_end_matches(':').trim();
             if let Some(rest) = strip_prefix_ci(key, "batch ") {
-                let value = value_after_strong(root.first(), key).to_string();
-                self.batch_line(rest, &value, line);
+                let value = value_after_strong(bs.first(root), key);
+                self.batch_line(rest, value, line);
                 return;
             }
         }
         if let (Zone::Influential(_), Some(n)) = (zone, root.ordinal) {
-            let l = &root.lines.first();
-            let path = l
-                .and_then(|l| {
-                    l.code
-                        .iter()
-                        .find(|c| c.ends_with(".md") || c.ends_with('/'))
-                        .cloned()
-                })
-                .or_else(|| md_path(root.first()).map(str::to_string));
+            let path = bs
+                .first_line(root)
+                .and_then(|l| l.code().find(|c| c.ends_with(".md") || c.ends_with('/')))
+                .or_else(|| md_path(bs.first(root)))
+                .map(str::to_string);
             if let Some(path) = path {
-                let text = root.first();
+                let text = bs.first(root);
                 let description = text
                     .find(&path)
                     .map(|p| &text[p + path.len()..])
@@ -360,9 +363,9 @@ impl<'t> Parser<'t> {
 
     /// A paragraph inside a PART: a step heading, "Influenced by", CITE, Filename.
     fn part_paragraph(&mut self, part: &mut Part, b: &Block) {
-        for l in &b.lines {
+        for l in self.bs.lines(b) {
             let line = self.line(l.offset);
-            let strong = l.strong.as_deref().map(|s| s.trim_end_matches(':').trim());
+            let strong = l.strong.map(|s| s.trim_end_matches(':').trim());
             let text = l.text.trim();
             if let Some(key) = strong {
                 let value = value_after_strong(text, key);
@@ -437,6 +440,7 @@ impl<'t> Parser<'t> {
 
     /// A list (root item and its descendants) inside a PART.
     fn part_items(&mut self, part: &mut Part, items: &[Block]) {
+        let bs = self.bs;
         let root_depth = items[0].depth;
         // Index into `items` of the last item at root depth, and where it went.
         let mut last: Option<(usize, usize, usize)> = None; // (step idx, item idx, block idx)
@@ -449,29 +453,20 @@ impl<'t> Parser<'t> {
                 // `**Step 2: Name**` right below an item, with no blank line, is
                 // a lazy continuation of the item in markdown; a reader sees a
                 // step. Split it off and read it as the paragraph it looks like.
-                let step_at = b.lines.iter().skip(1).position(|l| {
-                    l.strong
-                        .as_deref()
-                        .is_some_and(|s| step_header(s).is_some())
-                });
+                let step_at = bs
+                    .lines(b)
+                    .skip(1)
+                    .position(|l| l.strong.is_some_and(|s| step_header(s).is_some()));
                 let split;
                 let (b, tail) = match step_at {
                     Some(i) => {
-                        let mut head = b.clone();
-                        let lines = head.lines.split_off(i + 1);
+                        let (head, tail) = bs.split(b, i + 1);
                         split = head;
-                        let tail = Block {
-                            kind: BlockKind::Paragraph,
-                            lines,
-                            marker: None,
-                            ordinal: None,
-                            ..b.clone()
-                        };
                         (&split, Some(tail))
                     }
                     None => (b, None),
                 };
-                let text = b.text();
+                let text = bs.text(b);
                 let text = text.trim();
                 // The status line: `- [ ] PART N: Create …`.
                 let status = part_header(text)
@@ -491,13 +486,14 @@ impl<'t> Parser<'t> {
                     last = None;
                 }
             } else {
-                let text = b.text();
+                let text = bs.text(b);
                 let text = text.trim();
                 // Nested: a brief of its parent, or an item of its own when it
                 // has a checkbox or is a CITE list.
                 let own = b.marker.is_some()
                     || strip_prefix_ci(text, "cite").is_some()
-                    || b.first_strong()
+                    || bs
+                        .first_strong(b)
                         .map(|s| s.trim_end_matches(':').eq_ignore_ascii_case("cite"))
                         .unwrap_or(false);
                 if let Some((si, ii, _)) = last {
