@@ -119,7 +119,6 @@ impl<'t> Parser<'t> {
                     if let Some((n, title)) = worker_header(first_strong) {
                         self.close(open.take(), b.range.start);
                         let mut part = self.new_part(n, title, b, Dialect::Worker);
-                        part.title = strip_lines_suffix(title).to_string();
                         // "✅ COMPLETE" after the bold title.
                         let first = bs.first(b);
                         if contains_ci(first, "complete") && first.contains('✅') {
@@ -185,10 +184,10 @@ impl<'t> Parser<'t> {
 
     fn new_part(&mut self, number: u32, title: &str, b: &Block, dialect: Dialect) -> Part {
         let line = self.line(b.range.start);
-        let expected_lines = expected_lines(title);
+        let (short_title, expected_lines) = title_and_lines(title);
         let mut part = Part {
             number,
-            title: strip_lines_suffix(title).to_string(),
+            title: short_title.to_string(),
             line,
             dialect,
             target: None,
@@ -620,22 +619,36 @@ fn has(h: &str, n: &str) -> bool {
 
 /// SPEC §2: steps are classified by their name.
 pub fn classify_step(name: &str) -> StepKind {
-    let n = name.to_lowercase();
-    if has(&n, "knowledge drop") || has(&n, "knowledge-drop") {
+    // Step names are short and ASCII: lowercase them on the stack (the same
+    // as `to_lowercase` for ASCII) instead of allocating for each.
+    let mut buf = [0u8; 64];
+    let owned;
+    let n: &str = match buf.get_mut(..name.len()) {
+        Some(b) if name.is_ascii() => {
+            b.copy_from_slice(name.as_bytes());
+            b.make_ascii_lowercase();
+            std::str::from_utf8(b).unwrap_or_default()
+        }
+        _ => {
+            owned = name.to_lowercase();
+            &owned
+        }
+    };
+    if has(n, "knowledge drop") || has(n, "knowledge-drop") {
         StepKind::Drop
     } else if n.starts_with("check existing")
         || n.starts_with("read")
-        || has(&n, "existing knowledge")
+        || has(n, "existing knowledge")
     {
         StepKind::Knowledge
-    } else if has(&n, "research") || has(&n, "search") || has(&n, "source code hunting") {
+    } else if has(n, "research") || has(n, "search") || has(n, "source code hunting") {
         StepKind::Research
-    } else if ((n.starts_with("create") || n.starts_with("write")) && has(&n, "file"))
-        || has(&n, "knowledge file")
+    } else if ((n.starts_with("create") || n.starts_with("write")) && has(n, "file"))
+        || has(n, "knowledge file")
         || n.starts_with("extract")
         || n.starts_with("structure")
         || n.starts_with("synthesize")
-        || has(&n, "citations")
+        || has(n, "citations")
         || n.starts_with("content to extract")
     {
         StepKind::Write
@@ -654,7 +667,15 @@ pub fn classify_item(text: &str) -> ItemKind {
     while let Some(r) = t.strip_prefix("**") {
         t = r;
     }
-    if let Some(rest) = strip_prefix_ci(t, "read ") {
+    // Every kind below starts with a word of its own: test only the words
+    // with the item's first letter (most items are instructions).
+    let c0 = t.as_bytes().first().map_or(0, u8::to_ascii_lowercase);
+    let read = if c0 == b'r' {
+        strip_prefix_ci(t, "read ")
+    } else {
+        None
+    };
+    if let Some(rest) = read {
         let rest = rest.trim();
         if let Some(r) = strip_prefix_ci(rest, "index.md") {
             let topic = r.trim();
@@ -687,8 +708,14 @@ pub fn classify_item(text: &str) -> ItemKind {
         }
         return ItemKind::Instruction;
     }
-    if let Some(rest) = strip_prefix_ci(t, "grep for ").or_else(|| strip_prefix_ci(t, "grep ")) {
-        return grep_item(rest);
+    if c0 == b'g' {
+        if let Some(rest) = strip_prefix_ci(t, "grep for ").or_else(|| strip_prefix_ci(t, "grep "))
+        {
+            return grep_item(rest);
+        }
+    }
+    if c0 != b's' && c0 != b'w' && c0 != b'c' && c0 != b'k' {
+        return ItemKind::Instruction;
     }
     if let Some(rest) = strip_prefix_ci(t, "search:").or_else(|| strip_prefix_ci(t, "search ")) {
         let q = unquote(rest.trim());
@@ -711,10 +738,11 @@ pub fn classify_item(text: &str) -> ItemKind {
     if let Some(rest) = sec {
         if let Some((n, r)) = leading_number(rest.trim()) {
             let title = r.trim_start().trim_start_matches([':', '-', '.']).trim();
+            let (title, expected_lines) = title_and_lines(title);
             return ItemKind::Section(Section {
                 number: Some(n),
-                title: strip_lines_suffix(title).to_string(),
-                expected_lines: expected_lines(title),
+                title: title.to_string(),
+                expected_lines,
                 brief: Vec::new(),
             });
         }
@@ -904,6 +932,21 @@ mod tests {
         let f: Vec<u32> = plan.influential.iter().map(|f| f.number).collect();
         assert_eq!(f, vec![1, 2]);
         assert_eq!(plan.influential[1].path, "a/01-y.md");
+    }
+
+    /// Step names are lowercased on the stack when ASCII and short; longer
+    /// and non-ASCII names must classify as `to_lowercase` has them.
+    #[test]
+    fn step_names_classify_whatever_their_length_or_script() {
+        let long = "Write the knowledge file with every section and citation listed above";
+        assert!(long.len() > 64);
+        assert_eq!(classify_step(long), StepKind::Write);
+        assert_eq!(classify_step("Read Existing"), StepKind::Knowledge);
+        assert_eq!(classify_step("Étape: RESEARCH ✓"), StepKind::Research);
+        // KELVIN SIGN lowercases to an ASCII `k`.
+        assert_eq!(classify_step("\u{212A}nowledge Drop"), StepKind::Drop);
+        assert_eq!(classify_step("COMPLETE"), StepKind::Complete);
+        assert_eq!(classify_step(""), StepKind::Other);
     }
 
     /// Bug: a `**Step N: Name**` line right below a list item (no blank line)

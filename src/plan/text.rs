@@ -208,6 +208,15 @@ pub fn strip_lines_suffix(s: &str) -> &str {
     t
 }
 
+/// `(strip_lines_suffix(s), expected_lines(s))`, with one scan when `s`
+/// names no line count: a `(N lines)` suffix would be found in all of `s`.
+pub fn title_and_lines(s: &str) -> (&str, Option<u32>) {
+    match expected_lines(s) {
+        None => (s.trim_end(), None),
+        n => (strip_lines_suffix(s), n),
+    }
+}
+
 /// Characters that may end a path token but are not part of it.
 fn trim_token(t: &str) -> &str {
     t.trim_matches(|c: char| {
