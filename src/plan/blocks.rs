@@ -12,6 +12,7 @@
 //! itself took to produce the events.
 
 use std::borrow::Cow;
+use std::cell::{Cell, OnceCell};
 use std::ops::Range;
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
@@ -637,37 +638,92 @@ fn strip_marker_text(out: &mut Blocks, b: usize) {
     }
 }
 
-/// Byte offsets of line starts, for offset → line number.
-pub struct Lines {
-    starts: Vec<usize>,
+/// Offset → line number. The parser asks in source order, nearly always
+/// forward, so it counts the newlines between the last offset asked and
+/// the next instead of first indexing every line start of the plan. If
+/// the asking jumps about (crafted input), it indexes the line starts
+/// after all, so the work stays linear in the text.
+pub struct Lines<'t> {
+    text: &'t [u8],
+    /// The last offset asked (at most the text's length) and its line.
+    at: Cell<(usize, usize)>,
+    /// Bytes counted so far.
+    counted: Cell<usize>,
+    /// Line starts, once counting has cost twice the text.
+    starts: OnceCell<Vec<usize>>,
 }
 
-impl Lines {
-    pub fn new(text: &str) -> Self {
-        let mut starts = Vec::with_capacity(text.len() / 40 + 1);
-        starts.push(0);
-        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-        Lines { starts }
+impl<'t> Lines<'t> {
+    pub fn new(text: &'t str) -> Self {
+        Lines {
+            text: text.as_bytes(),
+            at: Cell::new((0, 1)),
+            counted: Cell::new(0),
+            starts: OnceCell::new(),
+        }
     }
 
     /// 1-based line of a byte offset.
     pub fn line(&self, offset: usize) -> usize {
-        match self.starts.binary_search(&offset) {
-            Ok(i) => i + 1,
-            Err(i) => i,
+        let offset = offset.min(self.text.len());
+        if let Some(starts) = self.starts.get() {
+            return line_of(starts, offset);
         }
+        let (pos, line) = self.at.get();
+        let (lo, hi) = if offset >= pos {
+            (pos, offset)
+        } else {
+            (offset, pos)
+        };
+        let counted = self.counted.get() + (hi - lo);
+        if counted > 2 * self.text.len() + 4096 {
+            let starts = self.starts.get_or_init(|| {
+                let mut starts = vec![0];
+                starts.extend(memchr::memchr_iter(b'\n', self.text).map(|i| i + 1));
+                starts
+            });
+            return line_of(starts, offset);
+        }
+        self.counted.set(counted);
+        let n = count_newlines(&self.text[lo..hi]);
+        let line = if offset >= pos { line + n } else { line - n };
+        self.at.set((offset, line));
+        line
     }
 
     /// Byte offset where the line holding `offset` ends (before `\r\n` or `\n`).
-    pub fn line_end(&self, text: &str, offset: usize) -> usize {
-        let l = self.line(offset);
-        let end = self.starts.get(l).map(|&s| s - 1).unwrap_or(text.len());
-        let b = text.as_bytes();
-        if end > 0 && end <= b.len() && b.get(end - 1) == Some(&b'\r') {
+    pub fn line_end(&self, offset: usize) -> usize {
+        let b = self.text;
+        let end = match b.get(offset..) {
+            Some(rest) => offset + memchr::memchr(b'\n', rest).unwrap_or(rest.len()),
+            None => b.len(),
+        };
+        if end > 0 && b.get(end - 1) == Some(&b'\r') {
             end - 1
         } else {
             end
         }
+    }
+}
+
+/// The number of `\n` bytes. Counting into a byte per chunk of 128 (it
+/// cannot overflow) lets the compiler compare 16 bytes at a time.
+fn count_newlines(b: &[u8]) -> usize {
+    b.chunks(128)
+        .map(|c| {
+            let n = c
+                .iter()
+                .fold(0u8, |n, &x| n.wrapping_add(u8::from(x == b'\n')));
+            usize::from(n)
+        })
+        .sum()
+}
+
+/// 1-based line of `offset` given the byte offsets of line starts.
+fn line_of(starts: &[usize], offset: usize) -> usize {
+    match starts.binary_search(&offset) {
+        Ok(i) => i + 1,
+        Err(i) => i,
     }
 }
 
@@ -745,6 +801,36 @@ mod tests {
         assert_eq!(l.line(0), 1);
         assert_eq!(l.line(2), 2);
         assert_eq!(l.line(6), 3);
-        assert_eq!(l.line_end(t, 2), 4);
+        assert_eq!(l.line_end(2), 4);
+    }
+
+    /// Offsets asked in any order, forward, back and past the end, give the
+    /// line a count of the newlines before them gives; enough jumping about
+    /// switches to the index of line starts, with the same answers.
+    #[test]
+    fn lines_agree_with_counting_in_any_order() {
+        let t = "ab\ncd\r\n\néf\ng".repeat(300);
+        let naive = |o: usize| {
+            1 + t.as_bytes()[..o.min(t.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+        };
+        let l = Lines::new(&t);
+        let mut o = 0usize;
+        for k in 0..5000usize {
+            // A scrambled walk over the whole text and a little past it.
+            o = (o + 7919 * k + 13) % (t.len() + 5);
+            assert_eq!(l.line(o), naive(o), "offset {o}");
+        }
+        assert!(
+            l.starts.get().is_some(),
+            "the walk should have switched to the index"
+        );
+        let l = Lines::new(&t);
+        for o in (0..t.len() + 3).step_by(5) {
+            assert_eq!(l.line(o), naive(o), "offset {o}");
+        }
+        assert!(l.starts.get().is_none(), "a forward walk only counts");
     }
 }

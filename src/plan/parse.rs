@@ -49,7 +49,7 @@ struct Parser<'t> {
     text: &'t str,
     /// The first pass's blocks of `text`.
     bs: &'t Blocks,
-    lines: Lines,
+    lines: Lines<'t>,
     plan: Plan,
     /// `### File N: …` sections with their `**Filename**:` (bold-form plans).
     files: Vec<(u32, String)>,
@@ -404,7 +404,7 @@ impl<'t> Parser<'t> {
                 });
                 // "**Complete:** [✓] PART 1" and "**Content:** text" carry an item.
                 if !value.is_empty() {
-                    let src_end = self.lines.line_end(self.text, l.offset);
+                    let src_end = self.lines.line_end(l.offset);
                     let src = self.text.get(l.offset..src_end).unwrap_or("");
                     let marker = src
                         .find('[')
@@ -511,7 +511,7 @@ impl<'t> Parser<'t> {
 
     fn status_line(&mut self, part: &mut Part, b: &Block, rest: &str, line: usize) {
         part.status_line = Some(line);
-        part.status_end = Some(self.lines.line_end(self.text, b.range.start));
+        part.status_end = Some(self.lines.line_end(b.range.start));
         if let Some(m) = &b.marker {
             part.status = m.status;
             part.marker = Some(m.clone());
