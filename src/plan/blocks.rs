@@ -18,6 +18,7 @@ use std::ops::Range;
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use super::model::{Marker, Status};
+use super::text::trim;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlockKind {
@@ -282,8 +283,8 @@ impl Blocks {
         }
     }
 
-    fn trim(&self, s: Span) -> Span {
-        s.narrow(&self.buf, s.of(&self.buf).trim())
+    fn trim_span(&self, s: Span) -> Span {
+        s.narrow(&self.buf, trim(s.of(&self.buf)))
     }
 }
 
@@ -373,7 +374,7 @@ pub fn blocks(text: &str) -> Blocks {
                         c.strong_depth += 1;
                         let at_line_start = out
                             .last_text(c.block)
-                            .map_or(true, |t| t.trim().is_empty() || is_marker_only(t));
+                            .map_or(true, |t| trim(t).is_empty() || is_marker_only(t));
                         if c.strong_depth == 1 && at_line_start && c.lead_strong.is_none() {
                             c.lead_strong = Some(None);
                             c.lead_strong_open = true;
@@ -429,7 +430,7 @@ pub fn blocks(text: &str) -> Blocks {
                             if !out.has_lines(c.block) {
                                 out.push_line(c.block, range.start);
                             }
-                            let s = s.map_or(Span::default(), |s| out.trim(s));
+                            let s = s.map_or(Span::default(), |s| out.trim_span(s));
                             if let Some(l) = out.last_line(c.block) {
                                 if l.strong.is_none() {
                                     l.strong = Some(s);
@@ -456,7 +457,7 @@ pub fn blocks(text: &str) -> Blocks {
     }
     let Blocks { buf, lines, .. } = &mut out;
     for l in lines.iter_mut() {
-        let t = l.text.of(buf).trim();
+        let t = trim(l.text.of(buf));
         if t.is_empty() && l.strong.is_none() {
             l.live = false;
         } else {
@@ -531,7 +532,7 @@ fn finish(out: &mut Blocks, c: Open) {
     if c.lead_strong_open {
         // An unclosed bold span: keep what it held as the line's lead.
         if let Some(s) = c.lead_strong {
-            let s = s.map_or(Span::default(), |s| out.trim(s));
+            let s = s.map_or(Span::default(), |s| out.trim_span(s));
             if let Some(l) = out.last_line(c.block) {
                 if l.strong.is_none() {
                     l.strong = Some(s);

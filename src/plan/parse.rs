@@ -255,7 +255,7 @@ impl<'t> Parser<'t> {
             let Some(key) = l.strong else {
                 continue;
             };
-            let key = key.trim_end_matches(':').trim();
+            let key = trim(key.trim_end_matches(':'));
             let value = value_after_strong(l.text, key);
             if let Some(rest) = strip_prefix_ci(key, "batch ") {
                 self.batch_line(rest, value, self.line(l.offset));
@@ -364,8 +364,8 @@ impl<'t> Parser<'t> {
     fn part_paragraph(&mut self, part: &mut Part, b: &Block) {
         for l in self.bs.lines(b) {
             let line = self.line(l.offset);
-            let strong = l.strong.map(|s| s.trim_end_matches(':').trim());
-            let text = l.text.trim();
+            let strong = l.strong.map(|s| trim(s.trim_end_matches(':')));
+            let text = trim(l.text);
             if let Some(key) = strong {
                 let value = value_after_strong(text, key);
                 if contains_ci(key, "influenced by") {
@@ -466,7 +466,7 @@ impl<'t> Parser<'t> {
                     None => (b, None),
                 };
                 let text = bs.text(b);
-                let text = text.trim();
+                let text = trim(&text);
                 // The status line: `- [ ] PART N: Create …`.
                 let status = part_header(text)
                     .filter(|(n, _)| *n == part.number && part.status_line.is_none());
@@ -486,7 +486,7 @@ impl<'t> Parser<'t> {
                 }
             } else {
                 let text = bs.text(b);
-                let text = text.trim();
+                let text = trim(&text);
                 // Nested: a brief of its parent, or an item of its own when it
                 // has a checkbox or is a CITE list.
                 let own = b.marker.is_some()
@@ -591,7 +591,7 @@ fn value_after_strong<'a>(text: &'a str, key: &str) -> &'a str {
         Some(r) => r,
         None => t.find(key).map(|p| &t[p + key.len()..]).unwrap_or(t),
     };
-    rest.trim_start().trim_start_matches(':').trim()
+    trim(rest.trim_start().trim_start_matches(':'))
 }
 
 /// The end (exclusive) of the list subtree starting at `blocks[start]`.
@@ -663,7 +663,7 @@ pub fn classify_step(name: &str) -> StepKind {
 pub fn classify_item(text: &str) -> ItemKind {
     // `trim_start_matches("**")` without building a substring searcher for
     // every item of every plan.
-    let mut t = text.trim();
+    let mut t = trim(text);
     while let Some(r) = t.strip_prefix("**") {
         t = r;
     }
@@ -736,8 +736,8 @@ pub fn classify_item(text: &str) -> ItemKind {
     }
     let sec = strip_prefix_ci(t, "write section ").or_else(|| strip_prefix_ci(t, "section "));
     if let Some(rest) = sec {
-        if let Some((n, r)) = leading_number(rest.trim()) {
-            let title = r.trim_start().trim_start_matches([':', '-', '.']).trim();
+        if let Some((n, r)) = leading_number(trim(rest)) {
+            let title = trim(r.trim_start().trim_start_matches([':', '-', '.']));
             let (title, expected_lines) = title_and_lines(title);
             return ItemKind::Section(Section {
                 number: Some(n),
@@ -825,32 +825,32 @@ fn grep_item(rest: &str) -> ItemKind {
 pub fn cite_refs(s: &str) -> Vec<Reference> {
     let mut out: Vec<Reference> = Vec::new();
     for group in s.split(';') {
-        let mut folder: Option<String> = None;
+        let mut folder: Option<&str> = None;
         for piece in split_outside_parens(group, ',') {
-            let piece = piece.trim();
+            let piece = trim(piece);
             if piece.is_empty() {
                 continue;
             }
             let (head, note) = match piece.find('(') {
                 Some(p) => (
-                    piece[..p].trim(),
-                    Some(piece[p + 1..].trim_end_matches(')').trim().to_string()),
+                    trim(&piece[..p]),
+                    Some(trim(piece[p + 1..].trim_end_matches(')')).to_string()),
                 ),
                 None => (piece, None),
             };
             let head = head.trim_matches(|c: char| matches!(c, '`' | '*' | '"'));
             if let Some(tok) = ref_token(head) {
                 if let Some(slash) = tok.rfind('/') {
-                    folder = Some(tok[..slash + 1].to_string());
+                    folder = Some(&tok[..slash + 1]);
                 }
                 out.push(Reference {
                     reference: tok.to_string(),
                     note,
                 });
-            } else if let (Some(f), Some((_, _))) = (&folder, leading_number(head)) {
+            } else if let (Some(f), Some((_, _))) = (folder, leading_number(head)) {
                 // "03" after "distributed-training/00,": same folder.
                 out.push(Reference {
-                    reference: format!("{f}{head}"),
+                    reference: [f, head].concat(),
                     note,
                 });
             }

@@ -2,6 +2,17 @@
 //! `PART N`, number lists. Each works on a single item or heading, never on a
 //! whole file.
 
+/// `s.trim()`, answered from the first and last byte when they are visible
+/// ASCII (nearly always): the parser trims most strings it reads, and
+/// `str::trim` decodes and classifies a char at each end even then.
+pub fn trim(s: &str) -> &str {
+    match s.as_bytes() {
+        [f, .., l] if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
+        [c] if c.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// Strip a case-insensitive ASCII prefix.
 pub fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let n = prefix.len();
@@ -69,7 +80,7 @@ pub fn worker_header(s: &str) -> Option<(u32, &str)> {
 
 /// `Step 2: Create Knowledge File` → (Some(2), "Create Knowledge File").
 pub fn step_header(s: &str) -> Option<(Option<u32>, &str)> {
-    let s = s.trim().trim_start_matches('*').trim();
+    let s = trim(trim(s).trim_start_matches('*'));
     let rest = strip_prefix_ci(s, "step")?;
     let rest = rest.trim_start();
     let (n, rest) = match leading_number(rest) {
@@ -86,10 +97,7 @@ pub fn step_header(s: &str) -> Option<(Option<u32>, &str)> {
     }
     Some((
         n,
-        name.trim()
-            .trim_end_matches('*')
-            .trim_end_matches(':')
-            .trim(),
+        trim(trim(name).trim_end_matches('*').trim_end_matches(':')),
     ))
 }
 
@@ -169,10 +177,10 @@ pub fn expected_lines(s: &str) -> Option<u32> {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        let prev_ok = i == 0 || !(b[i - 1].is_ascii_alphanumeric());
-        if prev_ok
-            && (b[i].is_ascii_digit()
-                || (b[i] == b'~' && b.get(i + 1).map(u8::is_ascii_digit).unwrap_or(false)))
+        // The number test first: it fails on most bytes.
+        if (b[i].is_ascii_digit()
+            || (b[i] == b'~' && b.get(i + 1).map(u8::is_ascii_digit).unwrap_or(false)))
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric()))
         {
             if let Some((v, len)) = grouped_number(&s[i..]) {
                 let after = &s[i + len..];
@@ -274,11 +282,9 @@ pub fn ref_token(s: &str) -> Option<&str> {
 /// (at most 10,000 numbers).
 pub fn number_list(s: &str) -> Vec<u32> {
     let mut out = Vec::new();
-    for piece in s.split([',', ';', '+', '&']).flat_map(|p| p.split(" and ")) {
-        let p = piece.trim();
-        let p = p
-            .trim_start_matches(|c: char| c.is_alphabetic() || c == ' ')
-            .trim();
+    for piece in s.split([',', ';', '+', '&']).flat_map(split_and) {
+        let p = trim(piece);
+        let p = trim(p.trim_start_matches(|c: char| c.is_alphabetic() || c == ' '));
         let Some((a, rest)) = leading_number(p) else {
             continue;
         };
@@ -298,6 +304,24 @@ pub fn number_list(s: &str) -> Vec<u32> {
         out.push(a);
     }
     out
+}
+
+/// `s.split(" and ")` without building a substring searcher for each piece.
+fn split_and(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.as_bytes().windows(5).position(|w| w == b" and ") {
+            Some(i) => {
+                rest = Some(&r[i + 5..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
 }
 
 /// Parse the PART list of a batch line: "PARTs 1-4", "PART 5", "PARTs 1, 2, 5-8".
@@ -322,10 +346,10 @@ pub fn batch_parts(s: &str) -> Option<(Vec<u32>, String)> {
 
 /// Remove one pair of surrounding quotes.
 pub fn unquote(s: &str) -> &str {
-    let t = s.trim();
+    let t = trim(s);
     for (a, b) in [('"', '"'), ('“', '”'), ('\'', '\''), ('`', '`')] {
         if t.len() >= 2 && t.starts_with(a) && t.ends_with(b) {
-            return t[a.len_utf8()..t.len() - b.len_utf8()].trim();
+            return trim(&t[a.len_utf8()..t.len() - b.len_utf8()]);
         }
     }
     t
@@ -350,6 +374,26 @@ mod tests {
             "# T\n\n## PART 1: Create éé\n\n- [ ] Read éé\n",
         );
         assert_eq!(plan.parts.len(), 1);
+    }
+
+    #[test]
+    fn split_and_splits_like_str_split() {
+        for s in [
+            "",
+            " and ",
+            "a and b",
+            "a and  and b",
+            " and and x",
+            "1 and 2 and ",
+            "and",
+            "a andb",
+        ] {
+            assert_eq!(
+                split_and(s).collect::<Vec<_>>(),
+                s.split(" and ").collect::<Vec<_>>(),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

@@ -306,6 +306,11 @@ proptest! {
     }
 
     #[test]
+    fn trim_matches_str_trim(s in "[ \t\r\na.✓\u{a0}\u{2003}]{0,6}|.*") {
+        prop_assert_eq!(expand::plan::text::trim(&s), s.trim());
+    }
+
+    #[test]
     fn title_and_lines_matches_its_two_scans(
         s in "[0-9~, a-zA-Z✓()]{0,24}( ?\\(~?[0-9,]{1,6} [lL]ines\\) ?)?|.*"
     ) {
