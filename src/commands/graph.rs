@@ -61,7 +61,7 @@ pub fn run(
                     out,
                     "  subgraph cluster_{} {{\n    label={};",
                     b.number,
-                    quote(&format!("batch {} {}", b.number, b.title).trim().to_string())
+                    quote(format!("batch {} {}", b.number, b.title).trim())
                 )?;
                 for &n in &b.parts {
                     writeln!(out, "    p{n} [label={}];", quote(&label(n)))?;
