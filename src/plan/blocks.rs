@@ -132,27 +132,47 @@ pub struct Blocks {
 impl Blocks {
     /// The live lines of a block, in order.
     pub fn lines<'a>(&'a self, b: &Block) -> impl Iterator<Item = Line<'a>> + 'a {
-        let (id, first) = (b.id, b.lines.start);
-        self.lines[b.lines.clone()]
-            .iter()
-            .enumerate()
-            .filter(move |(_, l)| l.block == id && l.live)
-            .map(move |(k, l)| Line {
-                text: l.text.of(&self.buf),
-                strong: l.strong.map(|s| s.of(&self.buf)),
-                offset: l.offset,
-                blocks: self,
-                index: first + k,
-            })
+        let id = b.id;
+        b.lines
+            .clone()
+            .filter(move |&k| self.lines[k].block == id && self.lines[k].live)
+            .map(move |k| self.line(k))
+    }
+
+    fn line(&self, index: usize) -> Line<'_> {
+        let l = &self.lines[index];
+        Line {
+            text: l.text.of(&self.buf),
+            strong: l.strong.map(|s| s.of(&self.buf)),
+            offset: l.offset,
+            blocks: self,
+            index,
+        }
+    }
+
+    /// Index of the block's first live line.
+    fn first_index(&self, b: &Block) -> Option<usize> {
+        // The first line in a block's range is its own: the filter is only
+        // needed when that line was dropped as empty.
+        let own = |k: &usize| self.lines[*k].block == b.id && self.lines[*k].live;
+        let k = b.lines.start;
+        if k < b.lines.end && own(&k) {
+            Some(k)
+        } else {
+            b.lines.clone().find(own)
+        }
     }
 
     pub fn first_line<'a>(&'a self, b: &Block) -> Option<Line<'a>> {
-        self.lines(b).next()
+        self.first_index(b).map(|k| self.line(k))
     }
 
     /// The block's lines joined by spaces (borrowed when there is one line,
     /// as for most blocks: the parser calls this for every block).
     pub fn text<'a>(&'a self, b: &Block) -> Cow<'a, str> {
+        if b.lines.len() == 1 {
+            return Cow::Borrowed(self.first(b));
+        }
         let mut lines = self.lines(b);
         let Some(first) = lines.next() else {
             return Cow::Borrowed("");
@@ -170,11 +190,13 @@ impl Blocks {
     }
 
     pub fn first<'a>(&'a self, b: &Block) -> &'a str {
-        self.first_line(b).map_or("", |l| l.text)
+        self.first_index(b)
+            .map_or("", |k| self.lines[k].text.of(&self.buf))
     }
 
     pub fn first_strong<'a>(&'a self, b: &Block) -> Option<&'a str> {
-        self.first_line(b).and_then(|l| l.strong)
+        let k = self.first_index(b)?;
+        self.lines[k].strong.map(|s| s.of(&self.buf))
     }
 
     /// Split a block before its `at`-th line: the block keeps the lines before

@@ -689,16 +689,21 @@ pub fn classify_item(text: &str) -> ItemKind {
             let note = match rest.find('(') {
                 Some(p) => Some(rest[p + 1..].trim_end().trim_end_matches(')').to_string()),
                 None => {
-                    let after = rest
-                        .split(tok)
-                        .nth(1)
+                    let mut pieces = rest.split(tok);
+                    let before = pieces.next().unwrap_or("").trim();
+                    let after = pieces
+                        .next()
                         .unwrap_or("")
                         .trim()
                         .trim_start_matches('`')
                         .trim();
-                    let before = rest.split(tok).next().unwrap_or("").trim();
-                    let n = format!("{before} {after}").trim().to_string();
-                    (!n.is_empty()).then_some(n)
+                    // `format!("{before} {after}").trim()`: both are trimmed.
+                    match (before.is_empty(), after.is_empty()) {
+                        (true, true) => None,
+                        (true, false) => Some(after.to_string()),
+                        (false, true) => Some(before.to_string()),
+                        (false, false) => Some([before, " ", after].concat()),
+                    }
                 }
             };
             return ItemKind::Read {
@@ -824,6 +829,16 @@ fn grep_item(rest: &str) -> ItemKind {
 /// `distributed-training/00, 03; inference-optimization/00, 02`.
 pub fn cite_refs(s: &str) -> Vec<Reference> {
     let mut out: Vec<Reference> = Vec::new();
+    let mut push = |reference: String, note: Option<&str>| {
+        if out.capacity() == 0 {
+            // At most one reference per piece: size the list once.
+            out.reserve(1 + s.bytes().filter(|&b| b == b',' || b == b';').count());
+        }
+        out.push(Reference {
+            reference,
+            note: note.map(str::to_string),
+        });
+    };
     for group in s.split(';') {
         let mut folder: Option<&str> = None;
         for piece in split_outside_parens(group, ',') {
@@ -834,7 +849,7 @@ pub fn cite_refs(s: &str) -> Vec<Reference> {
             let (head, note) = match piece.find('(') {
                 Some(p) => (
                     trim(&piece[..p]),
-                    Some(trim(piece[p + 1..].trim_end_matches(')')).to_string()),
+                    Some(trim(piece[p + 1..].trim_end_matches(')'))),
                 ),
                 None => (piece, None),
             };
@@ -843,39 +858,37 @@ pub fn cite_refs(s: &str) -> Vec<Reference> {
                 if let Some(slash) = tok.rfind('/') {
                     folder = Some(&tok[..slash + 1]);
                 }
-                out.push(Reference {
-                    reference: tok.to_string(),
-                    note,
-                });
+                push(tok.to_string(), note);
             } else if let (Some(f), Some((_, _))) = (folder, leading_number(head)) {
                 // "03" after "distributed-training/00,": same folder.
-                out.push(Reference {
-                    reference: [f, head].concat(),
-                    note,
-                });
+                push([f, head].concat(), note);
             }
         }
     }
     out
 }
 
-fn split_outside_parens(s: &str, sep: char) -> Vec<&str> {
-    let mut out = Vec::new();
+fn split_outside_parens(s: &str, sep: char) -> impl Iterator<Item = &str> {
     let mut depth = 0i32;
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            c if c == sep && depth <= 0 => {
-                out.push(&s[start..i]);
-                start = i + c.len_utf8();
+    let mut chars = s.char_indices();
+    // Where the next piece starts; None once the last was given.
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let from = start?;
+        for (i, c) in chars.by_ref() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                c if c == sep && depth <= 0 => {
+                    start = Some(i + c.len_utf8());
+                    return Some(&s[from..i]);
+                }
+                _ => {}
             }
-            _ => {}
         }
-    }
-    out.push(&s[start..]);
-    out
+        start = None;
+        Some(&s[from..])
+    })
 }
 
 /// Declared totals from the title and the header metadata.

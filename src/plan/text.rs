@@ -24,6 +24,11 @@ pub fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 }
 
 pub fn contains_ci(haystack: &str, needle: &str) -> bool {
+    find_ci(haystack, needle).is_some()
+}
+
+/// Where an ASCII needle first occurs in `haystack`, ignoring ASCII case.
+pub fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
     let n = needle.as_bytes();
     let h = haystack.as_bytes();
     match n.first() {
@@ -33,10 +38,10 @@ pub fn contains_ci(haystack: &str, needle: &str) -> bool {
             let (lo, up) = (c.to_ascii_lowercase(), c.to_ascii_uppercase());
             let last = h.len() - n.len();
             memchr::memchr2_iter(lo, up, &h[..=last])
-                .any(|i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+                .find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
         }
         // An empty needle matches nothing (as the window scan did).
-        _ => false,
+        _ => None,
     }
 }
 
@@ -253,25 +258,35 @@ pub fn md_path(s: &str) -> Option<&str> {
 /// The path after the word "Create" (`Create gcp-gpu/00-x.md`), if it is a `.md` path
 /// and not a KNOWLEDGE-DROP name.
 pub fn create_target(s: &str) -> Option<&str> {
-    let mut words = s.split_whitespace();
-    while let Some(w) = words.next() {
-        if w.eq_ignore_ascii_case("create") {
-            let next = words.next().map(trim_token)?;
-            if next.len() > 3
-                && ends_with_md(next)
-                && !next.contains("KNOWLEDGE-DROP")
-                && !next.contains('[')
-            {
-                return Some(next);
-            }
-            return None;
+    // The first word that is "create" (any case): search for it rather
+    // than split every word of the text, then check it stands alone.
+    let mut from = 0;
+    let after = loop {
+        let i = from + find_ci(&s[from..], "create")?;
+        let alone_before = s[..i].chars().next_back().map_or(true, char::is_whitespace);
+        let alone_after = s[i + 6..].chars().next().map_or(true, char::is_whitespace);
+        if alone_before && alone_after {
+            break &s[i + 6..];
         }
+        from = i + 1;
+    };
+    let next = after.split_whitespace().next().map(trim_token)?;
+    if next.len() > 3
+        && ends_with_md(next)
+        && !next.contains("KNOWLEDGE-DROP")
+        && !next.contains('[')
+    {
+        return Some(next);
     }
     None
 }
 
 /// A path-like token for a knowledge reference: contains `/` or ends with `.md`.
 pub fn ref_token(s: &str) -> Option<&str> {
+    // A token qualifies by a '/' or a `.md` ending: skip texts with neither.
+    if memchr::memchr(b'/', s.as_bytes()).is_none() && !contains_ci(s, ".md") {
+        return None;
+    }
     s.split_whitespace().map(trim_token).find(|t| {
         (t.contains('/') && !t.starts_with("http") && t.chars().any(|c| c.is_alphanumeric()))
             || (t.len() > 3 && ends_with_md(t))
@@ -374,6 +389,50 @@ mod tests {
             "# T\n\n## PART 1: Create éé\n\n- [ ] Read éé\n",
         );
         assert_eq!(plan.parts.len(), 1);
+    }
+
+    /// create_target looks for the word "create" instead of splitting every
+    /// word of the text: it must agree with splitting, on every arrangement
+    /// of these pieces (non-ASCII whitespace and look-alike words included).
+    #[test]
+    fn create_target_agrees_with_splitting_words() {
+        fn by_words(s: &str) -> Option<&str> {
+            let mut words = s.split_whitespace();
+            while let Some(w) = words.next() {
+                if w.eq_ignore_ascii_case("create") {
+                    let next = words.next().map(trim_token)?;
+                    let ok = next.len() > 3
+                        && ends_with_md(next)
+                        && !next.contains("KNOWLEDGE-DROP")
+                        && !next.contains('[');
+                    return ok.then_some(next);
+                }
+            }
+            None
+        }
+        let pieces = [
+            "Create",
+            "cReAtE",
+            "recreate",
+            "creates",
+            " ",
+            "\u{a0}",
+            "\t",
+            "a/00-x.md",
+            "`b.MD`,",
+            "KNOWLEDGE-DROP-x.md",
+            "x[1].md",
+            "é",
+            "(",
+        ];
+        let n = pieces.len();
+        for k in 0..n * n * n * n {
+            let s: String = [k % n, k / n % n, k / n / n % n, k / n / n / n]
+                .iter()
+                .map(|&i| pieces[i])
+                .collect();
+            assert_eq!(create_target(&s), by_words(&s), "{s:?}");
+        }
     }
 
     #[test]
