@@ -3,6 +3,12 @@
 //! $EXPAND_SHARED/fixtures) and times, per iteration over all of them:
 //! (a) pulldown-cmark's offset iterator, (b) `parse_str`, (c) parse +
 //! validate + graph::analyze. `cargo bench --bench parse [-- ITERATIONS]`.
+//!
+//! Wall time on a shared machine swings by tens of percent. For a figure
+//! that does not, count instructions: run the bench binary under
+//! `valgrind --tool=cachegrind --cache-sim=no` with `EXPAND_BENCH_ONLY=a`
+//! (then `b`) at two iteration counts N1 < N2; the difference of the two
+//! totals over `ROUNDS * (N2 - N1)` is the cost of one iteration.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -11,6 +17,12 @@ use std::time::{Duration, Instant};
 use expand::plan::encoding::decode;
 use expand::plan::parse::parse_str;
 use pulldown_cmark::{Options, Parser};
+
+/// Timed runs of each measure; the best counts (a shared machine is noisy).
+const ROUNDS: usize = 5;
+
+/// Each plan's path and text.
+type Plans = [(PathBuf, String)];
 
 fn main() {
     let shared = std::env::var_os("EXPAND_SHARED")
@@ -55,58 +67,89 @@ fn main() {
     );
 
     let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
-    // EXPAND_BENCH_ONLY=a|blocks|b|c runs one measure (for `perf stat -e
-    // instructions`, which a busy machine does not disturb).
+    // EXPAND_BENCH_ONLY=a|blocks|b|c runs one measure (for instruction
+    // counts under valgrind, which a busy machine does not disturb).
     let only = std::env::var("EXPAND_BENCH_ONLY").ok();
     let run = |k: &str| only.as_deref().map_or(true, |o| o == k);
-    let skip = Duration::ZERO;
-    let a = if !run("a") {
-        skip
-    } else {
-        time(iters, || {
-            for (_, t) in &plans {
-                let mut n = 0usize;
-                for (ev, range) in Parser::new_ext(t, opts).into_offset_iter() {
-                    black_box(&ev);
-                    n += range.start;
-                }
-                black_box(n);
+    let a = |plans: &Plans| {
+        for (_, t) in plans {
+            let mut n = 0usize;
+            for (ev, range) in Parser::new_ext(t, opts).into_offset_iter() {
+                black_box(&ev);
+                n += range.start;
             }
-        })
+            black_box(n);
+        }
     };
-    let b1 = if !run("blocks") {
-        skip
-    } else {
-        time(iters, || {
-            for (_, t) in &plans {
-                black_box(expand::plan::blocks::blocks(t));
-            }
-        })
+    let b1 = |plans: &Plans| {
+        for (_, t) in plans {
+            black_box(expand::plan::blocks::blocks(t));
+        }
+    };
+    let c = |plans: &Plans| {
+        let mut parsed: Vec<_> = plans
+            .iter()
+            .map(|(p, t)| {
+                let mut plan = parse_str(p, t.clone());
+                expand::plan::validate::check(&mut plan);
+                plan
+            })
+            .collect();
+        black_box(expand::graph::analyze(&mut parsed, &[], None, 4));
     };
     // parse_str takes its text by value: the copies are made before the
     // clock starts, so (b) times the parser and not memcpy.
-    let b = if !run("b") {
-        skip
-    } else {
-        time_owned(iters, &plans, |p, t| {
-            black_box(parse_str(p, t));
-        })
+    let b = |plans: &Plans| {
+        let texts: Vec<String> = (0..iters)
+            .flat_map(|_| plans.iter().map(|(_, t)| t.clone()))
+            .collect();
+        let paths = plans.iter().map(|(p, _)| p.as_path()).cycle();
+        let t = Instant::now();
+        for (p, text) in paths.zip(texts) {
+            black_box(parse_str(p, text));
+        }
+        t.elapsed()
     };
-    let c = if !run("c") {
-        skip
-    } else {
-        time(iters, || {
-            let mut parsed: Vec<_> = plans
-                .iter()
-                .map(|(p, t)| {
-                    let mut plan = parse_str(p, t.clone());
-                    expand::plan::validate::check(&mut plan);
-                    plan
-                })
-                .collect();
-            black_box(expand::graph::analyze(&mut parsed, &[], None, 4));
-        })
+    // Each round runs every measure once, so load on a shared machine that
+    // comes and goes falls on all of them alike; each keeps its best round.
+    let timed = |f: &dyn Fn(&Plans)| {
+        let t = Instant::now();
+        for _ in 0..iters {
+            f(&plans);
+        }
+        t.elapsed()
     };
+    let [mut a_t, mut b1_t, mut b_t, mut c_t] = [Duration::MAX; 4];
+    if run("a") {
+        a(&plans); // warm up
+    }
+    if run("blocks") {
+        b1(&plans);
+    }
+    if run("b") {
+        for (p, t) in &plans {
+            black_box(parse_str(p, t.clone()));
+        }
+    }
+    if run("c") {
+        c(&plans);
+    }
+    for _ in 0..ROUNDS {
+        if run("a") {
+            a_t = a_t.min(timed(&a));
+        }
+        if run("blocks") {
+            b1_t = b1_t.min(timed(&b1));
+        }
+        if run("b") {
+            b_t = b_t.min(b(&plans));
+        }
+        if run("c") {
+            c_t = c_t.min(timed(&c));
+        }
+    }
+    let (a, b1, b, c) = (a_t, b1_t, b_t, c_t);
+    let skip = Duration::MAX;
     let mbs = |d: Duration| bytes as f64 * f64::from(iters) / d.as_secs_f64() / 1e6;
     for (name, d) in [
         ("(a) pulldown-cmark events     ", a),
@@ -114,7 +157,7 @@ fn main() {
         ("(b) parse_str                 ", b),
         ("(c) parse + validate + analyze", c),
     ] {
-        if d > skip {
+        if d < skip {
             println!("{name} {:8.1} MB/s", mbs(d));
         }
     }
@@ -130,47 +173,4 @@ fn main() {
             "goal ≤ 2x MISSED"
         }
     );
-}
-
-/// Like `time`, for a function that consumes each plan's text.
-fn time_owned(
-    iters: u32,
-    plans: &[(PathBuf, String)],
-    mut f: impl FnMut(&Path, String),
-) -> Duration {
-    let copies = || -> Vec<String> {
-        (0..iters)
-            .flat_map(|_| plans.iter().map(|(_, t)| t.clone()))
-            .collect()
-    };
-    for t in copies().into_iter().take(plans.len()) {
-        f(Path::new("warm-up.md"), t);
-    }
-    (0..3)
-        .map(|_| {
-            let texts = copies();
-            let paths = plans.iter().map(|(p, _)| p.as_path()).cycle();
-            let t = Instant::now();
-            for (p, text) in paths.zip(texts) {
-                f(p, text);
-            }
-            t.elapsed()
-        })
-        .min()
-        .expect("three runs")
-}
-
-/// Best of three runs of `iters` iterations (a shared machine is noisy).
-fn time(iters: u32, mut f: impl FnMut()) -> Duration {
-    f(); // warm up
-    (0..3)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                f();
-            }
-            t.elapsed()
-        })
-        .min()
-        .expect("three runs")
 }

@@ -5,13 +5,20 @@
 //! folds into one paragraph), the bold text that leads each line, the inline
 //! code spans, and byte offsets into the source. The second pass
 //! (`parse.rs`) reads plan structure off these blocks.
+//!
+//! The inline text of every line goes into one append-only buffer, and lines,
+//! bold leads and code spans are spans of it: a plan has thousands of lines,
+//! and a string (and a list of strings) per line cost more than pulldown-cmark
+//! itself took to produce the events.
 
 use std::borrow::Cow;
+use std::cell::{Cell, OnceCell};
 use std::ops::Range;
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use super::model::{Marker, Status};
+use super::text::trim;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlockKind {
@@ -20,16 +27,76 @@ pub enum BlockKind {
     Item,
 }
 
+/// `start..end` in a buffer; `Copy`, unlike `Range`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn at(pos: usize) -> Self {
+        Span {
+            start: pos,
+            end: pos,
+        }
+    }
+
+    fn is_empty(self) -> bool {
+        self.start >= self.end
+    }
+
+    fn of(self, buf: &str) -> &str {
+        buf.get(self.start..self.end).unwrap_or("")
+    }
+
+    /// The sub-span that `sub` (a slice of `self.of(buf)`) covers.
+    fn narrow(self, buf: &str, sub: &str) -> Span {
+        let whole = self.of(buf);
+        let start = self.start + (sub.as_ptr() as usize - whole.as_ptr() as usize);
+        Span {
+            start,
+            end: start + sub.len(),
+        }
+    }
+}
+
+/// One source line of a block's inline content, as stored.
+#[derive(Clone, Debug)]
+struct LineData {
+    /// The block (index in `Blocks::list`) the line belongs to.
+    block: usize,
+    text: Span,
+    strong: Option<Span>,
+    /// Indices into `Blocks::code` holding this line's code spans (among
+    /// others' when lines of two blocks interleave, which nesting allows).
+    code: Range<usize>,
+    offset: usize,
+    /// False once dropped as empty.
+    live: bool,
+}
+
 /// One source line of a block's inline content.
-#[derive(Clone, Debug, Default)]
-pub struct Line {
-    pub text: String,
+#[derive(Clone, Copy, Debug)]
+pub struct Line<'a> {
+    pub text: &'a str,
     /// The text of a bold span that starts the line (`**Step 0: Read**`).
-    pub strong: Option<String>,
-    /// Inline code spans on the line, without backticks.
-    pub code: Vec<String>,
+    pub strong: Option<&'a str>,
     /// Byte offset of the line's first inline event.
     pub offset: usize,
+    blocks: &'a Blocks,
+    index: usize,
+}
+
+impl<'a> Line<'a> {
+    /// Inline code spans on the line, without backticks.
+    pub fn code(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let (bs, index) = (self.blocks, self.index);
+        bs.code[bs.lines[index].code.clone()]
+            .iter()
+            .filter(move |(l, _)| *l == index)
+            .map(move |(_, s)| s.of(&bs.buf))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -41,59 +108,231 @@ pub struct Block {
     /// Index of the enclosing item block, for content nested in a list item.
     pub parent: Option<usize>,
     pub range: Range<usize>,
-    pub lines: Vec<Line>,
     /// For items: the checkbox right after the bullet.
     pub marker: Option<Marker>,
     /// For items of ordered lists: the number written before the dot.
     pub ordinal: Option<u32>,
+    /// Index in `Blocks::list`; the block's lines carry it.
+    id: usize,
+    /// Indices into `Blocks::lines` from the block's first line to past its
+    /// last (lines of nested blocks may sit between them).
+    lines: Range<usize>,
 }
 
-impl Block {
-    /// The block's lines joined by spaces (borrowed when there is one line,
-    /// as for most blocks: the parser calls this for every block).
-    pub fn text(&self) -> Cow<'_, str> {
-        match self.lines.as_slice() {
-            [] => Cow::Borrowed(""),
-            [one] => Cow::Borrowed(&one.text),
-            many => {
-                let len = many.iter().map(|l| l.text.len() + 1).sum();
-                let mut s = String::with_capacity(len);
-                for (i, l) in many.iter().enumerate() {
-                    if i > 0 {
-                        s.push(' ');
-                    }
-                    s.push_str(&l.text);
-                }
-                Cow::Owned(s)
-            }
+/// The blocks of one text and the buffer their lines point into.
+#[derive(Debug, Default)]
+pub struct Blocks {
+    pub list: Vec<Block>,
+    buf: String,
+    lines: Vec<LineData>,
+    /// Code spans: (line index, span in `buf`).
+    code: Vec<(usize, Span)>,
+}
+
+impl Blocks {
+    /// The live lines of a block, in order.
+    pub fn lines<'a>(&'a self, b: &Block) -> impl Iterator<Item = Line<'a>> + 'a {
+        let id = b.id;
+        b.lines
+            .clone()
+            .filter(move |&k| self.lines[k].block == id && self.lines[k].live)
+            .map(move |k| self.line(k))
+    }
+
+    fn line(&self, index: usize) -> Line<'_> {
+        let l = &self.lines[index];
+        Line {
+            text: l.text.of(&self.buf),
+            strong: l.strong.map(|s| s.of(&self.buf)),
+            offset: l.offset,
+            blocks: self,
+            index,
         }
     }
 
-    pub fn first(&self) -> &str {
-        self.lines.first().map(|l| l.text.as_str()).unwrap_or("")
+    /// Index of the block's first live line.
+    fn first_index(&self, b: &Block) -> Option<usize> {
+        // The first line in a block's range is its own: the filter is only
+        // needed when that line was dropped as empty.
+        let own = |k: &usize| self.lines[*k].block == b.id && self.lines[*k].live;
+        let k = b.lines.start;
+        if k < b.lines.end && own(&k) {
+            Some(k)
+        } else {
+            b.lines.clone().find(own)
+        }
     }
 
-    pub fn first_strong(&self) -> Option<&str> {
-        self.lines.first().and_then(|l| l.strong.as_deref())
+    pub fn first_line<'a>(&'a self, b: &Block) -> Option<Line<'a>> {
+        self.first_index(b).map(|k| self.line(k))
+    }
+
+    /// The block's lines joined by spaces (borrowed when there is one line,
+    /// as for most blocks: the parser calls this for every block).
+    pub fn text<'a>(&'a self, b: &Block) -> Cow<'a, str> {
+        if b.lines.len() == 1 {
+            return Cow::Borrowed(self.first(b));
+        }
+        let mut lines = self.lines(b);
+        let Some(first) = lines.next() else {
+            return Cow::Borrowed("");
+        };
+        let Some(second) = lines.next() else {
+            return Cow::Borrowed(first.text);
+        };
+        let mut s = String::with_capacity(first.text.len() + second.text.len() + 16);
+        s.push_str(first.text);
+        for l in std::iter::once(second).chain(lines) {
+            s.push(' ');
+            s.push_str(l.text);
+        }
+        Cow::Owned(s)
+    }
+
+    pub fn first<'a>(&'a self, b: &Block) -> &'a str {
+        self.first_index(b)
+            .map_or("", |k| self.lines[k].text.of(&self.buf))
+    }
+
+    pub fn first_strong<'a>(&'a self, b: &Block) -> Option<&'a str> {
+        let k = self.first_index(b)?;
+        self.lines[k].strong.map(|s| s.of(&self.buf))
+    }
+
+    /// Split a block before its `at`-th line: the block keeps the lines before
+    /// it, and the rest becomes a paragraph (a step line that markdown read
+    /// as a lazy continuation of an item).
+    pub fn split(&self, b: &Block, at: usize) -> (Block, Block) {
+        let cut = self
+            .lines(b)
+            .nth(at)
+            .map_or(b.lines.end, |l| l.index)
+            .max(b.lines.start);
+        let head = Block {
+            lines: b.lines.start..cut,
+            ..b.clone()
+        };
+        let tail = Block {
+            kind: BlockKind::Paragraph,
+            marker: None,
+            ordinal: None,
+            lines: cut..b.lines.end,
+            ..b.clone()
+        };
+        (head, tail)
+    }
+
+    fn has_lines(&self, b: usize) -> bool {
+        !self.list[b].lines.is_empty()
+    }
+
+    /// The block's last line, if it has one.
+    fn last_line(&mut self, b: usize) -> Option<&mut LineData> {
+        let r = &self.list[b].lines;
+        if r.is_empty() {
+            None
+        } else {
+            self.lines.get_mut(r.end - 1)
+        }
+    }
+
+    fn last_text(&self, b: usize) -> Option<&str> {
+        let r = &self.list[b].lines;
+        (!r.is_empty()).then(|| self.lines[r.end - 1].text.of(&self.buf))
+    }
+
+    /// Start a new line in block `b`.
+    fn push_line(&mut self, b: usize, offset: usize) {
+        let index = self.lines.len();
+        self.lines.push(LineData {
+            block: b,
+            text: Span::at(self.buf.len()),
+            strong: None,
+            code: 0..0,
+            offset,
+            live: true,
+        });
+        let r = &mut self.list[b].lines;
+        if r.start >= r.end {
+            *r = index..index + 1;
+        } else {
+            r.end = index + 1;
+        }
+    }
+
+    /// Append `t` to the last line of block `b`; returns where it went.
+    fn append(&mut self, b: usize, t: &str, at: usize) -> Span {
+        if !self.has_lines(b) {
+            self.push_line(b, at);
+        }
+        let li = self.list[b].lines.end - 1;
+        let len = self.buf.len();
+        let l = &mut self.lines[li];
+        if l.text.is_empty() {
+            l.offset = at;
+            l.text = Span::at(len);
+        } else if l.text.end != len {
+            // Another block's text came after this line's (nesting): copy the
+            // line to the end of the buffer (rare, so a temporary copy will
+            // do). The buffer only grows: spans into the old copy stay valid.
+            let old = l.text;
+            l.text = Span {
+                start: len,
+                end: len + (old.end - old.start),
+            };
+            let moved = old.of(&self.buf).to_owned();
+            self.buf.push_str(&moved);
+        }
+        let w = self.buf.len();
+        self.buf.push_str(t);
+        let span = Span {
+            start: w,
+            end: self.buf.len(),
+        };
+        self.lines[li].text.end = span.end;
+        span
+    }
+
+    fn push_code(&mut self, b: usize, span: Span) {
+        let li = self.list[b].lines.end - 1;
+        let k = self.code.len();
+        self.code.push((li, span));
+        let r = &mut self.lines[li].code;
+        if r.start >= r.end {
+            *r = k..k + 1;
+        } else {
+            r.end = k + 1;
+        }
+    }
+
+    fn trim_span(&self, s: Span) -> Span {
+        s.narrow(&self.buf, trim(s.of(&self.buf)))
     }
 }
 
 struct Open {
     block: usize,
     strong_depth: usize,
-    /// Inside a strong span that started a line: collect its text.
-    lead_strong: Option<String>,
+    /// Inside a strong span that started a line: the text it holds so far
+    /// (`Some(None)` before any). `Some` also marks that the line had its lead.
+    lead_strong: Option<Option<Span>>,
     lead_strong_open: bool,
 }
 
 /// Parse `text` into blocks. Never panics on any input.
-pub fn blocks(text: &str) -> Vec<Block> {
+pub fn blocks(text: &str) -> Blocks {
     let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let parser = Parser::new_ext(text, opts).into_offset_iter();
 
-    // Plans hold about one block per 50 bytes; sizing once avoids copying
-    // the growing list again and again.
-    let mut out: Vec<Block> = Vec::with_capacity(text.len() / 50 + 8);
+    // Plans hold about one block per 50 bytes and one line per 40; the
+    // inline text is shorter than the source. Sizing once avoids copying
+    // the growing lists again and again.
+    let mut out = Blocks {
+        list: Vec::with_capacity(text.len() / 50 + 8),
+        buf: String::with_capacity(text.len() + 64),
+        lines: Vec::with_capacity(text.len() / 40 + 8),
+        code: Vec::with_capacity(text.len() / 200 + 8),
+    };
     // Stack of open list items (block indices).
     let mut items: Vec<usize> = Vec::new();
     let mut list_depth = 0usize;
@@ -107,7 +346,7 @@ pub fn blocks(text: &str) -> Vec<Block> {
             Event::Start(tag) => match tag {
                 Tag::Heading { level, .. } => {
                     let idx = push(
-                        &mut out,
+                        &mut out.list,
                         BlockKind::Heading(level_num(level)),
                         list_depth,
                         items.last().copied(),
@@ -118,12 +357,12 @@ pub fn blocks(text: &str) -> Vec<Block> {
                 Tag::Paragraph => {
                     // The first paragraph of an item is the item's own text.
                     if let Some(&it) = items.last() {
-                        if out[it].lines.is_empty() && cur.as_ref().map(|c| c.block) == Some(it) {
+                        if !out.has_lines(it) && cur.as_ref().map(|c| c.block) == Some(it) {
                             continue;
                         }
                     }
                     let idx = push(
-                        &mut out,
+                        &mut out.list,
                         BlockKind::Paragraph,
                         list_depth,
                         items.last().copied(),
@@ -137,15 +376,15 @@ pub fn blocks(text: &str) -> Vec<Block> {
                 }
                 Tag::Item => {
                     let idx = push(
-                        &mut out,
+                        &mut out.list,
                         BlockKind::Item,
                         list_depth,
                         items.last().copied(),
                         range.clone(),
                     );
                     let (marker, ordinal) = item_prefix(text, range.start);
-                    out[idx].marker = marker;
-                    out[idx].ordinal = ordinal;
+                    out.list[idx].marker = marker;
+                    out.list[idx].ordinal = ordinal;
                     items.push(idx);
                     cur = Some(Open::new(idx));
                 }
@@ -155,14 +394,11 @@ pub fn blocks(text: &str) -> Vec<Block> {
                 Tag::Strong => {
                     if let Some(c) = cur.as_mut() {
                         c.strong_depth += 1;
-                        let b = &out[c.block];
-                        let at_line_start = b
-                            .lines
-                            .last()
-                            .map(|l| l.text.trim().is_empty() || is_marker_only(&l.text))
-                            .unwrap_or(true);
+                        let at_line_start = out
+                            .last_text(c.block)
+                            .map_or(true, |t| trim(t).is_empty() || is_marker_only(t));
                         if c.strong_depth == 1 && at_line_start && c.lead_strong.is_none() {
-                            c.lead_strong = Some(String::new());
+                            c.lead_strong = Some(None);
                             c.lead_strong_open = true;
                         }
                     }
@@ -178,9 +414,8 @@ pub fn blocks(text: &str) -> Vec<Block> {
                     // item are not mistaken for its first one.
                     if let Some(&it) = items.last() {
                         cur = Some(Open::new(it));
-                        cur.as_mut().unwrap().lead_strong = None;
-                        if out[it].lines.is_empty() {
-                            out[it].lines.push(Line::default());
+                        if !out.has_lines(it) {
+                            out.push_line(it, 0);
                         }
                     }
                 }
@@ -189,8 +424,9 @@ pub fn blocks(text: &str) -> Vec<Block> {
                         finish(&mut out, c);
                     }
                     if let Some(it) = items.pop() {
-                        out[it].range.end = range.end.max(out[it].range.start);
-                        strip_marker_text(&mut out[it]);
+                        let b = &mut out.list[it];
+                        b.range.end = range.end.max(b.range.start);
+                        strip_marker_text(&mut out, it);
                     }
                     cur = items.last().map(|&it| Open::new(it));
                 }
@@ -209,24 +445,16 @@ pub fn blocks(text: &str) -> Vec<Block> {
                         c.strong_depth = c.strong_depth.saturating_sub(1);
                         if c.strong_depth == 0 && c.lead_strong_open {
                             c.lead_strong_open = false;
-                            // Move the text out: once closed it is never read
+                            // Take the text: once closed it is never read
                             // again, and `Some` (now empty) still marks the line
                             // as having had its lead.
-                            let mut s = c
-                                .lead_strong
-                                .as_mut()
-                                .map(std::mem::take)
-                                .unwrap_or_default();
-                            let b = &mut out[c.block];
-                            if b.lines.is_empty() {
-                                b.lines.push(Line {
-                                    offset: range.start,
-                                    ..Line::default()
-                                });
+                            let s = c.lead_strong.as_mut().and_then(Option::take);
+                            if !out.has_lines(c.block) {
+                                out.push_line(c.block, range.start);
                             }
-                            if let Some(l) = b.lines.last_mut() {
+                            let s = s.map_or(Span::default(), |s| out.trim_span(s));
+                            if let Some(l) = out.last_line(c.block) {
                                 if l.strong.is_none() {
-                                    trim_in_place(&mut s);
                                     l.strong = Some(s);
                                 }
                             }
@@ -235,19 +463,11 @@ pub fn blocks(text: &str) -> Vec<Block> {
                 }
                 _ => {}
             },
-            Event::Text(t) if opaque == 0 => {
-                inline(text, &mut out, cur.as_mut(), &t, range.start, false)
-            }
-            Event::Code(t) if opaque == 0 => {
-                inline(text, &mut out, cur.as_mut(), &t, range.start, true)
-            }
+            Event::Text(t) if opaque == 0 => inline(&mut out, cur.as_mut(), &t, range.start, false),
+            Event::Code(t) if opaque == 0 => inline(&mut out, cur.as_mut(), &t, range.start, true),
             Event::SoftBreak | Event::HardBreak if opaque == 0 => {
                 if let Some(c) = cur.as_mut() {
-                    let b = &mut out[c.block];
-                    b.lines.push(Line {
-                        offset: range.end,
-                        ..Line::default()
-                    });
+                    out.push_line(c.block, range.end);
                     // A bold span can only lead the line it starts on.
                     if !c.lead_strong_open {
                         c.lead_strong = None;
@@ -257,53 +477,43 @@ pub fn blocks(text: &str) -> Vec<Block> {
             _ => {}
         }
     }
-    for b in &mut out {
-        b.lines
-            .retain(|l| !l.text.trim().is_empty() || l.strong.is_some());
-        for l in &mut b.lines {
-            trim_in_place(&mut l.text);
+    let Blocks { buf, lines, .. } = &mut out;
+    for l in lines.iter_mut() {
+        let t = trim(l.text.of(buf));
+        if t.is_empty() && l.strong.is_none() {
+            l.live = false;
+        } else {
+            l.text = l.text.narrow(buf, t);
         }
     }
     out
 }
 
-/// `s.trim()` without a new allocation.
-fn trim_in_place(s: &mut String) {
-    let end = s.trim_end().len();
-    s.truncate(end);
-    let start = s.len() - s.trim_start().len();
-    if start > 0 {
-        s.drain(..start);
-    }
-}
-
-fn inline(src: &str, out: &mut [Block], cur: Option<&mut Open>, t: &str, at: usize, is_code: bool) {
+fn inline(out: &mut Blocks, cur: Option<&mut Open>, t: &str, at: usize, is_code: bool) {
     let Some(c) = cur else { return };
-    let b = &mut out[c.block];
-    if b.lines.is_empty() {
-        b.lines.push(Line {
-            offset: at,
-            ..Line::default()
-        });
-    }
-    let l = b.lines.last_mut().expect("a line was pushed");
-    if l.text.is_empty() {
-        l.offset = at;
-        // A line's text arrives in several events: size it once, to the
-        // rest of its source line, instead of growing it event by event.
-        if l.text.capacity() == 0 {
-            let rest = src.as_bytes().get(at..).unwrap_or(&[]);
-            let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-            l.text.reserve(len.max(t.len()));
-        }
-    }
-    l.text.push_str(t);
+    let span = out.append(c.block, t, at);
     if is_code {
-        l.code.push(t.to_string());
+        out.push_code(c.block, span);
     }
     if c.lead_strong_open {
-        if let Some(s) = c.lead_strong.as_mut() {
-            s.push_str(t);
+        if let Some(lead) = c.lead_strong.as_mut() {
+            match lead {
+                None => *lead = Some(span),
+                Some(s) if s.end == span.start => s.end = span.end,
+                Some(s) => {
+                    // Not adjacent (cannot happen with pulldown-cmark's
+                    // events, but stay exact): copy the lead's text and `t`
+                    // to the end of the buffer.
+                    let len = out.buf.len();
+                    let lead = s.of(&out.buf).to_owned();
+                    out.buf.push_str(&lead);
+                    out.buf.push_str(t);
+                    *s = Span {
+                        start: len,
+                        end: out.buf.len(),
+                    };
+                }
+            }
         }
     }
 }
@@ -326,26 +536,28 @@ fn push(
     parent: Option<usize>,
     range: Range<usize>,
 ) -> usize {
+    let id = out.len();
     out.push(Block {
         kind,
         depth,
         parent,
         range,
-        // Most blocks are one line.
-        lines: Vec::with_capacity(1),
         marker: None,
         ordinal: None,
+        id,
+        lines: 0..0,
     });
-    out.len() - 1
+    id
 }
 
-fn finish(out: &mut [Block], c: Open) {
+fn finish(out: &mut Blocks, c: Open) {
     if c.lead_strong_open {
         // An unclosed bold span: keep what it held as the line's lead.
         if let Some(s) = c.lead_strong {
-            if let Some(l) = out[c.block].lines.last_mut() {
+            let s = s.map_or(Span::default(), |s| out.trim_span(s));
+            if let Some(l) = out.last_line(c.block) {
                 if l.strong.is_none() {
-                    l.strong = Some(s.trim().to_string());
+                    l.strong = Some(s);
                 }
             }
         }
@@ -431,54 +643,110 @@ fn is_marker_only(s: &str) -> bool {
 }
 
 /// The item text arrives as "[ ] PART 1: …": drop the checkbox from it.
-fn strip_marker_text(b: &mut Block) {
-    if b.marker.is_none() {
+fn strip_marker_text(out: &mut Blocks, b: usize) {
+    let r = out.list[b].lines.clone();
+    if out.list[b].marker.is_none() || r.is_empty() {
         return;
     }
-    if let Some(l) = b.lines.first_mut() {
-        let t = l.text.trim_start();
-        if let Some(m) = t.strip_prefix('[') {
-            let mut it = m.char_indices();
-            if let (Some(_), Some((j, ']'))) = (it.next(), it.next()) {
-                let rest = m[j + 1..].trim_start();
-                let cut = l.text.len() - rest.len();
-                l.text.drain(..cut);
-            }
+    // A block's first line is its own (nested blocks' lines come later).
+    let text = out.lines[r.start].text.of(&out.buf);
+    let t = text.trim_start();
+    if let Some(m) = t.strip_prefix('[') {
+        let mut it = m.char_indices();
+        if let (Some(_), Some((j, ']'))) = (it.next(), it.next()) {
+            let rest = m[j + 1..].trim_start();
+            let cut = text.len() - rest.len();
+            out.lines[r.start].text.start += cut;
         }
     }
 }
 
-/// Byte offsets of line starts, for offset → line number.
-pub struct Lines {
-    starts: Vec<usize>,
+/// Offset → line number. The parser asks in source order, nearly always
+/// forward, so it counts the newlines between the last offset asked and
+/// the next instead of first indexing every line start of the plan. If
+/// the asking jumps about (crafted input), it indexes the line starts
+/// after all, so the work stays linear in the text.
+pub struct Lines<'t> {
+    text: &'t [u8],
+    /// The last offset asked (at most the text's length) and its line.
+    at: Cell<(usize, usize)>,
+    /// Bytes counted so far.
+    counted: Cell<usize>,
+    /// Line starts, once counting has cost twice the text.
+    starts: OnceCell<Vec<usize>>,
 }
 
-impl Lines {
-    pub fn new(text: &str) -> Self {
-        let mut starts = Vec::with_capacity(text.len() / 40 + 1);
-        starts.push(0);
-        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-        Lines { starts }
+impl<'t> Lines<'t> {
+    pub fn new(text: &'t str) -> Self {
+        Lines {
+            text: text.as_bytes(),
+            at: Cell::new((0, 1)),
+            counted: Cell::new(0),
+            starts: OnceCell::new(),
+        }
     }
 
     /// 1-based line of a byte offset.
     pub fn line(&self, offset: usize) -> usize {
-        match self.starts.binary_search(&offset) {
-            Ok(i) => i + 1,
-            Err(i) => i,
+        let offset = offset.min(self.text.len());
+        if let Some(starts) = self.starts.get() {
+            return line_of(starts, offset);
         }
+        let (pos, line) = self.at.get();
+        let (lo, hi) = if offset >= pos {
+            (pos, offset)
+        } else {
+            (offset, pos)
+        };
+        let counted = self.counted.get() + (hi - lo);
+        if counted > 2 * self.text.len() + 4096 {
+            let starts = self.starts.get_or_init(|| {
+                let mut starts = vec![0];
+                starts.extend(memchr::memchr_iter(b'\n', self.text).map(|i| i + 1));
+                starts
+            });
+            return line_of(starts, offset);
+        }
+        self.counted.set(counted);
+        let n = count_newlines(&self.text[lo..hi]);
+        let line = if offset >= pos { line + n } else { line - n };
+        self.at.set((offset, line));
+        line
     }
 
     /// Byte offset where the line holding `offset` ends (before `\r\n` or `\n`).
-    pub fn line_end(&self, text: &str, offset: usize) -> usize {
-        let l = self.line(offset);
-        let end = self.starts.get(l).map(|&s| s - 1).unwrap_or(text.len());
-        let b = text.as_bytes();
-        if end > 0 && end <= b.len() && b.get(end - 1) == Some(&b'\r') {
+    pub fn line_end(&self, offset: usize) -> usize {
+        let b = self.text;
+        let end = match b.get(offset..) {
+            Some(rest) => offset + memchr::memchr(b'\n', rest).unwrap_or(rest.len()),
+            None => b.len(),
+        };
+        if end > 0 && b.get(end - 1) == Some(&b'\r') {
             end - 1
         } else {
             end
         }
+    }
+}
+
+/// The number of `\n` bytes. Counting into a byte per chunk of 128 (it
+/// cannot overflow) lets the compiler compare 16 bytes at a time.
+fn count_newlines(b: &[u8]) -> usize {
+    b.chunks(128)
+        .map(|c| {
+            let n = c
+                .iter()
+                .fold(0u8, |n, &x| n.wrapping_add(u8::from(x == b'\n')));
+            usize::from(n)
+        })
+        .sum()
+}
+
+/// 1-based line of `offset` given the byte offsets of line starts.
+fn line_of(starts: &[usize], offset: usize) -> usize {
+    match starts.binary_search(&offset) {
+        Ok(i) => i + 1,
+        Err(i) => i,
     }
 }
 
@@ -489,39 +757,64 @@ mod tests {
     #[test]
     fn metadata_lines_keep_their_bold_keys() {
         let t = "# T\n\n**Date**: 2025\n**Goal**: more\n";
-        let b = blocks(t);
+        let bs = blocks(t);
+        let b = &bs.list;
         assert_eq!(b.len(), 2);
-        assert_eq!(b[1].lines.len(), 2);
-        assert_eq!(b[1].lines[0].strong.as_deref(), Some("Date"));
-        assert_eq!(b[1].lines[0].text, "Date: 2025");
-        assert_eq!(b[1].lines[1].strong.as_deref(), Some("Goal"));
+        let lines: Vec<Line> = bs.lines(&b[1]).collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].strong, Some("Date"));
+        assert_eq!(lines[0].text, "Date: 2025");
+        assert_eq!(lines[1].strong, Some("Goal"));
     }
 
     #[test]
     fn item_markers_have_exact_spans() {
         let t = "- [✓] PART 1: Create a/00-x.md\n- [ ] Read b.md\n  - nested\n";
-        let b = blocks(t);
+        let bs = blocks(t);
+        let b = &bs.list;
         let items: Vec<_> = b.iter().filter(|b| b.kind == BlockKind::Item).collect();
         assert_eq!(items.len(), 3);
         let m = items[0].marker.clone().unwrap();
         assert_eq!(&t[m.span.clone()], "[✓]");
         assert_eq!(m.status, Status::Done);
-        assert_eq!(items[0].first(), "PART 1: Create a/00-x.md");
+        assert_eq!(bs.first(items[0]), "PART 1: Create a/00-x.md");
         assert_eq!(&t[items[1].marker.clone().unwrap().span], "[ ]");
         assert_eq!(items[2].depth, 2);
         assert_eq!(
             items[2].parent,
-            Some(b.iter().position(|x| x.first() == "Read b.md").unwrap())
+            Some(b.iter().position(|x| bs.first(x) == "Read b.md").unwrap())
         );
     }
 
     #[test]
     fn ordered_items_keep_their_numbers() {
         let t = "5. `a/00.md` - x\n6. `a/01.md` - y\n";
-        let b = blocks(t);
+        let bs = blocks(t);
+        let b = &bs.list;
         assert_eq!(b[0].ordinal, Some(5));
         assert_eq!(b[1].ordinal, Some(6));
-        assert_eq!(b[0].lines[0].code, vec!["a/00.md".to_string()]);
+        let code: Vec<&str> = bs.first_line(&b[0]).unwrap().code().collect();
+        assert_eq!(code, vec!["a/00.md"]);
+    }
+
+    /// Text that reaches an item after a nested block's text (a tight item
+    /// holding a heading) must still read as one line with its own code
+    /// spans: lines share one buffer, and this one is moved to its end.
+    #[test]
+    fn item_text_after_nested_block_stays_whole() {
+        let t = "- `a.md` x
+  # H `h.md`
+  y `b.md`
+";
+        let bs = blocks(t);
+        let item = &bs.list[0];
+        assert_eq!(bs.text(item), "a.md xy b.md");
+        let code: Vec<&str> = bs.lines(item).flat_map(|l| l.code()).collect();
+        assert_eq!(code, vec!["a.md", "b.md"]);
+        let h = &bs.list[1];
+        assert_eq!(bs.text(h), "H h.md");
+        let code: Vec<&str> = bs.lines(h).flat_map(|l| l.code()).collect();
+        assert_eq!(code, vec!["h.md"]);
     }
 
     #[test]
@@ -531,6 +824,36 @@ mod tests {
         assert_eq!(l.line(0), 1);
         assert_eq!(l.line(2), 2);
         assert_eq!(l.line(6), 3);
-        assert_eq!(l.line_end(t, 2), 4);
+        assert_eq!(l.line_end(2), 4);
+    }
+
+    /// Offsets asked in any order, forward, back and past the end, give the
+    /// line a count of the newlines before them gives; enough jumping about
+    /// switches to the index of line starts, with the same answers.
+    #[test]
+    fn lines_agree_with_counting_in_any_order() {
+        let t = "ab\ncd\r\n\néf\ng".repeat(300);
+        let naive = |o: usize| {
+            1 + t.as_bytes()[..o.min(t.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+        };
+        let l = Lines::new(&t);
+        let mut o = 0usize;
+        for k in 0..5000usize {
+            // A scrambled walk over the whole text and a little past it.
+            o = (o + 7919 * k + 13) % (t.len() + 5);
+            assert_eq!(l.line(o), naive(o), "offset {o}");
+        }
+        assert!(
+            l.starts.get().is_some(),
+            "the walk should have switched to the index"
+        );
+        let l = Lines::new(&t);
+        for o in (0..t.len() + 3).step_by(5) {
+            assert_eq!(l.line(o), naive(o), "offset {o}");
+        }
+        assert!(l.starts.get().is_none(), "a forward walk only counts");
     }
 }

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::blocks::{self, Block, BlockKind, Lines};
+use super::blocks::{self, Block, BlockKind, Blocks, Lines};
 use super::encoding::{self, DecodeError};
 use super::model::*;
 use super::text::*;
@@ -27,9 +27,11 @@ pub fn parse_str(path: &Path, text: String) -> Plan {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let bs = blocks::blocks(&text);
     let mut p = Parser {
         lines: Lines::new(&text),
         text: &text,
+        bs: &bs,
         plan: Plan {
             path: path.to_path_buf(),
             slug,
@@ -37,8 +39,7 @@ pub fn parse_str(path: &Path, text: String) -> Plan {
         },
         files: Vec::new(),
     };
-    let blocks = blocks::blocks(&text);
-    p.run(&blocks);
+    p.run();
     let mut plan = p.plan;
     plan.text = text;
     plan
@@ -46,7 +47,9 @@ pub fn parse_str(path: &Path, text: String) -> Plan {
 
 struct Parser<'t> {
     text: &'t str,
-    lines: Lines,
+    /// The first pass's blocks of `text`.
+    bs: &'t Blocks,
+    lines: Lines<'t>,
     plan: Plan,
     /// `### File N: …` sections with their `**Filename**:` (bold-form plans).
     files: Vec<(u32, String)>,
@@ -65,7 +68,9 @@ impl<'t> Parser<'t> {
         self.lines.line(offset)
     }
 
-    fn run(&mut self, blocks: &[Block]) {
+    fn run(&mut self) {
+        let bs = self.bs;
+        let blocks = &bs.list;
         let mut zone = Zone::Header;
         let mut heading_batch: Option<u32> = None;
         // The PART being read, and the heading level that opened it (0 for
@@ -77,7 +82,7 @@ impl<'t> Parser<'t> {
             let b = &blocks[i];
             match b.kind {
                 BlockKind::Heading(level) => {
-                    let text = b.text();
+                    let text = bs.text(b);
                     if self.plan.title.is_empty() && level == 1 {
                         self.plan.title = text.trim().to_string();
                         self.plan.title_line = self.line(b.range.start);
@@ -110,13 +115,13 @@ impl<'t> Parser<'t> {
                     i += 1;
                 }
                 BlockKind::Paragraph if b.depth == 0 => {
-                    let first_strong = b.first_strong().unwrap_or("");
+                    let first_strong = bs.first_strong(b).unwrap_or("");
                     if let Some((n, title)) = worker_header(first_strong) {
                         self.close(open.take(), b.range.start);
                         let mut part = self.new_part(n, title, b, Dialect::Worker);
-                        part.title = strip_lines_suffix(title).to_string();
                         // "✅ COMPLETE" after the bold title.
-                        if contains_ci(b.first(), "complete") && b.first().contains('✅') {
+                        let first = bs.first(b);
+                        if contains_ci(first, "complete") && first.contains('✅') {
                             part.status = Status::Done;
                         }
                         open = Some((part, 0));
@@ -124,7 +129,7 @@ impl<'t> Parser<'t> {
                         continue;
                     }
                     if let Some((n, _)) = part_header(first_strong) {
-                        let full = b.first();
+                        let full = bs.first(b);
                         let title = full.find(':').map(|c| full[c + 1..].trim()).unwrap_or("");
                         self.close(open.take(), b.range.start);
                         let part = self.new_part(n, title, b, Dialect::Bold);
@@ -179,10 +184,10 @@ impl<'t> Parser<'t> {
 
     fn new_part(&mut self, number: u32, title: &str, b: &Block, dialect: Dialect) -> Part {
         let line = self.line(b.range.start);
-        let expected_lines = expected_lines(title);
+        let (short_title, expected_lines) = title_and_lines(title);
         let mut part = Part {
             number,
-            title: strip_lines_suffix(title).to_string(),
+            title: short_title.to_string(),
             line,
             dialect,
             target: None,
@@ -246,12 +251,12 @@ impl<'t> Parser<'t> {
 
     /// A top-level paragraph outside any PART: metadata, batch lines, file sections.
     fn top_paragraph(&mut self, zone: Zone, b: &Block, file_section: Option<u32>) {
-        for l in &b.lines {
-            let Some(key) = l.strong.as_deref() else {
+        for l in self.bs.lines(b) {
+            let Some(key) = l.strong else {
                 continue;
             };
-            let key = key.trim_end_matches(':').trim();
-            let value = value_after_strong(&l.text, key);
+            let key = trim(key.trim_end_matches(':'));
+            let value = value_after_strong(l.text, key);
             if let Some(rest) = strip_prefix_ci(key, "batch ") {
                 self.batch_line(rest, value, self.line(l.offset));
                 continue;
@@ -320,26 +325,23 @@ impl<'t> Parser<'t> {
     /// One top-level list item: an influential-file entry or a batch line.
     fn top_item(&mut self, zone: Zone, root: &Block) {
         let line = self.line(root.range.start);
-        if let Some(key) = root.first_strong() {
+        let bs = self.bs;
+        if let Some(key) = bs.first_strong(root) {
             let key = key.trim_end_matches(':').trim();
             if let Some(rest) = strip_prefix_ci(key, "batch ") {
-                let value = value_after_strong(root.first(), key).to_string();
-                self.batch_line(rest, &value, line);
+                let value = value_after_strong(bs.first(root), key);
+                self.batch_line(rest, value, line);
                 return;
             }
         }
         if let (Zone::Influential(_), Some(n)) = (zone, root.ordinal) {
-            let l = &root.lines.first();
-            let path = l
-                .and_then(|l| {
-                    l.code
-                        .iter()
-                        .find(|c| c.ends_with(".md") || c.ends_with('/'))
-                        .cloned()
-                })
-                .or_else(|| md_path(root.first()).map(str::to_string));
+            let path = bs
+                .first_line(root)
+                .and_then(|l| l.code().find(|c| c.ends_with(".md") || c.ends_with('/')))
+                .or_else(|| md_path(bs.first(root)))
+                .map(str::to_string);
             if let Some(path) = path {
-                let text = root.first();
+                let text = bs.first(root);
                 let description = text
                     .find(&path)
                     .map(|p| &text[p + path.len()..])
@@ -360,10 +362,10 @@ impl<'t> Parser<'t> {
 
     /// A paragraph inside a PART: a step heading, "Influenced by", CITE, Filename.
     fn part_paragraph(&mut self, part: &mut Part, b: &Block) {
-        for l in &b.lines {
+        for l in self.bs.lines(b) {
             let line = self.line(l.offset);
-            let strong = l.strong.as_deref().map(|s| s.trim_end_matches(':').trim());
-            let text = l.text.trim();
+            let strong = l.strong.map(|s| trim(s.trim_end_matches(':')));
+            let text = trim(l.text);
             if let Some(key) = strong {
                 let value = value_after_strong(text, key);
                 if contains_ci(key, "influenced by") {
@@ -402,7 +404,7 @@ impl<'t> Parser<'t> {
                 });
                 // "**Complete:** [✓] PART 1" and "**Content:** text" carry an item.
                 if !value.is_empty() {
-                    let src_end = self.lines.line_end(self.text, l.offset);
+                    let src_end = self.lines.line_end(l.offset);
                     let src = self.text.get(l.offset..src_end).unwrap_or("");
                     let marker = src
                         .find('[')
@@ -437,6 +439,7 @@ impl<'t> Parser<'t> {
 
     /// A list (root item and its descendants) inside a PART.
     fn part_items(&mut self, part: &mut Part, items: &[Block]) {
+        let bs = self.bs;
         let root_depth = items[0].depth;
         // Index into `items` of the last item at root depth, and where it went.
         let mut last: Option<(usize, usize, usize)> = None; // (step idx, item idx, block idx)
@@ -449,30 +452,21 @@ impl<'t> Parser<'t> {
                 // `**Step 2: Name**` right below an item, with no blank line, is
                 // a lazy continuation of the item in markdown; a reader sees a
                 // step. Split it off and read it as the paragraph it looks like.
-                let step_at = b.lines.iter().skip(1).position(|l| {
-                    l.strong
-                        .as_deref()
-                        .is_some_and(|s| step_header(s).is_some())
-                });
+                let step_at = bs
+                    .lines(b)
+                    .skip(1)
+                    .position(|l| l.strong.is_some_and(|s| step_header(s).is_some()));
                 let split;
                 let (b, tail) = match step_at {
                     Some(i) => {
-                        let mut head = b.clone();
-                        let lines = head.lines.split_off(i + 1);
+                        let (head, tail) = bs.split(b, i + 1);
                         split = head;
-                        let tail = Block {
-                            kind: BlockKind::Paragraph,
-                            lines,
-                            marker: None,
-                            ordinal: None,
-                            ..b.clone()
-                        };
                         (&split, Some(tail))
                     }
                     None => (b, None),
                 };
-                let text = b.text();
-                let text = text.trim();
+                let text = bs.text(b);
+                let text = trim(&text);
                 // The status line: `- [ ] PART N: Create …`.
                 let status = part_header(text)
                     .filter(|(n, _)| *n == part.number && part.status_line.is_none());
@@ -491,13 +485,14 @@ impl<'t> Parser<'t> {
                     last = None;
                 }
             } else {
-                let text = b.text();
-                let text = text.trim();
+                let text = bs.text(b);
+                let text = trim(&text);
                 // Nested: a brief of its parent, or an item of its own when it
                 // has a checkbox or is a CITE list.
                 let own = b.marker.is_some()
                     || strip_prefix_ci(text, "cite").is_some()
-                    || b.first_strong()
+                    || bs
+                        .first_strong(b)
                         .map(|s| s.trim_end_matches(':').eq_ignore_ascii_case("cite"))
                         .unwrap_or(false);
                 if let Some((si, ii, _)) = last {
@@ -516,7 +511,7 @@ impl<'t> Parser<'t> {
 
     fn status_line(&mut self, part: &mut Part, b: &Block, rest: &str, line: usize) {
         part.status_line = Some(line);
-        part.status_end = Some(self.lines.line_end(self.text, b.range.start));
+        part.status_end = Some(self.lines.line_end(b.range.start));
         if let Some(m) = &b.marker {
             part.status = m.status;
             part.marker = Some(m.clone());
@@ -596,7 +591,7 @@ fn value_after_strong<'a>(text: &'a str, key: &str) -> &'a str {
         Some(r) => r,
         None => t.find(key).map(|p| &t[p + key.len()..]).unwrap_or(t),
     };
-    rest.trim_start().trim_start_matches(':').trim()
+    trim(rest.trim_start().trim_start_matches(':'))
 }
 
 /// The end (exclusive) of the list subtree starting at `blocks[start]`.
@@ -624,22 +619,36 @@ fn has(h: &str, n: &str) -> bool {
 
 /// SPEC §2: steps are classified by their name.
 pub fn classify_step(name: &str) -> StepKind {
-    let n = name.to_lowercase();
-    if has(&n, "knowledge drop") || has(&n, "knowledge-drop") {
+    // Step names are short and ASCII: lowercase them on the stack (the same
+    // as `to_lowercase` for ASCII) instead of allocating for each.
+    let mut buf = [0u8; 64];
+    let owned;
+    let n: &str = match buf.get_mut(..name.len()) {
+        Some(b) if name.is_ascii() => {
+            b.copy_from_slice(name.as_bytes());
+            b.make_ascii_lowercase();
+            std::str::from_utf8(b).unwrap_or_default()
+        }
+        _ => {
+            owned = name.to_lowercase();
+            &owned
+        }
+    };
+    if has(n, "knowledge drop") || has(n, "knowledge-drop") {
         StepKind::Drop
     } else if n.starts_with("check existing")
         || n.starts_with("read")
-        || has(&n, "existing knowledge")
+        || has(n, "existing knowledge")
     {
         StepKind::Knowledge
-    } else if has(&n, "research") || has(&n, "search") || has(&n, "source code hunting") {
+    } else if has(n, "research") || has(n, "search") || has(n, "source code hunting") {
         StepKind::Research
-    } else if ((n.starts_with("create") || n.starts_with("write")) && has(&n, "file"))
-        || has(&n, "knowledge file")
+    } else if ((n.starts_with("create") || n.starts_with("write")) && has(n, "file"))
+        || has(n, "knowledge file")
         || n.starts_with("extract")
         || n.starts_with("structure")
         || n.starts_with("synthesize")
-        || has(&n, "citations")
+        || has(n, "citations")
         || n.starts_with("content to extract")
     {
         StepKind::Write
@@ -654,11 +663,19 @@ pub fn classify_step(name: &str) -> StepKind {
 pub fn classify_item(text: &str) -> ItemKind {
     // `trim_start_matches("**")` without building a substring searcher for
     // every item of every plan.
-    let mut t = text.trim();
+    let mut t = trim(text);
     while let Some(r) = t.strip_prefix("**") {
         t = r;
     }
-    if let Some(rest) = strip_prefix_ci(t, "read ") {
+    // Every kind below starts with a word of its own: test only the words
+    // with the item's first letter (most items are instructions).
+    let c0 = t.as_bytes().first().map_or(0, u8::to_ascii_lowercase);
+    let read = if c0 == b'r' {
+        strip_prefix_ci(t, "read ")
+    } else {
+        None
+    };
+    if let Some(rest) = read {
         let rest = rest.trim();
         if let Some(r) = strip_prefix_ci(rest, "index.md") {
             let topic = r.trim();
@@ -672,16 +689,21 @@ pub fn classify_item(text: &str) -> ItemKind {
             let note = match rest.find('(') {
                 Some(p) => Some(rest[p + 1..].trim_end().trim_end_matches(')').to_string()),
                 None => {
-                    let after = rest
-                        .split(tok)
-                        .nth(1)
+                    let mut pieces = rest.split(tok);
+                    let before = pieces.next().unwrap_or("").trim();
+                    let after = pieces
+                        .next()
                         .unwrap_or("")
                         .trim()
                         .trim_start_matches('`')
                         .trim();
-                    let before = rest.split(tok).next().unwrap_or("").trim();
-                    let n = format!("{before} {after}").trim().to_string();
-                    (!n.is_empty()).then_some(n)
+                    // `format!("{before} {after}").trim()`: both are trimmed.
+                    match (before.is_empty(), after.is_empty()) {
+                        (true, true) => None,
+                        (true, false) => Some(after.to_string()),
+                        (false, true) => Some(before.to_string()),
+                        (false, false) => Some([before, " ", after].concat()),
+                    }
                 }
             };
             return ItemKind::Read {
@@ -691,8 +713,14 @@ pub fn classify_item(text: &str) -> ItemKind {
         }
         return ItemKind::Instruction;
     }
-    if let Some(rest) = strip_prefix_ci(t, "grep for ").or_else(|| strip_prefix_ci(t, "grep ")) {
-        return grep_item(rest);
+    if c0 == b'g' {
+        if let Some(rest) = strip_prefix_ci(t, "grep for ").or_else(|| strip_prefix_ci(t, "grep "))
+        {
+            return grep_item(rest);
+        }
+    }
+    if c0 != b's' && c0 != b'w' && c0 != b'c' && c0 != b'k' {
+        return ItemKind::Instruction;
     }
     if let Some(rest) = strip_prefix_ci(t, "search:").or_else(|| strip_prefix_ci(t, "search ")) {
         let q = unquote(rest.trim());
@@ -713,12 +741,13 @@ pub fn classify_item(text: &str) -> ItemKind {
     }
     let sec = strip_prefix_ci(t, "write section ").or_else(|| strip_prefix_ci(t, "section "));
     if let Some(rest) = sec {
-        if let Some((n, r)) = leading_number(rest.trim()) {
-            let title = r.trim_start().trim_start_matches([':', '-', '.']).trim();
+        if let Some((n, r)) = leading_number(trim(rest)) {
+            let title = trim(r.trim_start().trim_start_matches([':', '-', '.']));
+            let (title, expected_lines) = title_and_lines(title);
             return ItemKind::Section(Section {
                 number: Some(n),
-                title: strip_lines_suffix(title).to_string(),
-                expected_lines: expected_lines(title),
+                title: title.to_string(),
+                expected_lines,
                 brief: Vec::new(),
             });
         }
@@ -800,58 +829,66 @@ fn grep_item(rest: &str) -> ItemKind {
 /// `distributed-training/00, 03; inference-optimization/00, 02`.
 pub fn cite_refs(s: &str) -> Vec<Reference> {
     let mut out: Vec<Reference> = Vec::new();
+    let mut push = |reference: String, note: Option<&str>| {
+        if out.capacity() == 0 {
+            // At most one reference per piece: size the list once.
+            out.reserve(1 + s.bytes().filter(|&b| b == b',' || b == b';').count());
+        }
+        out.push(Reference {
+            reference,
+            note: note.map(str::to_string),
+        });
+    };
     for group in s.split(';') {
-        let mut folder: Option<String> = None;
+        let mut folder: Option<&str> = None;
         for piece in split_outside_parens(group, ',') {
-            let piece = piece.trim();
+            let piece = trim(piece);
             if piece.is_empty() {
                 continue;
             }
             let (head, note) = match piece.find('(') {
                 Some(p) => (
-                    piece[..p].trim(),
-                    Some(piece[p + 1..].trim_end_matches(')').trim().to_string()),
+                    trim(&piece[..p]),
+                    Some(trim(piece[p + 1..].trim_end_matches(')'))),
                 ),
                 None => (piece, None),
             };
             let head = head.trim_matches(|c: char| matches!(c, '`' | '*' | '"'));
             if let Some(tok) = ref_token(head) {
                 if let Some(slash) = tok.rfind('/') {
-                    folder = Some(tok[..slash + 1].to_string());
+                    folder = Some(&tok[..slash + 1]);
                 }
-                out.push(Reference {
-                    reference: tok.to_string(),
-                    note,
-                });
-            } else if let (Some(f), Some((_, _))) = (&folder, leading_number(head)) {
+                push(tok.to_string(), note);
+            } else if let (Some(f), Some((_, _))) = (folder, leading_number(head)) {
                 // "03" after "distributed-training/00,": same folder.
-                out.push(Reference {
-                    reference: format!("{f}{head}"),
-                    note,
-                });
+                push([f, head].concat(), note);
             }
         }
     }
     out
 }
 
-fn split_outside_parens(s: &str, sep: char) -> Vec<&str> {
-    let mut out = Vec::new();
+fn split_outside_parens(s: &str, sep: char) -> impl Iterator<Item = &str> {
     let mut depth = 0i32;
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            c if c == sep && depth <= 0 => {
-                out.push(&s[start..i]);
-                start = i + c.len_utf8();
+    let mut chars = s.char_indices();
+    // Where the next piece starts; None once the last was given.
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let from = start?;
+        for (i, c) in chars.by_ref() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                c if c == sep && depth <= 0 => {
+                    start = Some(i + c.len_utf8());
+                    return Some(&s[from..i]);
+                }
+                _ => {}
             }
-            _ => {}
         }
-    }
-    out.push(&s[start..]);
-    out
+        start = None;
+        Some(&s[from..])
+    })
 }
 
 /// Declared totals from the title and the header metadata.
@@ -908,6 +945,21 @@ mod tests {
         let f: Vec<u32> = plan.influential.iter().map(|f| f.number).collect();
         assert_eq!(f, vec![1, 2]);
         assert_eq!(plan.influential[1].path, "a/01-y.md");
+    }
+
+    /// Step names are lowercased on the stack when ASCII and short; longer
+    /// and non-ASCII names must classify as `to_lowercase` has them.
+    #[test]
+    fn step_names_classify_whatever_their_length_or_script() {
+        let long = "Write the knowledge file with every section and citation listed above";
+        assert!(long.len() > 64);
+        assert_eq!(classify_step(long), StepKind::Write);
+        assert_eq!(classify_step("Read Existing"), StepKind::Knowledge);
+        assert_eq!(classify_step("Étape: RESEARCH ✓"), StepKind::Research);
+        // KELVIN SIGN lowercases to an ASCII `k`.
+        assert_eq!(classify_step("\u{212A}nowledge Drop"), StepKind::Drop);
+        assert_eq!(classify_step("COMPLETE"), StepKind::Complete);
+        assert_eq!(classify_step(""), StepKind::Other);
     }
 
     /// Bug: a `**Step N: Name**` line right below a list item (no blank line)

@@ -2,6 +2,17 @@
 //! `PART N`, number lists. Each works on a single item or heading, never on a
 //! whole file.
 
+/// `s.trim()`, answered from the first and last byte when they are visible
+/// ASCII (nearly always): the parser trims most strings it reads, and
+/// `str::trim` decodes and classifies a char at each end even then.
+pub fn trim(s: &str) -> &str {
+    match s.as_bytes() {
+        [f, .., l] if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
+        [c] if c.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// Strip a case-insensitive ASCII prefix.
 pub fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let n = prefix.len();
@@ -13,6 +24,11 @@ pub fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 }
 
 pub fn contains_ci(haystack: &str, needle: &str) -> bool {
+    find_ci(haystack, needle).is_some()
+}
+
+/// Where an ASCII needle first occurs in `haystack`, ignoring ASCII case.
+pub fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
     let n = needle.as_bytes();
     let h = haystack.as_bytes();
     match n.first() {
@@ -22,10 +38,10 @@ pub fn contains_ci(haystack: &str, needle: &str) -> bool {
             let (lo, up) = (c.to_ascii_lowercase(), c.to_ascii_uppercase());
             let last = h.len() - n.len();
             memchr::memchr2_iter(lo, up, &h[..=last])
-                .any(|i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+                .find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
         }
         // An empty needle matches nothing (as the window scan did).
-        _ => false,
+        _ => None,
     }
 }
 
@@ -69,7 +85,7 @@ pub fn worker_header(s: &str) -> Option<(u32, &str)> {
 
 /// `Step 2: Create Knowledge File` → (Some(2), "Create Knowledge File").
 pub fn step_header(s: &str) -> Option<(Option<u32>, &str)> {
-    let s = s.trim().trim_start_matches('*').trim();
+    let s = trim(trim(s).trim_start_matches('*'));
     let rest = strip_prefix_ci(s, "step")?;
     let rest = rest.trim_start();
     let (n, rest) = match leading_number(rest) {
@@ -86,10 +102,7 @@ pub fn step_header(s: &str) -> Option<(Option<u32>, &str)> {
     }
     Some((
         n,
-        name.trim()
-            .trim_end_matches('*')
-            .trim_end_matches(':')
-            .trim(),
+        trim(trim(name).trim_end_matches('*').trim_end_matches(':')),
     ))
 }
 
@@ -169,10 +182,10 @@ pub fn expected_lines(s: &str) -> Option<u32> {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        let prev_ok = i == 0 || !(b[i - 1].is_ascii_alphanumeric());
-        if prev_ok
-            && (b[i].is_ascii_digit()
-                || (b[i] == b'~' && b.get(i + 1).map(u8::is_ascii_digit).unwrap_or(false)))
+        // The number test first: it fails on most bytes.
+        if (b[i].is_ascii_digit()
+            || (b[i] == b'~' && b.get(i + 1).map(u8::is_ascii_digit).unwrap_or(false)))
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric()))
         {
             if let Some((v, len)) = grouped_number(&s[i..]) {
                 let after = &s[i + len..];
@@ -208,6 +221,15 @@ pub fn strip_lines_suffix(s: &str) -> &str {
     t
 }
 
+/// `(strip_lines_suffix(s), expected_lines(s))`, with one scan when `s`
+/// names no line count: a `(N lines)` suffix would be found in all of `s`.
+pub fn title_and_lines(s: &str) -> (&str, Option<u32>) {
+    match expected_lines(s) {
+        None => (s.trim_end(), None),
+        n => (strip_lines_suffix(s), n),
+    }
+}
+
 /// Characters that may end a path token but are not part of it.
 fn trim_token(t: &str) -> &str {
     t.trim_matches(|c: char| {
@@ -236,25 +258,35 @@ pub fn md_path(s: &str) -> Option<&str> {
 /// The path after the word "Create" (`Create gcp-gpu/00-x.md`), if it is a `.md` path
 /// and not a KNOWLEDGE-DROP name.
 pub fn create_target(s: &str) -> Option<&str> {
-    let mut words = s.split_whitespace();
-    while let Some(w) = words.next() {
-        if w.eq_ignore_ascii_case("create") {
-            let next = words.next().map(trim_token)?;
-            if next.len() > 3
-                && ends_with_md(next)
-                && !next.contains("KNOWLEDGE-DROP")
-                && !next.contains('[')
-            {
-                return Some(next);
-            }
-            return None;
+    // The first word that is "create" (any case): search for it rather
+    // than split every word of the text, then check it stands alone.
+    let mut from = 0;
+    let after = loop {
+        let i = from + find_ci(&s[from..], "create")?;
+        let alone_before = s[..i].chars().next_back().map_or(true, char::is_whitespace);
+        let alone_after = s[i + 6..].chars().next().map_or(true, char::is_whitespace);
+        if alone_before && alone_after {
+            break &s[i + 6..];
         }
+        from = i + 1;
+    };
+    let next = after.split_whitespace().next().map(trim_token)?;
+    if next.len() > 3
+        && ends_with_md(next)
+        && !next.contains("KNOWLEDGE-DROP")
+        && !next.contains('[')
+    {
+        return Some(next);
     }
     None
 }
 
 /// A path-like token for a knowledge reference: contains `/` or ends with `.md`.
 pub fn ref_token(s: &str) -> Option<&str> {
+    // A token qualifies by a '/' or a `.md` ending: skip texts with neither.
+    if memchr::memchr(b'/', s.as_bytes()).is_none() && !contains_ci(s, ".md") {
+        return None;
+    }
     s.split_whitespace().map(trim_token).find(|t| {
         (t.contains('/') && !t.starts_with("http") && t.chars().any(|c| c.is_alphanumeric()))
             || (t.len() > 3 && ends_with_md(t))
@@ -265,11 +297,9 @@ pub fn ref_token(s: &str) -> Option<&str> {
 /// (at most 10,000 numbers).
 pub fn number_list(s: &str) -> Vec<u32> {
     let mut out = Vec::new();
-    for piece in s.split([',', ';', '+', '&']).flat_map(|p| p.split(" and ")) {
-        let p = piece.trim();
-        let p = p
-            .trim_start_matches(|c: char| c.is_alphabetic() || c == ' ')
-            .trim();
+    for piece in s.split([',', ';', '+', '&']).flat_map(split_and) {
+        let p = trim(piece);
+        let p = trim(p.trim_start_matches(|c: char| c.is_alphabetic() || c == ' '));
         let Some((a, rest)) = leading_number(p) else {
             continue;
         };
@@ -289,6 +319,24 @@ pub fn number_list(s: &str) -> Vec<u32> {
         out.push(a);
     }
     out
+}
+
+/// `s.split(" and ")` without building a substring searcher for each piece.
+fn split_and(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.as_bytes().windows(5).position(|w| w == b" and ") {
+            Some(i) => {
+                rest = Some(&r[i + 5..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
 }
 
 /// Parse the PART list of a batch line: "PARTs 1-4", "PART 5", "PARTs 1, 2, 5-8".
@@ -313,10 +361,10 @@ pub fn batch_parts(s: &str) -> Option<(Vec<u32>, String)> {
 
 /// Remove one pair of surrounding quotes.
 pub fn unquote(s: &str) -> &str {
-    let t = s.trim();
+    let t = trim(s);
     for (a, b) in [('"', '"'), ('“', '”'), ('\'', '\''), ('`', '`')] {
         if t.len() >= 2 && t.starts_with(a) && t.ends_with(b) {
-            return t[a.len_utf8()..t.len() - b.len_utf8()].trim();
+            return trim(&t[a.len_utf8()..t.len() - b.len_utf8()]);
         }
     }
     t
@@ -341,6 +389,70 @@ mod tests {
             "# T\n\n## PART 1: Create éé\n\n- [ ] Read éé\n",
         );
         assert_eq!(plan.parts.len(), 1);
+    }
+
+    /// create_target looks for the word "create" instead of splitting every
+    /// word of the text: it must agree with splitting, on every arrangement
+    /// of these pieces (non-ASCII whitespace and look-alike words included).
+    #[test]
+    fn create_target_agrees_with_splitting_words() {
+        fn by_words(s: &str) -> Option<&str> {
+            let mut words = s.split_whitespace();
+            while let Some(w) = words.next() {
+                if w.eq_ignore_ascii_case("create") {
+                    let next = words.next().map(trim_token)?;
+                    let ok = next.len() > 3
+                        && ends_with_md(next)
+                        && !next.contains("KNOWLEDGE-DROP")
+                        && !next.contains('[');
+                    return ok.then_some(next);
+                }
+            }
+            None
+        }
+        let pieces = [
+            "Create",
+            "cReAtE",
+            "recreate",
+            "creates",
+            " ",
+            "\u{a0}",
+            "\t",
+            "a/00-x.md",
+            "`b.MD`,",
+            "KNOWLEDGE-DROP-x.md",
+            "x[1].md",
+            "é",
+            "(",
+        ];
+        let n = pieces.len();
+        for k in 0..n * n * n * n {
+            let s: String = [k % n, k / n % n, k / n / n % n, k / n / n / n]
+                .iter()
+                .map(|&i| pieces[i])
+                .collect();
+            assert_eq!(create_target(&s), by_words(&s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn split_and_splits_like_str_split() {
+        for s in [
+            "",
+            " and ",
+            "a and b",
+            "a and  and b",
+            " and and x",
+            "1 and 2 and ",
+            "and",
+            "a andb",
+        ] {
+            assert_eq!(
+                split_and(s).collect::<Vec<_>>(),
+                s.split(" and ").collect::<Vec<_>>(),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

@@ -306,6 +306,19 @@ proptest! {
     }
 
     #[test]
+    fn trim_matches_str_trim(s in "[ \t\r\na.✓\u{a0}\u{2003}]{0,6}|.*") {
+        prop_assert_eq!(expand::plan::text::trim(&s), s.trim());
+    }
+
+    #[test]
+    fn title_and_lines_matches_its_two_scans(
+        s in "[0-9~, a-zA-Z✓()]{0,24}( ?\\(~?[0-9,]{1,6} [lL]ines\\) ?)?|.*"
+    ) {
+        use expand::plan::text::{expected_lines, strip_lines_suffix, title_and_lines};
+        prop_assert_eq!(title_and_lines(&s), (strip_lines_suffix(&s), expected_lines(&s)));
+    }
+
+    #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         if let Ok(d) = decode(&bytes) {
             // What decodes writes back to the same bytes.
