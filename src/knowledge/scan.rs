@@ -25,6 +25,9 @@ pub struct KFile {
     lower: String,
     /// `text.chars().count()`, for budgets counted in chars.
     chars: usize,
+    /// The head and `## ` sections as line ranges (see `h2_sections`),
+    /// found once at scan time so every read of the file reuses them.
+    sections: Vec<(usize, usize)>,
 }
 
 impl KFile {
@@ -32,13 +35,16 @@ impl KFile {
         let line_starts = line_starts(&text);
         let lower = lowercase_same_len(&text);
         let chars = text.chars().count();
-        KFile {
+        let mut file = KFile {
             path,
             text,
             line_starts,
             lower,
             chars,
-        }
+            sections: Vec::new(),
+        };
+        file.sections = h2_sections(&file);
+        file
     }
 
     /// Number of lines (a trailing newline does not start another line).
@@ -291,7 +297,7 @@ impl KnowledgeBase {
                 text: file.lines(1, n),
             }];
         }
-        let sections = h2_sections(file);
+        let sections = &file.sections;
         let focus: Vec<String> = focus
             .iter()
             .map(|t| lowercase_same_len(t))
