@@ -4,6 +4,16 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// Shown after `expand --help`, line by line as written.
+const TYPICAL_WEEK: &str = "\
+Typical week:
+  expand validate plans/*.md     check plans (CI: --format github)
+  expand run plans/x.md          run the next batch
+  expand review batch 1 x        check what it wrote
+  expand run x --all             run the rest
+  expand consolidate x           index, archive, commit
+  expand audit                   prove the base agrees with its plans";
+
 /// Orchestrate batched knowledge-expansion runs.
 ///
 /// A plan (markdown) lists numbered PARTs; each PART reads what the knowledge
@@ -11,20 +21,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// report. expand parses plans into a task graph, runs PARTs in batches of at
 /// most --batch-size runners with review between batches, then consolidates
 /// INDEX.md and SKILL.md, archives the plan and makes one git commit.
-///
-/// Typical week:
-///   expand validate plans/*.md          check plans (CI: --format github)
-///   expand run plans/x.md               run the next batch
-///   expand review batch 1 x             check what it wrote
-///   expand run x --all                  run the rest
-///   expand consolidate x                index, archive, commit
-///   expand audit                        prove the base agrees with its plans
 #[derive(Debug, Parser)]
 #[command(
     name = "expand",
     version,
     about,
     long_about,
+    after_help = TYPICAL_WEEK,
     propagate_version = true,
     max_term_width = 100
 )]

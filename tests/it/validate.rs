@@ -724,6 +724,30 @@ fn completions_bash_prints_a_script() {
 }
 
 #[test]
+fn help_shows_the_typical_week_one_command_per_line() {
+    let ws = Ws::new();
+    for flag in ["-h", "--help"] {
+        let out = ws.expand_bare(&[flag]).code(0);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| *l == "Typical week:")
+            .expect("the section");
+        let cmds: Vec<&str> = lines[at + 1..]
+            .iter()
+            .take_while(|l| l.starts_with("  expand "))
+            .map(|l| l.split_whitespace().nth(1).unwrap())
+            .collect();
+        assert_eq!(
+            cmds,
+            ["validate", "run", "review", "run", "consolidate", "audit"],
+            "{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
 fn unknown_config_key_is_named_with_its_line() {
     let ws = malformed_ws();
     ws.write("expand.yaml", "batch_size: 4\n\nbogus_key: 1\n");
