@@ -52,8 +52,9 @@ fn hit_evidence(hits: &[crate::knowledge::scan::GrepHit], title: &str) -> Vec<Ev
 pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize) -> Pack {
     let mut pack = Pack::default();
     let focus = focus_terms(part);
-    let mut used = 0usize;
-    let mut read = |pack: &mut Pack, path: &str, share: usize| {
+    // Reads share `budget_chars`; greps add their capped hits on top. The
+    // writer's prompt applies the token budget to the whole pack.
+    let read = |pack: &mut Pack, path: &str, share: usize| {
         if pack.files.iter().any(|f| f == path) {
             return;
         }
@@ -62,10 +63,7 @@ pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize
             return;
         }
         pack.files.push(path.to_string());
-        for e in ev {
-            used += e.text.len();
-            pack.evidence.push(e);
-        }
+        pack.evidence.extend(ev);
     };
     let reads: Vec<_> = node
         .reads
@@ -115,10 +113,8 @@ pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize
                 if hits.is_empty() {
                     continue;
                 }
-                for e in hit_evidence(&hits, &format!("grep {}", item.text.trim())) {
-                    used += e.text.len();
-                    pack.evidence.push(e);
-                }
+                pack.evidence
+                    .extend(hit_evidence(&hits, &format!("grep {}", item.text.trim())));
             }
             ItemKind::IndexLookup { topic } => {
                 let words: Vec<String> = topic
@@ -138,15 +134,12 @@ pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize
                 if hits.is_empty() {
                     continue;
                 }
-                for e in hit_evidence(&hits, &format!("index entries for {topic}")) {
-                    used += e.text.len();
-                    pack.evidence.push(e);
-                }
+                pack.evidence
+                    .extend(hit_evidence(&hits, &format!("index entries for {topic}")));
             }
             _ => {}
         }
     }
-    let _ = used;
     pack
 }
 
