@@ -79,11 +79,11 @@ fn main() {
         for part in &plan.parts {
             for item in part.items() {
                 match &item.kind {
-                    ItemKind::Read { reference, .. } => ops.push(Op::Read(reference.clone())),
+                    ItemKind::Read { reference, .. } => ops.push(Op::Read(reference.to_string())),
                     ItemKind::Grep { terms, op, folder } => ops.push(Op::Grep {
-                        terms: terms.clone(),
+                        terms: terms.iter().map(|t| t.to_string()).collect(),
                         op: *op,
-                        folder: folder.clone(),
+                        folder: folder.as_ref().map(|f| f.to_string()),
                     }),
                     _ => {}
                 }

@@ -568,7 +568,7 @@ fn dry_run(
             let greps: Vec<String> = part
                 .items()
                 .filter(|i| matches!(i.kind, ItemKind::Grep { .. }))
-                .map(|i| i.text.clone())
+                .map(|i| i.text.to_string())
                 .collect();
             let queries: Vec<&str> = part.queries().collect();
             if ctx.json {

@@ -99,11 +99,11 @@ pub fn analyze(
             for item in part.items() {
                 match &item.kind {
                     ItemKind::Read { reference, .. } => {
-                        refs.push((reference.clone(), item.line, RefKind::Read))
+                        refs.push((reference.to_string(), item.line, RefKind::Read))
                     }
                     ItemKind::Cite { refs: r } => refs.extend(
                         r.iter()
-                            .map(|r| (r.reference.clone(), item.line, RefKind::Cite)),
+                            .map(|r| (r.reference.to_string(), item.line, RefKind::Cite)),
                     ),
                     _ => {}
                 }

@@ -213,14 +213,14 @@ impl KnowledgeBase {
     /// A `folder` that matches no folder of the base searches the whole base.
     pub fn grep(
         &self,
-        terms: &[String],
+        terms: &[impl AsRef<str>],
         op: GrepOp,
         folder: Option<&str>,
         max_hits: usize,
     ) -> Vec<GrepHit> {
         let lowered: Vec<String> = terms
             .iter()
-            .map(|t| lowercase_same_len(t))
+            .map(|t| lowercase_same_len(t.as_ref()))
             .filter(|t| !t.is_empty())
             .collect();
         let mut hits = Vec::new();
@@ -300,7 +300,7 @@ impl KnowledgeBase {
         let sections = &file.sections;
         let focus: Vec<String> = focus
             .iter()
-            .map(|t| lowercase_same_len(t))
+            .map(|t| lowercase_same_len(t.as_ref()))
             .filter(|t| !t.is_empty())
             .collect();
         let matching: Vec<&(usize, usize)> = sections[1..]

@@ -17,7 +17,7 @@ use std::ops::Range;
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-use super::model::{Marker, Status};
+use super::model::{Marker, SharedStr, Status};
 use super::text::trim;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,12 +124,26 @@ pub struct Block {
 pub struct Blocks {
     pub list: Vec<Block>,
     buf: String,
+    /// `buf` once complete, shared by the model strings made from it.
+    shared: Option<SharedStr>,
     lines: Vec<LineData>,
     /// Code spans: (line index, span in `buf`).
     code: Vec<(usize, Span)>,
 }
 
 impl Blocks {
+    /// `s` as a model string: a span of the shared inline text when `s` is
+    /// a slice of it (a line, or part of one), a copy otherwise.
+    pub fn share(&self, s: &str) -> SharedStr {
+        let (base, p) = (self.buf.as_ptr() as usize, s.as_ptr() as usize);
+        match &self.shared {
+            Some(shared) if p >= base && p + s.len() <= base + self.buf.len() => {
+                shared.slice(p - base..p - base + s.len())
+            }
+            _ => SharedStr::from(s),
+        }
+    }
+
     /// The live lines of a block, in order.
     pub fn lines<'a>(&'a self, b: &Block) -> impl Iterator<Item = Line<'a>> + 'a {
         let id = b.id;
@@ -330,6 +344,7 @@ pub fn blocks(text: &str) -> Blocks {
     let mut out = Blocks {
         list: Vec::with_capacity(text.len() / 50 + 8),
         buf: String::with_capacity(text.len() + 64),
+        shared: None,
         lines: Vec::with_capacity(text.len() / 40 + 8),
         code: Vec::with_capacity(text.len() / 200 + 8),
     };
@@ -486,6 +501,9 @@ pub fn blocks(text: &str) -> Blocks {
             l.text = l.text.narrow(buf, t);
         }
     }
+    // The same bytes at the same offsets: `share` maps a slice of `buf` to
+    // the span of `shared` at the same place.
+    out.shared = Some(SharedStr::from(out.buf.as_str()));
     out
 }
 

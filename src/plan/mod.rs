@@ -6,6 +6,7 @@ pub mod edit;
 pub mod encoding;
 pub mod model;
 pub mod parse;
+pub mod shared;
 pub mod text;
 pub mod validate;
 

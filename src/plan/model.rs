@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 pub use super::encoding::Encoding;
+pub use super::shared::SharedStr;
 
 /// A parsed plan.
 #[derive(Clone, Debug, Default)]
@@ -201,7 +202,7 @@ pub struct Step {
 pub struct Item {
     pub line: usize,
     /// The item's text without its checkbox.
-    pub text: String,
+    pub text: SharedStr,
     pub marker: Option<Marker>,
     pub kind: ItemKind,
 }
@@ -217,29 +218,29 @@ pub enum GrepOp {
 pub enum ItemKind {
     /// `Read <path>.md (note)`, `Read folder/ (note)`, `Read ALL folder/ files`.
     Read {
-        reference: String,
-        note: Option<String>,
+        reference: SharedStr,
+        note: Option<SharedStr>,
     },
     /// `Read INDEX.md for X mentions`.
-    IndexLookup { topic: String },
+    IndexLookup { topic: SharedStr },
     /// `Grep for "A" AND "B" in folder/`.
     Grep {
-        terms: Vec<String>,
+        terms: Vec<SharedStr>,
         op: GrepOp,
-        folder: Option<String>,
+        folder: Option<SharedStr>,
     },
     /// `Search: "query"`.
-    Search { query: String },
+    Search { query: SharedStr },
     /// `Scrape top N results`, `Scrape <what>`, `Scrape: <url>`.
-    Scrape { what: String, top: Option<u32> },
+    Scrape { what: SharedStr, top: Option<u32> },
     /// `Section N: Title (~100 lines)` with its nested brief.
     Section(Section),
     /// `**CITE**: folder/00 (note); folder/01 (note)`.
     Cite { refs: Vec<Reference> },
     /// `Create KNOWLEDGE-DROP-<topic>-<date>-[TIME].md`.
-    CreateDrop { name: String },
+    CreateDrop { name: SharedStr },
     /// `Create <path>.md` naming the knowledge file.
-    CreateFile { path: String },
+    CreateFile { path: SharedStr },
     /// Anything else: instructions for the writer.
     Instruction,
 }
@@ -247,16 +248,16 @@ pub enum ItemKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Section {
     pub number: Option<u32>,
-    pub title: String,
+    pub title: SharedStr,
     pub expected_lines: Option<u32>,
-    pub brief: Vec<String>,
+    pub brief: Vec<SharedStr>,
 }
 
 /// A knowledge reference as written in a Read or CITE item.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reference {
-    pub reference: String,
-    pub note: Option<String>,
+    pub reference: SharedStr,
+    pub note: Option<SharedStr>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -226,7 +226,7 @@ impl<'t> Parser<'t> {
         part.span.end = end.max(part.span.start);
         if part.target.is_none() {
             let found = part.items().find_map(|i| match &i.kind {
-                ItemKind::CreateFile { path } => Some((path.clone(), i.line)),
+                ItemKind::CreateFile { path } => Some((path.to_string(), i.line)),
                 _ => None,
             });
             if let Some((p, l)) = found {
@@ -498,7 +498,7 @@ impl<'t> Parser<'t> {
                 if let Some((si, ii, _)) = last {
                     let parent = &mut part.steps[si].items[ii];
                     if let ItemKind::Section(s) = &mut parent.kind {
-                        s.brief.push(text.to_string());
+                        s.brief.push(bs.share(text));
                     }
                 }
                 if own {
@@ -537,11 +537,14 @@ impl<'t> Parser<'t> {
 
     /// Classify one step item.
     fn item(&self, text: &str, marker: Option<Marker>, line: usize) -> Item {
+        // The text and the payload strings sliced from it share the first
+        // pass's inline text: no allocation for most items.
+        let text = self.bs.share(text);
         Item {
             line,
-            text: text.to_string(),
+            kind: classify_item(&text),
+            text,
             marker,
-            kind: classify_item(text),
         }
     }
 
@@ -660,10 +663,11 @@ pub fn classify_step(name: &str) -> StepKind {
 }
 
 /// SPEC §2: what a step item asks for.
-pub fn classify_item(text: &str) -> ItemKind {
+pub fn classify_item(text: &SharedStr) -> ItemKind {
+    let whole = text;
     // `trim_start_matches("**")` without building a substring searcher for
     // every item of every plan.
-    let mut t = trim(text);
+    let mut t = trim(whole);
     while let Some(r) = t.strip_prefix("**") {
         t = r;
     }
@@ -682,12 +686,12 @@ pub fn classify_item(text: &str) -> ItemKind {
             let topic = strip_prefix_ci(topic, "for ").unwrap_or(topic);
             let topic = topic.trim_end_matches("mentions").trim();
             return ItemKind::IndexLookup {
-                topic: topic.to_string(),
+                topic: whole.sub(topic),
             };
         }
         if let Some(tok) = ref_token(rest) {
             let note = match rest.find('(') {
-                Some(p) => Some(rest[p + 1..].trim_end().trim_end_matches(')').to_string()),
+                Some(p) => Some(whole.sub(rest[p + 1..].trim_end().trim_end_matches(')'))),
                 None => {
                     let mut pieces = rest.split(tok);
                     let before = pieces.next().unwrap_or("").trim();
@@ -700,14 +704,14 @@ pub fn classify_item(text: &str) -> ItemKind {
                     // `format!("{before} {after}").trim()`: both are trimmed.
                     match (before.is_empty(), after.is_empty()) {
                         (true, true) => None,
-                        (true, false) => Some(after.to_string()),
-                        (false, true) => Some(before.to_string()),
-                        (false, false) => Some([before, " ", after].concat()),
+                        (true, false) => Some(whole.sub(after)),
+                        (false, true) => Some(whole.sub(before)),
+                        (false, false) => Some([before, " ", after].concat().into()),
                     }
                 }
             };
             return ItemKind::Read {
-                reference: tok.to_string(),
+                reference: whole.sub(tok),
                 note,
             };
         }
@@ -716,7 +720,7 @@ pub fn classify_item(text: &str) -> ItemKind {
     if c0 == b'g' {
         if let Some(rest) = strip_prefix_ci(t, "grep for ").or_else(|| strip_prefix_ci(t, "grep "))
         {
-            return grep_item(rest);
+            return grep_item(whole, rest);
         }
     }
     if c0 != b's' && c0 != b'w' && c0 != b'c' && c0 != b'k' {
@@ -726,7 +730,7 @@ pub fn classify_item(text: &str) -> ItemKind {
         let q = unquote(rest.trim());
         if !q.is_empty() {
             return ItemKind::Search {
-                query: q.to_string(),
+                query: whole.sub(q),
             };
         }
     }
@@ -735,7 +739,7 @@ pub fn classify_item(text: &str) -> ItemKind {
         let top =
             strip_prefix_ci(rest, "top ").and_then(|r| leading_number(r.trim()).map(|(n, _)| n));
         return ItemKind::Scrape {
-            what: rest.to_string(),
+            what: whole.sub(rest),
             top,
         };
     }
@@ -746,7 +750,7 @@ pub fn classify_item(text: &str) -> ItemKind {
             let (title, expected_lines) = title_and_lines(title);
             return ItemKind::Section(Section {
                 number: Some(n),
-                title: title.to_string(),
+                title: whole.sub(title),
                 expected_lines,
                 brief: Vec::new(),
             });
@@ -760,7 +764,7 @@ pub fn classify_item(text: &str) -> ItemKind {
             .trim_start_matches('*')
             .trim();
         return ItemKind::Cite {
-            refs: cite_refs(rest),
+            refs: cite_refs(whole, rest),
         };
     }
     // Cheap prefix tests first: most items are instructions that match none.
@@ -774,22 +778,21 @@ pub fn classify_item(text: &str) -> ItemKind {
             .find(|w| w.starts_with("KNOWLEDGE-DROP-"));
         if let Some(name) = name {
             return ItemKind::CreateDrop {
-                name: name.to_string(),
+                name: whole.sub(name),
             };
         }
     }
     if create {
         if let Some(p) = create_target(t) {
-            return ItemKind::CreateFile {
-                path: p.to_string(),
-            };
+            return ItemKind::CreateFile { path: whole.sub(p) };
         }
     }
     ItemKind::Instruction
 }
 
-/// `"A" AND "B" in folder/` / `pipeline AND parallelism in karpathy/ folder`.
-fn grep_item(rest: &str) -> ItemKind {
+/// `"A" AND "B" in folder/` / `pipeline AND parallelism in karpathy/ folder`
+/// (`rest` is a slice of `whole`, the item's text).
+fn grep_item(whole: &SharedStr, rest: &str) -> ItemKind {
     let rest = rest.trim();
     // The folder: after the last " in " outside quotes.
     let mut folder = None;
@@ -808,7 +811,7 @@ fn grep_item(rest: &str) -> ItemKind {
         let f = rest[i + 4..].trim();
         let f = f.split_whitespace().next().unwrap_or("").trim_matches('`');
         if !f.is_empty() {
-            folder = Some(f.to_string());
+            folder = Some(whole.sub(f));
         }
         terms_part = &rest[..i];
     }
@@ -819,24 +822,26 @@ fn grep_item(rest: &str) -> ItemKind {
     };
     let terms = terms_part
         .split(sep)
-        .map(|t| unquote(t).to_string())
+        .map(unquote)
         .filter(|t| !t.is_empty())
+        .map(|t| whole.sub(t))
         .collect();
     ItemKind::Grep { terms, op, folder }
 }
 
 /// `distributed-training/00 (memory); gcp-vertex/12 (TensorBoard)` and
 /// `distributed-training/00, 03; inference-optimization/00, 02`.
-pub fn cite_refs(s: &str) -> Vec<Reference> {
+/// `s` is a slice of `whole`, the item's text.
+pub fn cite_refs(whole: &SharedStr, s: &str) -> Vec<Reference> {
     let mut out: Vec<Reference> = Vec::new();
-    let mut push = |reference: String, note: Option<&str>| {
+    let mut push = |reference: SharedStr, note: Option<&str>| {
         if out.capacity() == 0 {
             // At most one reference per piece: size the list once.
             out.reserve(1 + s.bytes().filter(|&b| b == b',' || b == b';').count());
         }
         out.push(Reference {
             reference,
-            note: note.map(str::to_string),
+            note: note.map(|n| whole.sub(n)),
         });
     };
     for group in s.split(';') {
@@ -858,10 +863,10 @@ pub fn cite_refs(s: &str) -> Vec<Reference> {
                 if let Some(slash) = tok.rfind('/') {
                     folder = Some(&tok[..slash + 1]);
                 }
-                push(tok.to_string(), note);
+                push(whole.sub(tok), note);
             } else if let (Some(f), Some((_, _))) = (folder, leading_number(head)) {
                 // "03" after "distributed-training/00,": same folder.
-                push([f, head].concat(), note);
+                push([f, head].concat().into(), note);
             }
         }
     }

@@ -24,9 +24,9 @@ pub fn request(
     let sections: Vec<SectionBrief> = part
         .sections()
         .map(|s| SectionBrief {
-            title: s.title.clone(),
+            title: s.title.to_string(),
             expected_lines: s.expected_lines,
-            brief: s.brief.clone(),
+            brief: s.brief.iter().map(|b| b.to_string()).collect(),
         })
         .collect();
     let mut req = WriteRequest {
