@@ -10,9 +10,15 @@ use expand::plan::parse::{parse_bytes, parse_str};
 use expand::plan::{Encoding, Marker, Plan};
 use proptest::prelude::*;
 
+/// 256 cases each in a normal `cargo test` (CI); `PROPTEST_CASES=N` runs a
+/// longer fuzzing session.
 fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     ProptestConfig {
-        cases: 256,
+        cases,
         failure_persistence: None,
         ..ProptestConfig::default()
     }
