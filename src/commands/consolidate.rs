@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::{load_plans, Ctx};
+use super::Ctx;
 use crate::consolidate::{self as cons, git::Committed, NewFile};
 use crate::error::{with_hint, Code};
 use crate::run::state::{Lock, PlanState};
@@ -28,9 +28,9 @@ pub fn run(
     };
     let mut reports = Vec::new();
     for file in &files {
-        let loaded = load_plans(ws, std::slice::from_ref(file), ws.config.batch_size)?;
-        let plan = &loaded.plans[0];
-        let slug = cons::slug_of(ws, file, plan);
+        // Consolidation needs the plan's PARTs and targets, not its graph.
+        let plan = &ws.load_plan(file)?;
+        let slug = plan.slug.clone();
         let mut state = PlanState::load(&ws.state_dir(), &slug)?;
         let st = cons::standing(plan, &state);
         let shown = ws.show(file).display().to_string();

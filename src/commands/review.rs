@@ -58,7 +58,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
     };
     let mut parts = parts;
     parts.sort();
-    let slug = crate::consolidate::slug_of(ws, &file, plan);
+    let slug = plan.slug.clone();
     let state = PlanState::load(&ws.state_dir(), &slug)?;
     let kroot = ws.knowledge_dir();
     let reviews: Vec<_> = parts

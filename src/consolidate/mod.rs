@@ -15,12 +15,6 @@ use crate::plan::{Plan, Status};
 use crate::run::state::{PartStatus, PlanState};
 use crate::workspace::Workspace;
 
-/// A plan's slug: its file stem, or for an archived plan
-/// (`completed/<slug>/plan.md`) the name of its folder.
-pub fn slug_of(ws: &Workspace, file: &Path, plan: &Plan) -> String {
-    ws.archived_slug(file).unwrap_or_else(|| plan.slug.clone())
-}
-
 /// Where each PART of a plan stands, from the run state (else the plan's ticks).
 #[derive(Debug, Default)]
 pub struct Standing {
