@@ -2,7 +2,6 @@
 //! `--dry-run` prints the schedule and what would be read and written.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::{Context, Result};
@@ -195,7 +194,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         &graph,
         &state,
         &results,
-        &kdir_of(ws),
+        &ws.knowledge_dir(),
         args.all && !args.keep_going,
         budget_stop.as_ref(),
     )
@@ -208,10 +207,6 @@ struct BudgetStop {
     spent: Spent,
 }
 
-fn kdir_of(ws: &Workspace) -> PathBuf {
-    ws.knowledge_dir()
-}
-
 /// The batches and PARTs this invocation runs.
 fn select(
     plan: &Plan,
@@ -222,12 +217,7 @@ fn select(
 ) -> Result<Vec<(Batch, Vec<u32>)>> {
     let pending = |n: u32| {
         let part = plan.part(n).expect("graph PARTs are plan PARTs");
-        let exists = part
-            .target
-            .as_deref()
-            .map(|t| kdir.join(t).is_file())
-            .unwrap_or(false);
-        needs_run(part, state, exists)
+        needs_run(part, state, kdir)
     };
     if !args.parts.is_empty() {
         for n in &args.parts {
@@ -309,15 +299,9 @@ fn summary(
         .batches
         .iter()
         .filter(|b| {
-            b.parts.iter().any(|n| {
-                let part = plan.part(*n).expect("PART");
-                let exists = part
-                    .target
-                    .as_deref()
-                    .map(|t| kdir.join(t).is_file())
-                    .unwrap_or(false);
-                needs_run(part, state, exists)
-            })
+            b.parts
+                .iter()
+                .any(|n| needs_run(plan.part(*n).expect("PART"), state, kdir))
         })
         .map(|b| b.number)
         .collect();
@@ -496,7 +480,7 @@ fn dry_run(
         &kdir,
         &RunArgs {
             all: true,
-            ..clone_args(args)
+            ..args.clone()
         },
     )?;
     let now = crate::clock::now();
@@ -627,19 +611,4 @@ fn dry_run(
         writeln!(out, "\n{n} PART(s) would run; nothing was changed")?;
     }
     Ok(Code::Ok)
-}
-
-fn clone_args(a: &RunArgs) -> RunArgs {
-    RunArgs {
-        plan: a.plan.clone(),
-        batch_size: a.batch_size,
-        batch: a.batch,
-        parts: a.parts.clone(),
-        all: a.all,
-        keep_going: a.keep_going,
-        dry_run: a.dry_run,
-        provider: a.provider.clone(),
-        retries: a.retries,
-        force: a.force,
-    }
 }

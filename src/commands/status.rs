@@ -37,11 +37,6 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
             let mut spent = Vec::new();
             for &n in &b.parts {
                 let part = plan.part(n).expect("PART");
-                let exists = part
-                    .target
-                    .as_deref()
-                    .map(|t| kdir.join(t).is_file())
-                    .unwrap_or(false);
                 let st = state.part(n);
                 if let Some(s) = st {
                     let t = s.usage.input_tokens + s.usage.output_tokens;
@@ -58,7 +53,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
                         failures.push((n, st.and_then(|s| s.error.clone()).unwrap_or_default()));
                     }
                     Some(PartStatus::Running) => running += 1,
-                    _ if !crate::run::needs_run(part, &state, exists) => done += 1,
+                    _ if !crate::run::needs_run(part, &state, &kdir) => done += 1,
                     _ => pending += 1,
                 }
             }

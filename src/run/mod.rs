@@ -5,18 +5,26 @@ pub mod runner;
 pub mod scheduler;
 pub mod state;
 
+use std::path::Path;
+
 use crate::plan::{Part, Status};
 use state::{PartStatus, PlanState};
 
 /// Whether a PART still has to run: state decides when it has an entry (a
 /// `running` entry is an interrupted attempt); otherwise the plan's own
-/// marker (`[✓]`, or "FILE EXISTS" with the file present) says it is done.
-pub fn needs_run(part: &Part, state: &PlanState, target_exists: bool) -> bool {
+/// marker (`[✓]`, or "FILE EXISTS" with the file present under `kdir`) says
+/// it is done.
+pub fn needs_run(part: &Part, state: &PlanState, kdir: &Path) -> bool {
     match state.part(part.number).map(|p| p.status) {
         Some(PartStatus::Done) => false,
         Some(PartStatus::Running | PartStatus::Failed) => true,
         Some(PartStatus::Pending) | None => {
-            let plan_done = part.status == Status::Done && (!part.file_exists || target_exists);
+            let target_exists = || {
+                part.target
+                    .as_deref()
+                    .is_some_and(|t| kdir.join(t).is_file())
+            };
+            let plan_done = part.status == Status::Done && (!part.file_exists || target_exists());
             !plan_done
         }
     }
