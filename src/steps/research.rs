@@ -10,8 +10,6 @@ pub struct Found {
     pub evidence: Vec<Evidence>,
     /// URLs (or knowledge locations, offline) the evidence came from.
     pub sources: Vec<String>,
-    /// Pages that could not be fetched, with the reason; not fatal.
-    pub fetch_errors: Vec<String>,
 }
 
 /// Pages fetched per PART at most.
@@ -58,7 +56,6 @@ pub async fn run(
             }
         }
     }
-    to_fetch.dedup();
     let mut seen = std::collections::BTreeSet::new();
     for url in to_fetch
         .into_iter()
@@ -77,7 +74,8 @@ pub async fn run(
                     text: page.markdown,
                 });
             }
-            Err(e) => found.fetch_errors.push(format!("{url}: {e}")),
+            // A page that cannot be fetched leaves a gap, not a failed PART.
+            Err(e) => tracing::warn!("skipping {url}: {e}"),
         }
     }
     Ok(found)
