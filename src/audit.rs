@@ -113,10 +113,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
     }
 }
 
-fn is_special(name: &str) -> bool {
-    matches!(name, "INDEX.md" | "SKILL.md" | "README.md") || name.starts_with("KNOWLEDGE-DROP")
-}
-
 /// `NN` of a `NN-name.md` file.
 fn number_of(name: &str) -> Option<u64> {
     let digits: String = name.chars().take_while(|c| c.is_ascii_digit()).collect();
@@ -378,7 +374,7 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
     let files: Vec<&str> = all
         .iter()
         .map(String::as_str)
-        .filter(|p| !is_special(base(p)))
+        .filter(|p| !crate::knowledge::is_special(base(p)))
         .collect();
     let indexes: Vec<&str> = all
         .iter()
@@ -565,7 +561,11 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
                 drops.push(p);
                 continue;
             }
-            if plan_set.contains(&p) || fname == name || fname == "plan.md" || is_special(&fname) {
+            if plan_set.contains(&p)
+                || fname == name
+                || fname == "plan.md"
+                || crate::knowledge::is_special(&fname)
+            {
                 continue;
             }
             // <area>/<slug>/<rest>: a numbered file, or one in a topic subfolder.

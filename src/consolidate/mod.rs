@@ -155,7 +155,7 @@ fn count_files(ws: &Workspace, folder: &str) -> std::io::Result<usize> {
         .iter()
         .filter(|p| {
             let b = p.rsplit('/').next().unwrap_or(p);
-            !matches!(b, "INDEX.md" | "SKILL.md" | "README.md") && !b.starts_with("KNOWLEDGE-DROP")
+            !crate::knowledge::is_special(b)
         })
         .count())
 }

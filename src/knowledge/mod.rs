@@ -8,6 +8,12 @@ pub mod skill_md;
 
 use std::path::{Path, PathBuf};
 
+/// A file that is part of a base's scaffolding, not a knowledge file:
+/// indexes, the skill file, a README, a drop report.
+pub fn is_special(name: &str) -> bool {
+    matches!(name, "INDEX.md" | "SKILL.md" | "README.md") || name.starts_with("KNOWLEDGE-DROP")
+}
+
 /// Every `*.md` file under `root` as forward-slash paths relative to it,
 /// sorted, skipping hidden folders and `exclude`d ones. A missing root is empty.
 pub fn list_files(root: &Path, exclude: &[PathBuf]) -> std::io::Result<Vec<String>> {
