@@ -145,8 +145,7 @@ fn audit_bench_base() {
         "knowledge_dir: \".\"\nplans_dir: _ingest-auto/inprocess\ndrops_dir: _KNOWLEDGE-DROPS\ncompleted_dir: _ingest-auto/completed\ncompleted_plan_name: ingestion.md\nindex:\n  mode: per-folder\naudit:\n  plans: [\"_ingest-auto/inprocess/*/ingestion.md\"]\n  exclude: [_ingest, _ingest-auto, _KNOWLEDGE-DROPS]\n",
     )
     .unwrap();
-    let out = assert_cmd::Command::cargo_bin("expand")
-        .unwrap()
+    let out = crate::util::expand_cmd()
         .arg("-C")
         .arg(&root)
         .args(["--json", "audit"])

@@ -161,9 +161,8 @@ impl Ws {
     }
 
     pub fn expand(&self) -> Command {
-        let mut c = Command::cargo_bin("expand").unwrap();
+        let mut c = crate::util::expand_cmd();
         c.arg("-C").arg(self.root()).arg("--color").arg("never");
-        c.env_remove("EXPAND_BATCH_SIZE");
         c
     }
 }

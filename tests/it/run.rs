@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use assert_cmd::cargo::CommandCargoExt;
-
 /// A temporary copy of the repository's sample workspace.
 struct Sample {
     dir: tempfile::TempDir,
@@ -27,12 +25,8 @@ impl Sample {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::cargo_bin("expand").unwrap();
-        c.arg("-C")
-            .arg(self.path())
-            .args(args)
-            .env_remove("EXPAND_FAULT")
-            .env("NO_COLOR", "1");
+        let mut c = crate::util::expand_std();
+        c.arg("-C").arg(self.path()).args(args).env("NO_COLOR", "1");
         c
     }
 

@@ -55,8 +55,7 @@ impl Ws {
     /// `expand -C <ws> <args…>` with `env` set (after the `EXPAND_*` clean-up,
     /// so a test may pass `EXPAND_FAULT` or a config override on purpose).
     pub fn expand_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
-        let mut cmd = Command::cargo_bin("expand").expect("the expand binary is built");
-        clean_env(&mut cmd);
+        let mut cmd = expand_cmd();
         cmd.arg("-C")
             .arg(self.path())
             .args(args)
@@ -68,8 +67,7 @@ impl Ws {
 
     /// `expand <args…>` without `-C` (for `init DIR`, `completions`).
     pub fn expand_bare(&self, args: &[&str]) -> Out {
-        let mut cmd = Command::cargo_bin("expand").expect("the expand binary is built");
-        clean_env(&mut cmd);
+        let mut cmd = expand_cmd();
         cmd.args(args).env("NO_COLOR", "1").current_dir(self.path());
         Out::from(cmd.output().expect("run expand"))
     }
@@ -93,15 +91,34 @@ impl Ws {
     }
 }
 
-/// expand reads every `EXPAND_<KEY>` variable as a config override and
-/// refuses unknown keys, so the test's own `EXPAND_SHARED` (and any other
-/// `EXPAND_*` of the developer's shell) must not reach it.
-fn clean_env(cmd: &mut Command) {
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("EXPAND_") {
-            cmd.env_remove(k);
-        }
+/// `expand` with none of the test process's `EXPAND_*` variables: expand
+/// reads the ones naming config keys as overrides, so a developer's
+/// `EXPAND_BATCH_SIZE` (or a test's `EXPAND_FAULT`) must not reach it.
+/// Every test that runs the binary starts from this (or [`expand_std`]).
+pub fn expand_cmd() -> Command {
+    let mut cmd = Command::cargo_bin("expand").expect("the expand binary is built");
+    for k in expand_vars() {
+        cmd.env_remove(k);
     }
+    cmd
+}
+
+/// [`expand_cmd`] as a `std::process::Command`, for tests that spawn and
+/// kill the process.
+pub fn expand_std() -> std::process::Command {
+    use assert_cmd::cargo::CommandCargoExt;
+    let mut cmd = std::process::Command::cargo_bin("expand").expect("the expand binary is built");
+    for k in expand_vars() {
+        cmd.env_remove(k);
+    }
+    cmd
+}
+
+fn expand_vars() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .map(|(k, _)| k)
+        .filter(|k| k.to_string_lossy().starts_with("EXPAND_"))
+        .collect()
 }
 
 /// What a run printed and how it exited.
