@@ -95,7 +95,7 @@ impl<'a> Line<'a> {
         bs.code[bs.lines[index].code.clone()]
             .iter()
             .filter(move |(l, _)| *l == index)
-            .map(move |(_, s)| s.of(&bs.buf))
+            .map(move |(_, s)| s.of(bs.inline_text()))
     }
 }
 
@@ -135,13 +135,16 @@ impl Blocks {
     /// `s` as a model string: a span of the shared inline text when `s` is
     /// a slice of it (a line, or part of one), a copy otherwise.
     pub fn share(&self, s: &str) -> SharedStr {
-        let (base, p) = (self.buf.as_ptr() as usize, s.as_ptr() as usize);
         match &self.shared {
-            Some(shared) if p >= base && p + s.len() <= base + self.buf.len() => {
-                shared.slice(p - base..p - base + s.len())
-            }
-            _ => SharedStr::from(s),
+            Some(shared) => shared.sub(s),
+            None => SharedStr::from(s),
         }
+    }
+
+    /// The inline text lines point into: `buf` while blocks are built, the
+    /// shared copy once they are done.
+    fn inline_text(&self) -> &str {
+        self.shared.as_deref().unwrap_or(&self.buf)
     }
 
     /// The live lines of a block, in order.
@@ -156,8 +159,8 @@ impl Blocks {
     fn line(&self, index: usize) -> Line<'_> {
         let l = &self.lines[index];
         Line {
-            text: l.text.of(&self.buf),
-            strong: l.strong.map(|s| s.of(&self.buf)),
+            text: l.text.of(self.inline_text()),
+            strong: l.strong.map(|s| s.of(self.inline_text())),
             offset: l.offset,
             blocks: self,
             index,
@@ -205,12 +208,12 @@ impl Blocks {
 
     pub fn first<'a>(&'a self, b: &Block) -> &'a str {
         self.first_index(b)
-            .map_or("", |k| self.lines[k].text.of(&self.buf))
+            .map_or("", |k| self.lines[k].text.of(self.inline_text()))
     }
 
     pub fn first_strong<'a>(&'a self, b: &Block) -> Option<&'a str> {
         let k = self.first_index(b)?;
-        self.lines[k].strong.map(|s| s.of(&self.buf))
+        self.lines[k].strong.map(|s| s.of(self.inline_text()))
     }
 
     /// Split a block before its `at`-th line: the block keeps the lines before
@@ -252,7 +255,7 @@ impl Blocks {
 
     fn last_text(&self, b: usize) -> Option<&str> {
         let r = &self.list[b].lines;
-        (!r.is_empty()).then(|| self.lines[r.end - 1].text.of(&self.buf))
+        (!r.is_empty()).then(|| self.lines[r.end - 1].text.of(self.inline_text()))
     }
 
     /// Start a new line in block `b`.
@@ -501,9 +504,9 @@ pub fn blocks(text: &str) -> Blocks {
             l.text = l.text.narrow(buf, t);
         }
     }
-    // The same bytes at the same offsets: `share` maps a slice of `buf` to
-    // the span of `shared` at the same place.
-    out.shared = Some(SharedStr::from(out.buf.as_str()));
+    // From here on lines are read from the shared copy, so `share` finds
+    // them in it; the building buffer is freed.
+    out.shared = Some(SharedStr::from(std::mem::take(&mut out.buf)));
     out
 }
 

@@ -37,19 +37,6 @@ impl SharedStr {
         &self.buf[self.start..self.end]
     }
 
-    /// The bytes at `r` of `self` (empty if `r` is not a span of it on
-    /// character boundaries, which callers never ask for).
-    pub fn slice(&self, r: std::ops::Range<usize>) -> SharedStr {
-        match self.as_str().get(r.clone()) {
-            Some(_) => SharedStr {
-                buf: Arc::clone(&self.buf),
-                start: self.start + r.start,
-                end: self.start + r.end,
-            },
-            None => SharedStr::default(),
-        }
-    }
-
     /// `s` as a `SharedStr`: a span of the same buffer when `s` is a slice of
     /// `self` (no allocation), a copy otherwise.
     pub fn sub(&self, s: &str) -> SharedStr {
