@@ -19,6 +19,8 @@ pub mod plan;
 pub mod report;
 pub mod review;
 pub mod steps;
+#[doc(hidden)]
+pub mod testing;
 pub mod workspace;
 
 pub use commands::run as run_cli;

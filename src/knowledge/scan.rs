@@ -534,8 +534,7 @@ mod tests {
     use super::*;
 
     fn sample() -> KnowledgeBase {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
-        KnowledgeBase::scan(&root, &[]).unwrap()
+        crate::testing::sample_knowledge()
     }
 
     fn small() -> KnowledgeBase {

@@ -505,7 +505,7 @@ mod tests {
     }
 
     fn index() -> Arc<Bm25> {
-        let kb = KnowledgeBase::scan(&root(), &[]).unwrap();
+        let kb = crate::testing::sample_knowledge();
         Arc::new(knowledge_index(&kb))
     }
 
@@ -518,7 +518,7 @@ mod tests {
     }
 
     fn request() -> WriteRequest {
-        let kb = KnowledgeBase::scan(&root(), &[]).unwrap();
+        let kb = crate::testing::sample_knowledge();
         let mut evidence = kb.excerpt(
             "async-runtime/01-bounded-concurrency.md",
             3000,

@@ -1,0 +1,83 @@
+//! Test support, not part of expand's interface: the repository's sample
+//! workspace as committed, for unit and integration tests.
+//!
+//! The README's main job runs in the sample workspace itself, so after it
+//! the working tree holds a ticked plan, new knowledge files and drops.
+//! Tests must not depend on that: they read the sample from git's HEAD
+//! (falling back to the working tree outside a git checkout).
+
+use std::path::Path;
+
+/// The sample's parts: what a test workspace copies.
+pub const SAMPLE: [&str; 5] = ["expand.yaml", "plans", "knowledge", "drops", "completed"];
+
+/// Write the committed sample workspace into `dest`.
+pub fn write_sample(dest: &Path) -> std::io::Result<()> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if let Some(()) = from_head(src, dest) {
+        return Ok(());
+    }
+    for part in SAMPLE {
+        let from = src.join(part);
+        for e in walkdir::WalkDir::new(&from) {
+            let e = e?;
+            let to = dest
+                .join(part)
+                .join(e.path().strip_prefix(&from).unwrap_or(e.path()));
+            if e.file_type().is_dir() {
+                std::fs::create_dir_all(&to)?;
+            } else if e.file_type().is_file() {
+                std::fs::copy(e.path(), &to)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The sample from HEAD's tree; `None` when `src` is not a git checkout
+/// whose HEAD holds it.
+fn from_head(src: &Path, dest: &Path) -> Option<()> {
+    let repo = git2::Repository::open(src).ok()?;
+    let tree = repo.head().ok()?.peel_to_tree().ok()?;
+    for part in SAMPLE {
+        let entry = tree.get_path(Path::new(part)).ok()?;
+        let object = entry.to_object(&repo).ok()?;
+        if let Some(blob) = object.as_blob() {
+            std::fs::write(dest.join(part), blob.content()).ok()?;
+            continue;
+        }
+        let sub = object.as_tree()?;
+        std::fs::create_dir_all(dest.join(part)).ok()?;
+        let mut failed = false;
+        sub.walk(git2::TreeWalkMode::PreOrder, |dir, e| {
+            let rel = dest.join(part).join(dir).join(e.name().unwrap_or_default());
+            let written = match e.kind() {
+                Some(git2::ObjectType::Tree) => std::fs::create_dir_all(&rel).is_ok(),
+                Some(git2::ObjectType::Blob) => e
+                    .to_object(&repo)
+                    .ok()
+                    .and_then(|o| {
+                        o.as_blob()
+                            .map(|b| std::fs::write(&rel, b.content()).is_ok())
+                    })
+                    .unwrap_or(false),
+                _ => true,
+            };
+            failed |= !written;
+            git2::TreeWalkResult::Ok
+        })
+        .ok()?;
+        if failed {
+            return None;
+        }
+    }
+    Some(())
+}
+
+/// The committed sample's knowledge base, scanned into memory.
+pub fn sample_knowledge() -> crate::knowledge::scan::KnowledgeBase {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_sample(dir.path()).expect("write the committed sample");
+    crate::knowledge::scan::KnowledgeBase::scan(&dir.path().join("knowledge"), &[])
+        .expect("scan the sample")
+}
