@@ -18,7 +18,7 @@ use crate::report::progress::{BarReporter, JsonReporter, LogReporter, Reporter};
 use crate::run::needs_run;
 use crate::run::runner::Shared;
 use crate::run::scheduler::{run_batch, BatchResult};
-use crate::run::state::{Lock, LockError, PlanState};
+use crate::run::state::{Journal, Lock, LockError, PlanState, StateCommit};
 use crate::workspace::Workspace;
 
 pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
@@ -131,6 +131,13 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
     st.slug = plan.slug.clone();
     st.plan_path = show(&ws.show(&file));
     st.version = crate::run::state::VERSION;
+    // Folds a crashed run's journal into the snapshot and starts this run's.
+    let journal = Journal::open(&state_dir, &st).with_context(|| {
+        format!(
+            "failed to write the run state in `{}`",
+            ws.show(&state_dir).display()
+        )
+    })?;
     let sh = Arc::new(Shared {
         root: ws.root.clone(),
         knowledge_dir: kdir,
@@ -143,7 +150,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         graph: graph.clone(),
         kb: RwLock::new(kb),
         state: Mutex::new(st),
-        state_commit: Default::default(),
+        state_commit: StateCommit::new(journal),
         plan_edit: Default::default(),
         writer,
         search,
@@ -178,6 +185,10 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
     });
     reporter.finish();
     let state = sh.state.lock().expect("state lock").clone();
+    // Every change is in the journal already; this only makes it one file again.
+    if let Err(e) = state.save(&state_dir) {
+        tracing::warn!("failed to fold the run state journal into its snapshot: {e}");
+    }
     not_started.sort_unstable();
     let budget_stop = match sh.budget.exhausted() {
         Some(why) if !not_started.is_empty() => Some(BudgetStop {

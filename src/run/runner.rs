@@ -1,13 +1,14 @@
 //! One PART through its steps: knowledge, research, write, drop, mark.
 //!
-//! Crash safety: state says `running` before anything is written; the target
-//! and the drop are written to `.expand/tmp/` and renamed into place; the plan
-//! tick and the `done` state come last. A crash at any point leaves the PART
-//! pending (to run again) or done (file, drop, tick and state agree). The state
-//! remembers that expand wrote the target, so the re-run may replace it.
+//! Crash safety: the state journal (`run::state`) says `running`, then,
+//! synced, names the target and drop an attempt is about to create before
+//! either is written; they are written to `.expand/tmp/` and renamed into
+//! place; the plan tick and the synced `done` record come last. A crash at
+//! any point leaves the PART pending (to run again) or done (file, drop, tick
+//! and state agree). The state remembers that expand wrote the target, so the
+//! re-run may replace it.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ use crate::plan::{self, Plan};
 use crate::providers::cost::{self, BudgetTracker};
 use crate::providers::{Fetch, Search, Writer, Written};
 use crate::report::progress::{Event, Reporter};
-use crate::run::state::{PartStatus, PlanState};
+use crate::run::state::{Durability, PartState, PartStatus, PlanState, StateCommit};
 use crate::steps;
 
 /// Everything the PARTs of one run share.
@@ -36,7 +37,7 @@ pub struct Shared {
     pub graph: PlanGraph,
     pub kb: RwLock<KnowledgeBase>,
     pub state: Mutex<PlanState>,
-    /// Group commit of `state` (see `Shared::save_state`).
+    /// Group commit of `state` to its journal (see `Shared::save_part`).
     pub state_commit: StateCommit,
     /// Serializes edits of the plan file and remembers the last one.
     pub plan_edit: Mutex<PlanEdits>,
@@ -64,44 +65,24 @@ pub struct Outcome {
     pub duration_ms: u64,
 }
 
-/// Group commit for the state file. Each atomic write of it costs a new file,
-/// an fsync and a rename; PARTs that change the state while another PART is
-/// writing it wait (without holding a runtime thread) and are written together
-/// by the next writer instead of queuing for a write each. Every `save_state`
-/// still returns only once a write holding its change is on disk.
-#[derive(Default)]
-pub struct StateCommit {
-    /// Changes made to `Shared::state` so far, counted under its lock.
-    changes: AtomicU64,
-    /// One writer at a time; holds the count of changes the file on disk has.
-    written: tokio::sync::Mutex<u64>,
-}
-
 impl Shared {
-    async fn save_state(&self, f: impl FnOnce(&mut PlanState)) -> Result<(), String> {
-        let mine = {
-            let mut st = self.state.lock().expect("state lock");
-            f(&mut st);
-            self.state_commit.changes.fetch_add(1, Ordering::Relaxed) + 1
-        };
-        let mut written = self.state_commit.written.lock().await;
-        if *written >= mine {
-            // Written by another PART while this one waited.
-            return Ok(());
-        }
-        // Serialize and write outside the state lock: other PARTs go on changing it.
-        let (snapshot, upto) = {
-            let st = self.state.lock().expect("state lock");
-            (
-                st.clone(),
-                self.state_commit.changes.load(Ordering::Relaxed),
-            )
-        };
-        snapshot
-            .save(&self.state_dir)
-            .map_err(|e| format!("failed to save run state: {e}"))?;
-        *written = upto;
-        Ok(())
+    /// Change PART `number`'s state and return once the change is as durable
+    /// as `durability` asks (see [`StateCommit`]).
+    async fn save_part(
+        &self,
+        number: u32,
+        durability: Durability,
+        f: impl FnOnce(&mut PartState),
+    ) -> Result<(), String> {
+        self.state_commit
+            .save(&self.state, number, durability, f)
+            .await
+            .map_err(|e| {
+                format!(
+                    "failed to save run state to `{}`: {e}",
+                    crate::fsutil::rel_str(&self.root, self.state_commit.path())
+                )
+            })
     }
 
     fn fault(&self, step: &str, part: u32) {
@@ -133,8 +114,7 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
         let now = clock::rfc3339(clock::now());
         let batch = sh.graph.node(number).map(|n| n.batch).unwrap_or(0);
         if let Err(e) = sh
-            .save_state(|st| {
-                let p = st.part_mut(number);
+            .save_part(number, Durability::Appended, |p| {
                 p.status = PartStatus::Running;
                 p.batch = batch;
                 p.attempts += 1;
@@ -168,8 +148,7 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
                     will_retry,
                 });
                 let _ = sh
-                    .save_state(|st| {
-                        let p = st.part_mut(number);
+                    .save_part(number, Durability::Synced, |p| {
                         p.status = if will_retry {
                             PartStatus::Running
                         } else {
@@ -183,8 +162,7 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
     }
     let duration_ms = started.elapsed().as_millis() as u64;
     let _ = sh
-        .save_state(|st| {
-            let p = st.part_mut(number);
+        .save_part(number, Durability::Synced, |p| {
             p.status = PartStatus::Failed;
             p.error = Some(last_err.clone());
             p.duration_ms = Some(duration_ms);
@@ -298,8 +276,7 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         .expect("state lock")
         .part(number)
         .and_then(|p| p.drop.clone());
-    sh.save_state(|st| {
-        let p = st.part_mut(number);
+    sh.save_part(number, Durability::Synced, |p| {
         p.wrote_target = true;
         p.target = Some(target.clone());
         p.drop = Some(drop_rel.clone());
@@ -370,8 +347,7 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
     let duration_ms = started.elapsed().as_millis() as u64;
     let mut sources = kfiles.clone();
     sources.extend(urls.iter().cloned());
-    sh.save_state(|st| {
-        let p = st.part_mut(number);
+    sh.save_part(number, Durability::Synced, |p| {
         p.status = PartStatus::Done;
         p.error = None;
         p.finished_at = Some(clock::rfc3339(clock::now()));

@@ -1,9 +1,21 @@
-//! Run state in `.expand/`: per plan, per PART status, attempts, error,
-//! timings, outputs, tokens and cost. Written atomically after every change,
-//! so a crash leaves the last recorded outcome intact. Also the workspace lock.
+//! Run state in `.expand/state/`: per plan, per PART status, attempts, error,
+//! timings, outputs, tokens and cost. Also the workspace lock.
+//!
+//! A plan's state is a snapshot, `<slug>.json`, written atomically, and a
+//! journal, `<slug>.journal`, of the changes a run made since: one JSON line
+//! per durable change, appended and `fdatasync`ed, holding the whole new
+//! state of each PART it changed and a sequence number. Loading replays the
+//! journal's records newer than the snapshot; a record cut short by a crash
+//! (no final newline) was never reported written and is ignored. A run folds
+//! the journal into the snapshot when it starts and when it ends, so a
+//! change costs an append to an open file instead of a new file, an fsync
+//! and a rename of the whole state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -65,7 +77,16 @@ pub struct PlanState {
     pub slug: String,
     /// Workspace-relative path of the plan when it last ran.
     pub plan_path: String,
+    /// The last journal record this state holds (records up to it are skipped).
+    pub seq: u64,
     pub parts: BTreeMap<u32, PartState>,
+}
+
+/// One line of the journal: the new state of the PARTs a change touched.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    seq: u64,
+    parts: BTreeMap<u32, PartState>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,36 +101,78 @@ pub enum StateError {
 }
 
 impl PlanState {
+    /// The snapshot's path.
     pub fn path(state_dir: &Path, slug: &str) -> PathBuf {
         state_dir.join("state").join(format!("{slug}.json"))
     }
 
-    /// The saved state of a plan, or an empty one.
+    /// The journal's path.
+    pub fn journal_path(state_dir: &Path, slug: &str) -> PathBuf {
+        state_dir.join("state").join(format!("{slug}.journal"))
+    }
+
+    /// The saved state of a plan (snapshot and journal), or an empty one.
     pub fn load(state_dir: &Path, slug: &str) -> Result<PlanState, StateError> {
         let path = Self::path(state_dir, slug);
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                let s: PlanState =
-                    serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?;
-                Ok(s)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PlanState {
+        let mut state = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+                path: path.clone(),
+                message: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => PlanState {
                 version: VERSION,
                 slug: slug.to_string(),
                 ..PlanState::default()
-            }),
-            Err(source) => Err(StateError::Io { path, source }),
+            },
+            Err(source) => return Err(StateError::Io { path, source }),
+        };
+        let path = Self::journal_path(state_dir, slug);
+        match std::fs::read(&path) {
+            Ok(bytes) => state
+                .replay(&bytes)
+                .map_err(|message| StateError::Corrupt {
+                    path: path.clone(),
+                    message,
+                })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(StateError::Io { path, source }),
         }
+        Ok(state)
     }
 
+    /// Apply the journal's records newer than this state. Only whole lines
+    /// count: the last one may have been cut short by a crash.
+    fn replay(&mut self, journal: &[u8]) -> Result<(), String> {
+        let whole = journal
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(&journal[..0], |end| &journal[..end]);
+        for (i, line) in whole.split(|&b| b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let r: Record =
+                serde_json::from_slice(line).map_err(|e| format!("journal line {}: {e}", i + 1))?;
+            if r.seq > self.seq {
+                self.seq = r.seq;
+                self.parts.extend(r.parts);
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the whole state as the snapshot, atomically, and drop the
+    /// journal it now holds. A crash between the two leaves a journal whose
+    /// records the snapshot's `seq` already covers.
     pub fn save(&self, state_dir: &Path) -> std::io::Result<()> {
         let path = Self::path(state_dir, &self.slug);
         let mut bytes = serde_json::to_vec_pretty(self).expect("state serializes");
         bytes.push(b'\n');
-        crate::fsutil::atomic_write(&path, &bytes)
+        crate::fsutil::atomic_write(&path, &bytes)?;
+        match std::fs::remove_file(Self::journal_path(state_dir, &self.slug)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 
     pub fn part(&self, n: u32) -> Option<&PartState> {
@@ -118,6 +181,188 @@ impl PlanState {
 
     pub fn part_mut(&mut self, n: u32) -> &mut PartState {
         self.parts.entry(n).or_default()
+    }
+}
+
+/// A run's open journal: appends a record per durable change.
+pub struct Journal {
+    file: std::fs::File,
+    path: PathBuf,
+    /// Bytes of whole records in the file: a failed append is cut back to it,
+    /// so a later record never lands on the end of a half-written one.
+    len: u64,
+    line: Vec<u8>,
+    /// `fdatasync`s made, for tests and curious readers.
+    pub syncs: u32,
+}
+
+impl Journal {
+    /// Fold any journal into the snapshot (`state` as loaded), then start an
+    /// empty journal for this run. Call with the workspace lock held.
+    pub fn open(state_dir: &Path, state: &PlanState) -> std::io::Result<Journal> {
+        state.save(state_dir)?;
+        let path = PlanState::journal_path(state_dir, &state.slug);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        // The new name must survive a crash as the records written to it do.
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        let len = file.metadata()?.len();
+        Ok(Journal {
+            file,
+            path,
+            len,
+            line: Vec::new(),
+            syncs: 0,
+        })
+    }
+
+    /// Append the new state of `parts` as record `seq`, and with `sync` make
+    /// it (and every record before it) durable before returning.
+    pub fn append(
+        &mut self,
+        seq: u64,
+        parts: BTreeMap<u32, PartState>,
+        sync: bool,
+    ) -> std::io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &Record { seq, parts }).expect("state serializes");
+        self.line.push(b'\n');
+        let written = self.file.write_all(&self.line).and_then(|()| {
+            if sync {
+                self.syncs += 1;
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        match written {
+            Ok(()) => {
+                self.len += self.line.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.file.set_len(self.len);
+                Err(e)
+            }
+        }
+    }
+
+    /// Make every record appended so far durable.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        self.syncs += 1;
+        self.file.sync_data()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Group commit for the state journal. A durable record costs an append and
+/// an `fdatasync`; PARTs that change the state while another PART is writing
+/// it wait (without holding a runtime thread) and are written together by the
+/// next writer instead of queuing for a record each. Every `save` still
+/// returns only once a record holding its change is as durable as asked.
+pub struct StateCommit {
+    /// Changes made to the state so far, counted under its lock.
+    changes: AtomicU64,
+    /// PARTs changed since the last record, collected under the state lock.
+    dirty: Mutex<BTreeSet<u32>>,
+    /// One writer at a time.
+    committed: tokio::sync::Mutex<Committed>,
+    path: PathBuf,
+}
+
+struct Committed {
+    journal: Journal,
+    /// Changes the journal holds, and of those, the ones synced to disk.
+    appended: u64,
+    synced: u64,
+}
+
+/// How far a state change must get before `StateCommit::save` returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk: the outcome of a PART, or the files it is about to create.
+    Synced,
+    /// In the journal, synced by the next durable change: a PART has
+    /// started. Lost in a power cut, it leaves the PART as it was (pending,
+    /// to run again), which is also what the recorded start would lead to.
+    Appended,
+}
+
+impl StateCommit {
+    pub fn new(journal: Journal) -> StateCommit {
+        StateCommit {
+            changes: AtomicU64::new(0),
+            dirty: Mutex::default(),
+            path: journal.path().to_path_buf(),
+            committed: tokio::sync::Mutex::new(Committed {
+                journal,
+                appended: 0,
+                synced: 0,
+            }),
+        }
+    }
+
+    /// The journal's path, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Change PART `number` of `state` with `f`, and return once a journal
+    /// record holding the change is as durable as `durability` asks.
+    pub async fn save(
+        &self,
+        state: &Mutex<PlanState>,
+        number: u32,
+        durability: Durability,
+        f: impl FnOnce(&mut PartState),
+    ) -> std::io::Result<()> {
+        let mine = {
+            let mut st = state.lock().expect("state lock");
+            f(st.part_mut(number));
+            self.dirty.lock().expect("dirty lock").insert(number);
+            self.changes.fetch_add(1, Ordering::Relaxed) + 1
+        };
+        let mut c = self.committed.lock().await;
+        let sync = durability == Durability::Synced;
+        if c.synced >= mine || (!sync && c.appended >= mine) {
+            // Written by another PART while this one waited.
+            return Ok(());
+        }
+        if c.appended >= mine {
+            // Appended by another PART, without a sync: one makes it durable.
+            c.journal.sync()?;
+            c.synced = c.appended;
+            return Ok(());
+        }
+        // Take what changed, then write outside the state lock: other PARTs
+        // go on changing it.
+        let (dirty, parts, upto, seq) = {
+            let mut st = state.lock().expect("state lock");
+            let dirty = std::mem::take(&mut *self.dirty.lock().expect("dirty lock"));
+            let parts: BTreeMap<u32, PartState> = dirty
+                .iter()
+                .filter_map(|n| st.part(*n).map(|p| (*n, p.clone())))
+                .collect();
+            st.seq += 1;
+            (dirty, parts, self.changes.load(Ordering::Relaxed), st.seq)
+        };
+        if let Err(e) = c.journal.append(seq, parts, sync) {
+            // The next record carries these PARTs again.
+            self.dirty.lock().expect("dirty lock").extend(dirty);
+            return Err(e);
+        }
+        c.appended = upto;
+        if sync {
+            c.synced = upto;
+        }
+        Ok(())
     }
 }
 
@@ -188,5 +433,134 @@ mod tests {
         assert!(matches!(Lock::acquire(d.path()), Err(LockError::Busy(_))));
         drop(l);
         assert!(Lock::acquire(d.path()).is_ok());
+    }
+
+    fn part(status: PartStatus, attempts: u32) -> PartState {
+        PartState {
+            status,
+            attempts,
+            ..PartState::default()
+        }
+    }
+
+    /// What a run leaves after a crash: the snapshot it started from and
+    /// the records it appended, the last one cut short.
+    #[test]
+    fn journal_replays_whole_records_over_the_snapshot() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = PlanState::load(d.path(), "p").unwrap();
+        s.part_mut(1).status = PartStatus::Done;
+        let mut j = Journal::open(d.path(), &s).unwrap();
+        j.append(
+            1,
+            BTreeMap::from([(2, part(PartStatus::Running, 1))]),
+            false,
+        )
+        .unwrap();
+        j.append(
+            2,
+            BTreeMap::from([
+                (2, part(PartStatus::Done, 1)),
+                (3, part(PartStatus::Running, 1)),
+            ]),
+            true,
+        )
+        .unwrap();
+        // A crash in the middle of a third record.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(j.path())
+            .unwrap();
+        f.write_all(br#"{"seq":3,"parts":{"3":{"status":"do"#)
+            .unwrap();
+        let got = PlanState::load(d.path(), "p").unwrap();
+        assert_eq!(got.seq, 2);
+        assert_eq!(got.part(1).unwrap().status, PartStatus::Done);
+        assert_eq!(got.part(2).unwrap().status, PartStatus::Done);
+        assert_eq!(got.part(3).unwrap().status, PartStatus::Running);
+
+        // The next run folds it into the snapshot and starts afresh.
+        let j2 = Journal::open(d.path(), &got).unwrap();
+        assert_eq!(std::fs::metadata(j2.path()).unwrap().len(), 0);
+        assert_eq!(PlanState::load(d.path(), "p").unwrap(), got);
+    }
+
+    /// A snapshot saved after the journal was loaded wins over it, even when
+    /// a crash kept the journal from being removed (`reset` after a run).
+    #[test]
+    fn a_newer_snapshot_is_not_undone_by_an_old_journal() {
+        let d = tempfile::tempdir().unwrap();
+        let s = PlanState::load(d.path(), "p").unwrap();
+        let mut j = Journal::open(d.path(), &s).unwrap();
+        j.append(1, BTreeMap::from([(4, part(PartStatus::Done, 1))]), true)
+            .unwrap();
+        let journal = std::fs::read(j.path()).unwrap();
+        let mut s = PlanState::load(d.path(), "p").unwrap();
+        assert_eq!(s.seq, 1);
+        s.parts.remove(&4);
+        s.save(d.path()).unwrap();
+        assert!(!j.path().exists(), "save drops the journal it folded in");
+        std::fs::write(j.path(), journal).unwrap();
+        assert!(PlanState::load(d.path(), "p").unwrap().part(4).is_none());
+    }
+
+    #[test]
+    fn a_damaged_journal_line_is_an_error_naming_the_line() {
+        let d = tempfile::tempdir().unwrap();
+        let s = PlanState::load(d.path(), "p").unwrap();
+        let j = Journal::open(d.path(), &s).unwrap();
+        std::fs::write(j.path(), "{\"seq\":1,\"parts\":{}}\nnot json\n").unwrap();
+        let e = PlanState::load(d.path(), "p").unwrap_err().to_string();
+        assert!(e.contains("p.journal") && e.contains("line 2"), "{e}");
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// PARTs that change the state while the journal is busy are written in
+    /// one record with one sync; an unsynced start record that carries a
+    /// durable change does not let that change return before a sync.
+    #[test]
+    fn group_commit_merges_waiters_and_never_skips_a_sync() {
+        let d = tempfile::tempdir().unwrap();
+        let st = PlanState::load(d.path(), "p").unwrap();
+        let commit = StateCommit::new(Journal::open(d.path(), &st).unwrap());
+        let state = Mutex::new(st);
+        let records = |c: &StateCommit| std::fs::read_to_string(c.path()).unwrap().lines().count();
+        block_on(async {
+            // Four durable changes queue behind a busy writer.
+            let busy = commit.committed.lock().await;
+            let save = |n| commit.save(&state, n, Durability::Synced, |p| p.attempts = 1);
+            let release = async {
+                tokio::task::yield_now().await;
+                drop(busy);
+            };
+            let (a, b, c, d, ()) = tokio::join!(save(1), save(2), save(3), save(4), release);
+            assert!([a, b, c, d].iter().all(|r| r.is_ok()));
+            assert_eq!(records(&commit), 1);
+            assert_eq!(commit.committed.lock().await.journal.syncs, 1);
+
+            // A start record (unsynced) goes first and carries PART 6's
+            // durable change with it: PART 6 must still sync.
+            let busy = commit.committed.lock().await;
+            let start = commit.save(&state, 5, Durability::Appended, |p| p.attempts = 2);
+            let outcome = commit.save(&state, 6, Durability::Synced, |p| p.attempts = 1);
+            let release = async {
+                tokio::task::yield_now().await;
+                drop(busy);
+            };
+            let (a, b, ()) = tokio::join!(start, outcome, release);
+            a.unwrap();
+            b.unwrap();
+            assert_eq!(records(&commit), 2, "one record for both");
+            assert_eq!(commit.committed.lock().await.journal.syncs, 2);
+        });
+        let got = PlanState::load(d.path(), "p").unwrap();
+        assert_eq!(got.parts.len(), 6);
+        assert_eq!(got.part(5).unwrap().attempts, 2);
     }
 }

@@ -303,7 +303,8 @@ fn run_env(ws: &Ws, args: &[&str], env: &[(&str, &str)]) -> Out {
 }
 
 fn state(ws: &Ws) -> serde_json::Value {
-    serde_json::from_slice(&ws.read(&format!(".expand/state/{SLUG}.json"))).unwrap()
+    let st = expand::run::state::PlanState::load(&ws.path().join(".expand"), SLUG).unwrap();
+    serde_json::to_value(st).unwrap()
 }
 
 fn drops(ws: &Ws) -> Vec<String> {

@@ -41,12 +41,13 @@ impl Sample {
         std::fs::read_to_string(self.path().join("plans/sample-expansion.md")).unwrap()
     }
 
+    /// The run state as the next run reads it: the snapshot (always whole
+    /// JSON) and the journal a crashed run leaves.
     fn state(&self) -> serde_json::Value {
-        let p = self.path().join(".expand/state/sample-expansion.json");
-        match std::fs::read(p) {
-            Ok(b) => serde_json::from_slice(&b).expect("state is always whole JSON"),
-            Err(_) => serde_json::Value::Null,
-        }
+        let st =
+            expand::run::state::PlanState::load(&self.path().join(".expand"), "sample-expansion")
+                .expect("state is always readable");
+        serde_json::to_value(st).unwrap()
     }
 
     fn drops(&self) -> Vec<String> {
@@ -296,10 +297,19 @@ fn resume_after_a_crash_at_each_step_boundary() {
             "running",
             "{step}: PART 2 was interrupted"
         );
+        let journal = s.path().join(".expand/state/sample-expansion.journal");
+        assert!(journal.exists(), "{step}: the crash left the journal");
         let (code, out, err) = s.run(&["run", "sample-expansion", "--all"]);
         assert_eq!(code, 0, "{step}: {out}{err}");
         assert_finished(&s);
         assert_eq!(s.state()["parts"]["2"]["attempts"], 2, "{step}");
+        // A finished run leaves one whole snapshot that says it all.
+        assert!(!journal.exists(), "{step}: folded into the snapshot");
+        let snapshot: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(s.path().join(".expand/state/sample-expansion.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(snapshot["parts"], s.state()["parts"], "{step}");
     }
 }
 
