@@ -34,24 +34,36 @@ pub fn atomic_write_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 fn write_renamed(tmp_dir: &Path, path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::create_dir_all(tmp_dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(tmp_dir)?;
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // Folders are made when missing, not checked before every write: a run
+    // writes into the same few folders again and again.
+    let mut tmp = match builder.tempfile_in(tmp_dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(tmp_dir)?;
+            builder.tempfile_in(tmp_dir)?
+        }
+        other => other?,
+    };
     tmp.write_all(bytes)?;
     if sync {
         tmp.as_file().sync_all()?;
     }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    match tmp.persist(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.error.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            e.file.persist(path).map(|_| ()).map_err(|e| e.error)
+        }
+        Err(e) => Err(e.error),
+    }
 }
 
 /// Why a relative path from a plan is refused.
@@ -136,6 +148,20 @@ mod tests {
         atomic_write(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(d.path().join("sub")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn atomic_write_via_makes_missing_folders_and_leaves_no_temp_file() {
+        let d = tempfile::tempdir().unwrap();
+        let tmp = d.path().join(".expand/tmp");
+        let p = d.path().join("knowledge/new/01-x.md");
+        atomic_write_via(&tmp, &p, b"one").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+        // A folder in the way of the target is an error, and no temp file stays.
+        let blocked = d.path().join("knowledge/new/01-x.md/inside.md");
+        assert!(atomic_write_via(&tmp, &blocked, b"two").is_err());
+        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
     }
 
     #[cfg(unix)]
