@@ -16,7 +16,7 @@ use crate::plan::{ItemKind, Plan, Severity};
 use crate::providers::cost::{BudgetTracker, Spent};
 use crate::report::progress::{BarReporter, JsonReporter, LogReporter, Reporter};
 use crate::run::needs_run;
-use crate::run::runner::Shared;
+use crate::run::runner::{PlanEdits, Shared};
 use crate::run::scheduler::{run_batch, BatchResult};
 use crate::run::state::{Journal, Lock, LockError, PlanState, StateCommit};
 use crate::workspace::Workspace;
@@ -151,7 +151,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         kb: RwLock::new(kb),
         state: Mutex::new(st),
         state_commit: StateCommit::new(journal),
-        plan_edit: Default::default(),
+        plan_edit: Mutex::new(PlanEdits::from_plan(&plan)),
         writer,
         search,
         fetch,

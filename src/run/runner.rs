@@ -423,6 +423,17 @@ pub struct Ticked {
 }
 
 impl PlanEdits {
+    /// Ticks that start from `plan`, the parse of the file as this run loaded
+    /// it: while the file stays as it was, the first tick parses nothing.
+    pub fn from_plan(plan: &Plan) -> PlanEdits {
+        PlanEdits {
+            bytes: plan::to_bytes(plan, &plan.text),
+            text: plan.text.clone(),
+            base: Some(plan.clone()),
+            ..PlanEdits::default()
+        }
+    }
+
     /// The plan with PART `number` ticked, from `bytes`, the file as it is now.
     /// When that is not what the last tick wrote (the first tick, or someone
     /// edited the file), or the PART was ticked already, it is parsed afresh.
@@ -504,16 +515,31 @@ mod tests {
         t
     }
 
-    /// Ticking from the cached parse gives the same bytes as parsing the file
-    /// before every tick, in any order, in a mis-encoded plan too, and an edit
-    /// from outside between two ticks is kept.
+    /// Ticking from the cached parse (or from the run's own parse) gives the
+    /// same bytes as parsing the file before every tick, in any order, in a
+    /// mis-encoded plan too, and an edit from outside between two ticks is kept.
     #[test]
     fn cached_ticks_match_fresh_parses() {
         let clean = plan_text(9).replace("# Plan", "# Plan — ✓ “quoted”");
         let mojibake =
             plan::encoding::encode(&clean, plan::encoding::Encoding::MacRomanRepaired, false);
-        for start in [clean.into_bytes(), mojibake] {
-            let mut cache = PlanEdits::default();
+        for (start, seeded) in [
+            (clean.clone().into_bytes(), false),
+            (clean.into_bytes(), true),
+            (mojibake.clone(), false),
+            (mojibake, true),
+        ] {
+            let mut cache = if seeded {
+                let c = PlanEdits::from_plan(
+                    &plan::parse::parse_bytes(std::path::Path::new("p.md"), &start).unwrap(),
+                );
+                // The file as the run's parse would write it back: the first
+                // tick finds it unchanged and parses nothing.
+                assert_eq!(c.bytes, start);
+                c
+            } else {
+                PlanEdits::default()
+            };
             let mut cached = start;
             let mut fresh = cached.clone();
             for (i, n) in [5u32, 1, 9, 2, 8, 3, 7, 4, 6, 5].into_iter().enumerate() {
