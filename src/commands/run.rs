@@ -118,15 +118,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         Some((s.to_string(), p.parse().ok()))
     });
     // The budget covers every run of the plan: start from what its PARTs spent before.
-    let spent = Spent {
-        cost: state.parts.values().filter_map(|p| p.cost).sum(),
-        tokens: state
-            .parts
-            .values()
-            .map(|p| p.usage.input_tokens + p.usage.output_tokens)
-            .sum(),
-    };
-    let budget = BudgetTracker::new(&ws.config.budget).with_spent(spent);
+    let budget = BudgetTracker::new(&ws.config.budget).with_spent(state.spent());
     let mut st = state;
     st.slug = plan.slug.clone();
     st.plan_path = show(&ws.show(&file));
@@ -301,9 +293,7 @@ fn summary(
     let any_failed = results.iter().any(|r| r.outcomes.iter().any(|o| !o.ok));
     let usage_of = |n: u32| {
         let p = state.part(n);
-        let tokens = p
-            .map(|p| p.usage.input_tokens + p.usage.output_tokens)
-            .unwrap_or(0);
+        let tokens = p.map(|p| p.usage.total()).unwrap_or(0);
         (tokens, p.and_then(|p| p.cost))
     };
     let remaining: Vec<u32> = graph
@@ -381,12 +371,7 @@ fn summary(
                 }
             }
         }
-        let tokens: u64 = state
-            .parts
-            .values()
-            .map(|p| p.usage.input_tokens + p.usage.output_tokens)
-            .sum();
-        let cost: f64 = state.parts.values().filter_map(|p| p.cost).sum();
+        let Spent { tokens, cost } = state.spent();
         if tokens > 0 {
             writeln!(out, "tokens: {tokens}  cost: ${cost:.4}")?;
         }

@@ -39,7 +39,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
                 let part = plan.part(n).expect("PART");
                 let st = state.part(n);
                 if let Some(s) = st {
-                    let t = s.usage.input_tokens + s.usage.output_tokens;
+                    let t = s.usage.total();
                     ms += s.duration_ms.unwrap_or(0);
                     tokens += t;
                     cost += s.cost.unwrap_or(0.0);

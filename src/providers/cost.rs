@@ -51,7 +51,7 @@ impl BudgetTracker {
     /// Add one call's usage and cost (`None` when the model has no price).
     pub fn record(&self, usage: &Usage, cost: Option<f64>) {
         let mut s = self.spent.lock().expect("budget lock");
-        s.tokens += usage.input_tokens + usage.output_tokens;
+        s.tokens += usage.total();
         s.cost += cost.unwrap_or(0.0);
     }
 

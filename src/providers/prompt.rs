@@ -2,7 +2,7 @@
 //! must pass (planned sections, a Sources section, a citation) and the one
 //! repair request sent when a check fails.
 
-use super::{ProviderError, Usage, WriteRequest, Writer, Written};
+use super::{ProviderError, WriteRequest, Writer, Written};
 
 /// Tokens are estimated as characters / 4: close enough for budgeting.
 pub fn estimate_tokens(text: &str) -> u64 {
@@ -236,10 +236,7 @@ pub async fn write_checked(
         repair_prompt(&problems)
     );
     let second = writer.write(&repair).await?;
-    let usage = Usage {
-        input_tokens: first.usage.input_tokens + second.usage.input_tokens,
-        output_tokens: first.usage.output_tokens + second.usage.output_tokens,
-    };
+    let usage = first.usage.plus(&second.usage);
     let left = check_output(&second.text, &titles);
     let (text, left) = if left.len() <= problems.len() {
         (second.text, left)

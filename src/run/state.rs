@@ -19,6 +19,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::providers::cost::Spent;
 use crate::providers::Usage;
 
 pub const VERSION: u32 = 1;
@@ -172,6 +173,14 @@ impl PlanState {
         match std::fs::remove_file(Self::journal_path(state_dir, &self.slug)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
+        }
+    }
+
+    /// Tokens and dollars every run of the plan spent, over all its PARTs.
+    pub fn spent(&self) -> Spent {
+        Spent {
+            tokens: self.parts.values().map(|p| p.usage.total()).sum(),
+            cost: self.parts.values().filter_map(|p| p.cost).sum(),
         }
     }
 
