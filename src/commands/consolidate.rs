@@ -10,7 +10,7 @@ use serde_json::json;
 use super::Ctx;
 use crate::consolidate::{self as cons, git::Committed, NewFile};
 use crate::error::{with_hint, Code};
-use crate::run::state::{Lock, PlanState};
+use crate::run::state::PlanState;
 use crate::workspace::Workspace;
 
 pub fn run(
@@ -20,8 +20,7 @@ pub fn run(
     allow_partial: bool,
     no_commit: bool,
 ) -> Result<Code> {
-    let _lock =
-        Lock::acquire(&ws.state_dir()).map_err(|e| crate::error::environment(e.to_string()))?;
+    let _lock = super::lock(ws)?;
     let files = match name {
         Some(n) => vec![ws.find_plan(n)?],
         None => ws.pending_plans()?,

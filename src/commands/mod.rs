@@ -123,6 +123,20 @@ pub fn load_plans(ws: &Workspace, files: &[PathBuf], batch_size: usize) -> Resul
     })
 }
 
+/// Take the workspace lock for a command that changes the workspace (run,
+/// reset, consolidate), with one message and hint when another holds it.
+pub fn lock(ws: &Workspace) -> Result<crate::run::state::Lock> {
+    use crate::run::state::{Lock, LockError};
+    Lock::acquire(&ws.state_dir()).map_err(|e| match e {
+        LockError::Busy(_) => crate::error::with_hint(
+            Code::Environment,
+            e.to_string(),
+            "wait for it to finish; a crashed run releases the lock by itself",
+        ),
+        other => crate::error::environment(other.to_string()),
+    })
+}
+
 /// Plan names on the command line to files; none means every plan in plans/.
 pub fn plan_files(ws: &Workspace, names: &[String]) -> Result<Vec<PathBuf>> {
     if names.is_empty() {

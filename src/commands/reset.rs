@@ -3,15 +3,15 @@
 
 use anyhow::{Context, Result};
 
-use crate::error::{bad_input, environment, Code};
+use crate::error::{bad_input, Code};
 use crate::plan;
-use crate::run::state::{Lock, PlanState};
+use crate::run::state::PlanState;
 use crate::workspace::Workspace;
 
 pub fn run(ws: &Workspace, name: &str, parts: &[u32]) -> Result<Code> {
     let file = ws.find_plan(name)?;
     let shown = ws.show(&file);
-    let _lock = Lock::acquire(&ws.state_dir()).map_err(|e| environment(e.to_string()))?;
+    let _lock = super::lock(ws)?;
     let current = ws.load_plan(&file)?;
     for n in parts {
         if current.part(*n).is_none() {

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use super::{load_plans, show, Ctx};
 use crate::cli::RunArgs;
-use crate::error::{bad_input, environment, with_hint, Code};
+use crate::error::{bad_input, with_hint, Code};
 use crate::graph::references::Resolution;
 use crate::graph::{Batch, PlanGraph, RefKind};
 use crate::knowledge::scan::KnowledgeBase;
@@ -18,7 +18,7 @@ use crate::report::progress::{BarReporter, JsonReporter, LogReporter, Reporter};
 use crate::run::needs_run;
 use crate::run::runner::{PlanEdits, Shared};
 use crate::run::scheduler::{run_batch, BatchResult};
-use crate::run::state::{Journal, Lock, LockError, PlanState, StateCommit};
+use crate::run::state::{Journal, PlanState, StateCommit};
 use crate::workspace::Workspace;
 
 pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
@@ -60,14 +60,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
     }
 
     let state_dir = ws.state_dir();
-    let _lock = Lock::acquire(&state_dir).map_err(|e| match e {
-        LockError::Busy(_) => with_hint(
-            Code::Environment,
-            e.to_string(),
-            "wait for it to finish; a crashed run releases the lock by itself",
-        ),
-        other => environment(other.to_string()),
-    })?;
+    let _lock = super::lock(ws)?;
     let tmp_dir = state_dir.join("tmp");
     // Temp files of a crashed run are garbage: nothing refers to them.
     let _ = std::fs::remove_dir_all(&tmp_dir);

@@ -254,10 +254,22 @@ fn dry_run_writes_nothing() {
 fn a_second_run_on_a_locked_workspace_exits_3() {
     let s = Sample::new();
     let _lock = expand::run::state::Lock::acquire(&s.path().join(".expand")).unwrap();
-    let (code, _, err) = s.run(&["run", "sample-expansion"]);
-    assert_eq!(code, 3, "{err}");
-    assert!(err.contains("locked by another expand run"), "{err}");
+    let plan = s.plan();
+    for args in [
+        &["run", "sample-expansion"][..],
+        &["reset", "sample-expansion", "--part", "1"],
+        &["consolidate", "sample-expansion"],
+    ] {
+        let (code, _, err) = s.run(args);
+        assert_eq!(code, 3, "{args:?}: {err}");
+        assert!(
+            err.contains("locked by another expand run"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("wait for it to finish"), "{args:?}: {err}");
+    }
     assert!(s.drops().is_empty());
+    assert_eq!(s.plan(), plan);
 }
 
 #[test]
