@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::knowledge::index_md;
+use crate::knowledge::{index_md, title_of};
 use crate::workspace::Workspace;
 
 /// What a finding is about. The order is the order of the report.
@@ -160,14 +160,6 @@ fn count_lines(text: &str) -> usize {
     } else {
         n + 1
     }
-}
-
-/// The first `# Title` of a markdown text.
-pub fn title_of(text: &str) -> Option<String> {
-    text.lines()
-        .take(40)
-        .find_map(|l| l.strip_prefix("# "))
-        .map(|t| t.trim().to_string())
 }
 
 /// Relative markdown links `[text](target)` outside code: (line, target).
@@ -325,6 +317,9 @@ pub fn glob(root: &Path, pattern: &str) -> Vec<PathBuf> {
     cur
 }
 
+/// Every `*.md` under `dir`, hidden folders included: unlike
+/// `knowledge::list_files`, audit looks into an archive's `.claude/…` copies,
+/// where runners have left drops and files that belong elsewhere.
 fn walk_md(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .into_iter()
@@ -445,7 +440,7 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
             let named = if let Some(f) = managed.get(&i) {
                 Some(f.clone())
             } else if t.starts_with('|') || t.starts_with("- ") || t.starts_with("* ") {
-                first_md(t)
+                index_md::md_names(t).next().map(str::to_string)
             } else {
                 None
             };
@@ -628,23 +623,6 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
     findings.sort();
     report.findings = findings;
     Ok(report)
-}
-
-/// The first `*.md` a line names (link target, backticks or bare word).
-fn first_md(line: &str) -> Option<String> {
-    let b = line.as_bytes();
-    let pos = memchr::memmem::find_iter(b, b".md")
-        .find(|&p| !b.get(p + 3).is_some_and(|c| c.is_ascii_alphanumeric()))?;
-    let mut start = pos;
-    while start > 0 {
-        let c = b[start - 1];
-        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/' | b'+' | b':') {
-            start -= 1;
-        } else {
-            break;
-        }
-    }
-    (start < pos).then(|| line[start..pos + 3].trim_start_matches("./").to_string())
 }
 
 /// Make the safe repairs: add rows for files missing from their index, and

@@ -94,15 +94,17 @@ pub fn managed_rows(text: &str) -> Vec<Found> {
 /// words), as written: how audit decides a file is listed, for indexes that
 /// expand did not write.
 pub fn mentions(text: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+    md_names(text).map(str::to_string).collect()
+}
+
+/// The `*.md` names in `text` in order (link targets, backticks or bare
+/// words: a run of name characters ending in `.md`), without a leading `./`.
+pub fn md_names(text: &str) -> impl Iterator<Item = &str> {
     let b = text.as_bytes();
-    for pos in memchr::memmem::find_iter(b, b".md") {
+    memchr::memmem::find_iter(b, b".md").filter_map(move |pos| {
         let end = pos + 3;
-        if b.get(end)
-            .map(|c| c.is_ascii_alphanumeric())
-            .unwrap_or(false)
-        {
-            continue;
+        if b.get(end).is_some_and(|c| c.is_ascii_alphanumeric()) {
+            return None;
         }
         let mut start = pos;
         while start > 0 {
@@ -113,12 +115,8 @@ pub fn mentions(text: &str) -> BTreeSet<String> {
                 break;
             }
         }
-        if start < pos {
-            let s = text[start..end].trim_start_matches("./");
-            out.insert(s.to_string());
-        }
-    }
-    out
+        (start < pos).then(|| text[start..end].trim_start_matches("./"))
+    })
 }
 
 fn split_keep(text: &str) -> Vec<String> {

@@ -288,7 +288,7 @@ impl KnowledgeBase {
         if n == 0 {
             return Vec::new();
         }
-        let title = file_title(file);
+        let title = super::title_of(&file.text);
         if file.chars <= budget_chars {
             return vec![Evidence {
                 source: file.path.clone(),
@@ -364,14 +364,6 @@ impl KnowledgeBase {
             }
         }
     }
-}
-
-/// The text of the file's first `# ` heading.
-fn file_title(file: &KFile) -> Option<String> {
-    file.text
-        .lines()
-        .find(|l| l.starts_with("# "))
-        .map(|l| l[2..].trim().to_string())
 }
 
 /// Line ranges: the head (before the first `## `, possibly empty as `(1, 0)`),

@@ -107,11 +107,22 @@ fn audit_finds_stranded_files_in_archive() {
         "# Old\n\n## PART 1: A\n\n- [✓] PART 1: Create old/00-x.md\n",
     );
     w.write("completed/old-plan/topic/05-lost.md", "# Lost\n");
+    // Runners have written into a hidden copy of the base inside the archive.
+    w.write(
+        "completed/old-plan/.claude/skills/kb/topic/06-hidden.md",
+        "# Hidden\n",
+    );
     let (_, v) = audit_json(&w, &[]);
-    assert!(kinds(&v).contains(&(
-        "stranded".into(),
-        "completed/old-plan/topic/05-lost.md".into()
-    )));
+    let k = kinds(&v);
+    for lost in [
+        "completed/old-plan/topic/05-lost.md",
+        "completed/old-plan/.claude/skills/kb/topic/06-hidden.md",
+    ] {
+        assert!(
+            k.contains(&("stranded".into(), lost.into())),
+            "{lost}: {k:?}"
+        );
+    }
 }
 
 fn shared() -> Option<PathBuf> {
