@@ -31,7 +31,7 @@ pub fn run(
         let plan = &ws.load_plan(file)?;
         let slug = plan.slug.clone();
         let mut state = PlanState::load(&ws.state_dir(), &slug)?;
-        let st = cons::standing(plan, &state);
+        let st = cons::standing(plan, &state, &ws.knowledge_dir());
         let shown = ws.show(file).display().to_string();
         if !st.pending.is_empty() {
             if name.is_none() {

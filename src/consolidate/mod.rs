@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::knowledge::{index_md, skill_md};
-use crate::plan::{Plan, Status};
+use crate::plan::Plan;
 use crate::run::state::{PartStatus, PlanState};
 use crate::workspace::Workspace;
 
@@ -25,29 +25,26 @@ pub struct Standing {
     pub pending: Vec<u32>,
 }
 
-pub fn standing(plan: &Plan, state: &PlanState) -> Standing {
+/// Where each PART of `plan` stands, by the same rule `expand run` uses to
+/// decide what is left to run (`run::needs_run`): a PART that run would run
+/// again is not done, whatever its marker says.
+pub fn standing(plan: &Plan, state: &PlanState, kdir: &Path) -> Standing {
     let mut s = Standing::default();
     for part in &plan.parts {
         let st = state.part(part.number);
-        let status = match st.map(|p| p.status) {
-            Some(PartStatus::Done) => PartStatus::Done,
-            Some(PartStatus::Failed) => PartStatus::Failed,
-            _ if part.status == Status::Done => PartStatus::Done,
-            _ => PartStatus::Pending,
-        };
-        match status {
-            PartStatus::Done => {
-                let target = st.and_then(|p| p.target.clone()).or(part.target.clone());
-                if let Some(t) = target {
-                    s.done.push((part.number, t));
-                }
+        if !crate::run::needs_run(part, state, kdir) {
+            let target = st.and_then(|p| p.target.clone()).or(part.target.clone());
+            if let Some(t) = target {
+                s.done.push((part.number, t));
             }
-            PartStatus::Failed => s.failed.push((
+        } else if st.map(|p| p.status) == Some(PartStatus::Failed) {
+            s.failed.push((
                 part.number,
                 part.title.clone(),
                 st.and_then(|p| p.error.clone()),
-            )),
-            _ => s.pending.push(part.number),
+            ));
+        } else {
+            s.pending.push(part.number);
         }
     }
     s

@@ -170,6 +170,48 @@ fn consolidate_refuses_pending_and_skips_commit_outside_repo() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("not inside a git repository"));
 }
 
+/// consolidate counts a PART done by the rule `expand run` uses: a PART run
+/// would start again (interrupted, or "FILE EXISTS" with no file) is pending,
+/// whatever its marker says.
+#[test]
+fn consolidate_agrees_with_run_on_what_is_done() {
+    let w = Ws::new();
+    w.done_part(
+        1,
+        "topic/00-alpha.md",
+        "Alpha Basics",
+        &["Overview", "Alpha Details"],
+    );
+    w.done_part(
+        2,
+        "topic/01-beta.md",
+        "Beta Details",
+        &["Overview", "Beta Internals"],
+    );
+    w.interrupted_part(2);
+    let before = w.read("plans/p.md");
+    let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PART 2 has not run"));
+    assert_eq!(w.read("plans/p.md"), before, "nothing changed");
+
+    let w = Ws::new();
+    let plan = w.read("plans/p.md").replace(
+        "- [ ] PART 2: Create topic/01-beta.md",
+        "- [✓] PART 2: Create topic/01-beta.md (FILE EXISTS - 2.1 KB)",
+    );
+    w.write("plans/p.md", &plan);
+    w.done_part(
+        1,
+        "topic/00-alpha.md",
+        "Alpha Basics",
+        &["Overview", "Alpha Details"],
+    );
+    let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PART 2 has not run"));
+}
+
 #[test]
 fn consolidate_per_folder_index() {
     let w = Ws::new();

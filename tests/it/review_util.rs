@@ -118,6 +118,11 @@ impl Ws {
         });
     }
 
+    /// What a run killed after the tick and before the outcome leaves.
+    pub fn interrupted_part(&self, n: u32) {
+        self.set_state(n, |p| p.status = PartStatus::Running);
+    }
+
     fn set_state(&self, n: u32, f: impl FnOnce(&mut expand::run::state::PartState)) {
         let sd = self.path(".expand");
         let mut s = PlanState::load(&sd, "p").unwrap();
