@@ -191,7 +191,7 @@ impl StepKind {
 #[derive(Clone, Debug)]
 pub struct Step {
     pub number: Option<u32>,
-    pub name: String,
+    pub name: SharedStr,
     pub kind: StepKind,
     pub line: usize,
     pub items: Vec<Item>,

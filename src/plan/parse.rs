@@ -6,6 +6,7 @@
 //! diagnostics on the plan; parsing itself never fails on text.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::blocks::{self, Block, BlockKind, Blocks, Lines};
 use super::encoding::{self, DecodeError};
@@ -38,6 +39,9 @@ pub fn parse_str(path: &Path, text: String) -> Plan {
             ..Plan::default()
         },
         files: Vec::new(),
+        steps: Vec::new(),
+        items: Vec::new(),
+        item_starts: Vec::new(),
     };
     p.run();
     let mut plan = p.plan;
@@ -53,6 +57,13 @@ struct Parser<'t> {
     plan: Plan,
     /// `### File N: …` sections with their `**Filename**:` (bold-form plans).
     files: Vec<(u32, String)>,
+    /// The open PART's steps, gathered here and moved into it when it closes
+    /// (a list per step grown one push at a time cost a thousand
+    /// reallocations per pass over the fixtures): the steps, with their
+    /// items still in `items`, where `item_starts[k]` is step k's first.
+    steps: Vec<Step>,
+    items: Vec<Item>,
+    item_starts: Vec<usize>,
 }
 
 /// Where the walk is.
@@ -221,8 +232,42 @@ impl<'t> Parser<'t> {
         part
     }
 
+    /// Start a step of the open PART.
+    fn push_step(&mut self, step: Step) {
+        self.item_starts.push(self.items.len());
+        self.steps.push(step);
+    }
+
+    /// Add an item to the open PART's last step, or to an implicit step for
+    /// lists that come before any step (Worker and bold forms, or loose
+    /// PARTs). Returns the item's index in `self.items`.
+    fn push_item(&mut self, item: Item) -> usize {
+        if self.steps.is_empty() {
+            self.push_step(Step {
+                number: None,
+                name: instructions(),
+                kind: StepKind::Write,
+                line: item.line,
+                items: Vec::new(),
+            });
+        }
+        self.items.push(item);
+        self.items.len() - 1
+    }
+
+    /// The open PART's steps with their items, each list allocated once at
+    /// its final size; the gathering lists are left empty for the next PART.
+    fn take_steps(&mut self) -> Vec<Step> {
+        for (step, &start) in self.steps.iter_mut().zip(&self.item_starts).rev() {
+            step.items = self.items.drain(start..).collect();
+        }
+        self.item_starts.clear();
+        self.steps.drain(..).collect()
+    }
+
     fn close(&mut self, open: Option<(Part, u8)>, end: usize) {
         let Some((mut part, _)) = open else { return };
+        part.steps = self.take_steps();
         part.span.end = end.max(part.span.start);
         if part.target.is_none() {
             let found = part.items().find_map(|i| match &i.kind {
@@ -383,22 +428,18 @@ impl<'t> Parser<'t> {
                 }
                 if key.eq_ignore_ascii_case("cite") {
                     let item = self.item(text, None, line);
-                    current_step(part, line).items.push(item);
+                    self.push_item(item);
                     continue;
                 }
                 let (number, name) = match step_header(key) {
-                    Some((n, name)) => (n, name.to_string()),
-                    None => (None, key.to_string()),
+                    Some((n, name)) => (n, name),
+                    None => (None, key),
                 };
-                let name = if name.is_empty() {
-                    value.to_string()
-                } else {
-                    name
-                };
-                part.steps.push(Step {
+                let name = if name.is_empty() { value } else { name };
+                self.push_step(Step {
                     number,
-                    kind: classify_step(&name),
-                    name,
+                    kind: classify_step(name),
+                    name: self.bs.share(name),
                     line,
                     items: Vec::new(),
                 });
@@ -418,21 +459,21 @@ impl<'t> Parser<'t> {
                         None => v,
                     };
                     let item = self.item(v, marker, line);
-                    part.steps.last_mut().expect("just pushed").items.push(item);
+                    self.push_item(item);
                 }
             } else if let Some((n, name)) = step_header(text) {
                 // An unclosed `**Step 1: Name` shows its asterisks as text.
-                part.steps.push(Step {
+                self.push_step(Step {
                     number: n,
                     kind: classify_step(name),
-                    name: name.to_string(),
+                    name: self.bs.share(name),
                     line,
                     items: Vec::new(),
                 });
             } else {
                 // Loose prose inside a PART: instructions for the writer.
                 let item = self.item(text, None, line);
-                current_step(part, line).items.push(item);
+                self.push_item(item);
             }
         }
     }
@@ -441,9 +482,9 @@ impl<'t> Parser<'t> {
     fn part_items(&mut self, part: &mut Part, items: &[Block]) {
         let bs = self.bs;
         let root_depth = items[0].depth;
-        // Index into `items` of the last item at root depth, and where it went.
-        let mut last: Option<(usize, usize, usize)> = None; // (step idx, item idx, block idx)
-        for (k, b) in items.iter().enumerate() {
+        // Where the last item at root depth went (an index into `self.items`).
+        let mut last: Option<usize> = None;
+        for b in items {
             if b.kind != BlockKind::Item {
                 continue;
             }
@@ -475,10 +516,7 @@ impl<'t> Parser<'t> {
                     last = None;
                 } else {
                     let item = self.item(text, b.marker.clone(), line);
-                    let step = current_step(part, line);
-                    step.items.push(item);
-                    let si = part.steps.len() - 1;
-                    last = Some((si, part.steps[si].items.len() - 1, k));
+                    last = Some(self.push_item(item));
                 }
                 if let Some(tail) = tail {
                     self.part_paragraph(part, &tail);
@@ -495,15 +533,14 @@ impl<'t> Parser<'t> {
                         .first_strong(b)
                         .map(|s| s.trim_end_matches(':').eq_ignore_ascii_case("cite"))
                         .unwrap_or(false);
-                if let Some((si, ii, _)) = last {
-                    let parent = &mut part.steps[si].items[ii];
+                if let Some(parent) = last.and_then(|i| self.items.get_mut(i)) {
                     if let ItemKind::Section(s) = &mut parent.kind {
                         s.brief.push(bs.share(text));
                     }
                 }
                 if own {
                     let item = self.item(text, b.marker.clone(), line);
-                    current_step(part, line).items.push(item);
+                    self.push_item(item);
                 }
             }
         }
@@ -571,19 +608,10 @@ impl<'t> Parser<'t> {
     }
 }
 
-/// Items under a bold `**Step**` paragraph, or an implicit step for lists that
-/// come before any step (Worker and bold forms, or loose PARTs).
-fn current_step(part: &mut Part, line: usize) -> &mut Step {
-    if part.steps.is_empty() {
-        part.steps.push(Step {
-            number: None,
-            name: "Instructions".to_string(),
-            kind: StepKind::Write,
-            line,
-            items: Vec::new(),
-        });
-    }
-    part.steps.last_mut().expect("a step exists")
+/// The name of the implicit step, shared by every parse.
+fn instructions() -> SharedStr {
+    static NAME: OnceLock<SharedStr> = OnceLock::new();
+    NAME.get_or_init(|| SharedStr::from("Instructions")).clone()
 }
 
 /// The text after a leading bold key and its colon: "Date: 2025" → "2025".

@@ -19,16 +19,19 @@ use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 
+/// The buffer is an `Arc<String>` rather than an `Arc<str>`: the parser's
+/// inline text is built in a `String`, and moving it into an `Arc<str>`
+/// copied it (as large as the plan) once per parse.
 #[derive(Clone)]
 pub struct SharedStr {
-    buf: Arc<str>,
+    buf: Arc<String>,
     start: usize,
     end: usize,
 }
 
 impl SharedStr {
     /// The whole of `buf`.
-    pub fn whole(buf: Arc<str>) -> Self {
+    pub fn whole(buf: Arc<String>) -> Self {
         let end = buf.len();
         SharedStr { buf, start: 0, end }
     }
@@ -82,13 +85,13 @@ impl Borrow<str> for SharedStr {
 
 impl From<&str> for SharedStr {
     fn from(s: &str) -> Self {
-        SharedStr::whole(Arc::from(s))
+        SharedStr::whole(Arc::new(s.to_owned()))
     }
 }
 
 impl From<String> for SharedStr {
     fn from(s: String) -> Self {
-        SharedStr::whole(Arc::from(s))
+        SharedStr::whole(Arc::new(s))
     }
 }
 
