@@ -360,12 +360,14 @@ pub fn blocks(text: &str) -> Blocks {
     let mut opaque = 0usize;
 
     for (event, range) in parser {
-        match event {
+        // Matched by reference: the event is dropped once, not its tag
+        // first and then the rest of it.
+        match &event {
             Event::Start(tag) => match tag {
                 Tag::Heading { level, .. } => {
                     let idx = push(
                         &mut out.list,
-                        BlockKind::Heading(level_num(level)),
+                        BlockKind::Heading(level_num(*level)),
                         list_depth,
                         items.last().copied(),
                         range.clone(),
@@ -481,8 +483,8 @@ pub fn blocks(text: &str) -> Blocks {
                 }
                 _ => {}
             },
-            Event::Text(t) if opaque == 0 => inline(&mut out, cur.as_mut(), &t, range.start, false),
-            Event::Code(t) if opaque == 0 => inline(&mut out, cur.as_mut(), &t, range.start, true),
+            Event::Text(t) if opaque == 0 => inline(&mut out, cur.as_mut(), t, range.start, false),
+            Event::Code(t) if opaque == 0 => inline(&mut out, cur.as_mut(), t, range.start, true),
             Event::SoftBreak | Event::HardBreak if opaque == 0 => {
                 if let Some(c) = cur.as_mut() {
                     out.push_line(c.block, range.end);
