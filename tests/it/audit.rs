@@ -125,17 +125,14 @@ fn audit_finds_stranded_files_in_archive() {
     }
 }
 
-fn shared() -> Option<PathBuf> {
-    let p = std::env::var_os("EXPAND_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    let t = p.join("bench/karpathy-deep-oracle.tar.gz");
+fn bench_tarball() -> Option<PathBuf> {
+    let t = crate::util::shared_root().join("bench/karpathy-deep-oracle.tar.gz");
     t.is_file().then_some(t)
 }
 
 #[test]
 fn audit_bench_base() {
-    let Some(tar) = shared() else {
+    let Some(tar) = bench_tarball() else {
         eprintln!(
             "skipping audit_bench_base: ../shared/bench/karpathy-deep-oracle.tar.gz is absent"
         );

@@ -7,38 +7,36 @@ use std::process::Command;
 
 /// A temporary copy of the repository's sample workspace.
 struct Sample {
-    dir: tempfile::TempDir,
+    ws: crate::util::Ws,
 }
 
 impl Sample {
     fn new() -> Sample {
         // As committed: the README's main job changes the working copy.
-        let dir = tempfile::tempdir().unwrap();
-        expand::testing::write_sample(dir.path()).unwrap();
-        Sample { dir }
+        let ws = crate::util::Ws::new();
+        expand::testing::write_sample(ws.path()).unwrap();
+        Sample { ws }
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        self.ws.path()
     }
 
+    /// The command, to spawn (and kill) or to give more environment.
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = crate::util::expand_std();
         c.arg("-C").arg(self.path()).args(args).env("NO_COLOR", "1");
         c
     }
 
+    /// (exit code, stdout, stderr) of `expand -C <sample> <args…>`.
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.cmd(args).output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let out = self.ws.expand(args);
+        (out.code, out.stdout, out.stderr)
     }
 
     fn plan(&self) -> String {
-        std::fs::read_to_string(self.path().join("plans/sample-expansion.md")).unwrap()
+        String::from_utf8(self.ws.read("plans/sample-expansion.md")).unwrap()
     }
 
     /// The run state as the next run reads it: the snapshot (always whole

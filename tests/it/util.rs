@@ -159,11 +159,16 @@ impl Out {
 
 /// `../shared` (or `$EXPAND_SHARED`), when it is there.
 pub fn shared() -> Option<PathBuf> {
-    let p = match std::env::var_os("EXPAND_SHARED") {
+    let p = shared_root();
+    p.join("fixtures").is_dir().then_some(p)
+}
+
+/// Where the shared folder would be: `$EXPAND_SHARED`, else `../shared`.
+pub fn shared_root() -> PathBuf {
+    match std::env::var_os("EXPAND_SHARED") {
         Some(p) => PathBuf::from(p),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
-    };
-    p.join("fixtures").is_dir().then_some(p)
+    }
 }
 
 /// The shared folder, or print why the test is skipped and return.
