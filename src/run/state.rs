@@ -216,6 +216,8 @@ impl Journal {
             .append(true)
             .open(&path)?;
         // The new name must survive a crash as the records written to it do.
+        // (Unix only: elsewhere a folder cannot be opened to be synced.)
+        #[cfg(unix)]
         if let Some(dir) = path.parent() {
             std::fs::File::open(dir)?.sync_all()?;
         }
