@@ -107,6 +107,24 @@ pub fn run(
                     }
                     printer::diagnostic_text(&mut out, &path, d, ctx.style)?;
                 }
+                // Waits on PARTs of the other plans read together.
+                for part in &p.parts {
+                    let Some(node) = g.node(part.number).filter(|n| !n.waits_on.is_empty()) else {
+                        continue;
+                    };
+                    let on: Vec<String> = node
+                        .waits_on
+                        .iter()
+                        .map(|(plan, n)| format!("{plan} PART {n}"))
+                        .collect();
+                    writeln!(
+                        out,
+                        "{path}:{}: PART {} waits on {}",
+                        part.line,
+                        part.number,
+                        on.join(", ")
+                    )?;
+                }
             }
             let summary = format!(
                 "{} plan{}: {errors} error{}, {warnings} warning{}",

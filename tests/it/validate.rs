@@ -403,6 +403,15 @@ fn seeds_000_and_001_together_wait_across_plans() {
         part_of(p1, 11)["waits_on"],
         serde_json::json!([{"plan": SEED_000, "part": 8}])
     );
+    // The text report says it too, at the PART's line.
+    let mut args = vec!["validate"];
+    args.extend(rels.iter().map(String::as_str));
+    let text = ws.expand(&args).code(0).stdout;
+    assert!(
+        text.lines()
+            .any(|l| l.contains(":419: PART 11 waits on 000_59161f3f172345b1 PART 8")),
+        "{text}"
+    );
     // Alone, nothing to wait on.
     let (ws, rels) = ws_with(&[seed(&shared, "001")]);
     let v = validate_json(&ws, &rels, &[]).code(0).json();
