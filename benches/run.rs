@@ -101,7 +101,7 @@ mod unix {
                         "warning: {} PARTs done with {sent} provider requests, expected {PARTS} \
                      and {PARTS} (exit {:?})",
                         run.done,
-                        run.status.code()
+                        run.process.status.code()
                     );
                 }
                 runs.push((run, ws, floor));
@@ -109,7 +109,7 @@ mod unix {
             // The machine is shared: judge the median trial, CPU and ratio each.
             let mut cpus: Vec<(Duration, Duration, Duration)> = runs
                 .iter()
-                .map(|r| (r.0.cpu, r.0.user, r.0.system))
+                .map(|r| (r.0.process.cpu, r.0.process.user, r.0.process.system))
                 .collect();
             cpus.sort();
             let (cpu, user, system) = cpus[cpus.len() / 2];
@@ -118,7 +118,7 @@ mod unix {
             let floor = ms(floors[floors.len() / 2]) / PARTS as f64;
             let mut aboves: Vec<f64> = runs
                 .iter()
-                .map(|r| (ms(r.0.cpu) - ms(r.2)) / PARTS as f64)
+                .map(|r| (ms(r.0.process.cpu) - ms(r.2)) / PARTS as f64)
                 .collect();
             aboves.sort_by(f64::total_cmp);
             let above = aboves[aboves.len() / 2];
@@ -130,7 +130,7 @@ mod unix {
                 "workspace on {label} ({}, {}): median trial {:.0} ms wall, {}/{PARTS} PARTs done",
                 fs_name(&dir),
                 dir.display(),
-                ms(median.wall),
+                ms(median.process.wall),
                 median.done
             );
             println!(
@@ -150,7 +150,7 @@ mod unix {
             let in_batches: Duration = median.batches.iter().map(|b| b.wall).sum();
             println!(
             "outside batches (start-up, scan, summary): {:.1} ms; worst batch of all trials: {:.3}x",
-            ms(median.wall.saturating_sub(in_batches)),
+            ms(median.process.wall.saturating_sub(in_batches)),
             worst_all
         );
             let cpu_per_part = ms(cpu) / PARTS as f64;
@@ -183,13 +183,13 @@ mod unix {
                 &format!("{PARTS}-PART run wall, {nb} batches ({label})"),
                 format!(
                     "{:.0} ms = {:.2}x {nb} × latency",
-                    ms(median.wall),
-                    ms(median.wall) / (nb as f64 * ms(latency))
+                    ms(median.process.wall),
+                    ms(median.process.wall) / (nb as f64 * ms(latency))
                 ),
             );
             table.info(
                 &format!("peak RSS of the {PARTS}-PART run ({label})"),
-                format!("{:.1} MB", median.maxrss_kb as f64 / 1024.0),
+                format!("{:.1} MB", median.process.maxrss_kb as f64 / 1024.0),
             );
             finished.get_or_insert(ws);
         }
@@ -527,12 +527,7 @@ mod unix {
     }
 
     struct FullRun {
-        status: ExitStatus,
-        wall: Duration,
-        cpu: Duration,
-        user: Duration,
-        system: Duration,
-        maxrss_kb: i64,
+        process: Measured,
         done: usize,
         batches: Vec<BatchTiming>,
     }
@@ -600,12 +595,7 @@ mod unix {
             },
         );
         FullRun {
-            status: m.status,
-            wall: m.wall,
-            cpu: m.cpu,
-            user: m.user,
-            system: m.system,
-            maxrss_kb: m.maxrss_kb,
+            process: m,
             done,
             batches,
         }
