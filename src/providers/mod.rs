@@ -120,6 +120,23 @@ impl SearchHit {
             .take(results)
             .collect()
     }
+
+    /// Hits from an answer whose `results` array holds objects with a
+    /// `content` snippet (SearXNG, Tavily); no such array is a bad answer
+    /// from `what`.
+    pub(crate) fn from_results(
+        v: &serde_json::Value,
+        what: &str,
+        results: usize,
+    ) -> Result<Vec<SearchHit>, ProviderError> {
+        let items = v["results"]
+            .as_array()
+            .ok_or_else(|| ProviderError::BadResponse {
+                what: what.into(),
+                message: "no `results` array in the answer".into(),
+            })?;
+        Ok(Self::from_json(items, "content", results, str::to_string))
+    }
 }
 
 /// A provider's base URL: the configured one, else its default, without a

@@ -40,23 +40,8 @@ impl Searxng {
         let r = Request::get("searxng", url.as_str(), self.timeout)
             .header("accept", "application/json");
         let v: Value = self.http.send(&r).await?.json("searxng")?;
-        parse(&v, results)
+        SearchHit::from_results(&v, "searxng", results)
     }
-}
-
-fn parse(v: &Value, results: usize) -> Result<Vec<SearchHit>, ProviderError> {
-    let items = v["results"]
-        .as_array()
-        .ok_or_else(|| ProviderError::BadResponse {
-            what: "searxng".into(),
-            message: "no `results` array in the answer".into(),
-        })?;
-    Ok(SearchHit::from_json(
-        items,
-        "content",
-        results,
-        str::to_string,
-    ))
 }
 
 impl Search for Searxng {

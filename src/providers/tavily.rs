@@ -48,23 +48,8 @@ impl Tavily {
         .cache_body(public.to_string())
         .secret(&self.key);
         let v: Value = self.http.send(&r).await?.json("tavily")?;
-        parse(&v, results)
+        SearchHit::from_results(&v, "tavily", results)
     }
-}
-
-fn parse(v: &Value, results: usize) -> Result<Vec<SearchHit>, ProviderError> {
-    let items = v["results"]
-        .as_array()
-        .ok_or_else(|| ProviderError::BadResponse {
-            what: "tavily".into(),
-            message: "no `results` array in the answer".into(),
-        })?;
-    Ok(SearchHit::from_json(
-        items,
-        "content",
-        results,
-        str::to_string,
-    ))
 }
 
 impl Search for Tavily {
