@@ -107,12 +107,7 @@ fn consolidate_commits_exactly_the_touched_paths_once() {
 fn consolidate_refuses_failed_part_unless_allow_partial() {
     let w = Ws::new();
     let repo = w.git_init();
-    w.done_part(
-        1,
-        "topic/00-alpha.md",
-        "Alpha Basics",
-        &["Overview", "Alpha Details"],
-    );
+    w.done(1);
     w.failed_part(2, "writer timed out");
     let out = w.expand().args(["consolidate", "p"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -150,21 +145,11 @@ fn consolidate_refuses_failed_part_unless_allow_partial() {
 #[test]
 fn consolidate_refuses_pending_and_skips_commit_outside_repo() {
     let w = Ws::new();
-    w.done_part(
-        1,
-        "topic/00-alpha.md",
-        "Alpha Basics",
-        &["Overview", "Alpha Details"],
-    );
+    w.done(1);
     let out = w.expand().args(["consolidate", "p"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("PART 2 has not run"));
-    w.done_part(
-        2,
-        "topic/01-beta.md",
-        "Beta Details",
-        &["Overview", "Beta Internals"],
-    );
+    w.done(2);
     let out = w.expand().args(["consolidate", "p"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("not inside a git repository"));
@@ -176,18 +161,8 @@ fn consolidate_refuses_pending_and_skips_commit_outside_repo() {
 #[test]
 fn consolidate_agrees_with_run_on_what_is_done() {
     let w = Ws::new();
-    w.done_part(
-        1,
-        "topic/00-alpha.md",
-        "Alpha Basics",
-        &["Overview", "Alpha Details"],
-    );
-    w.done_part(
-        2,
-        "topic/01-beta.md",
-        "Beta Details",
-        &["Overview", "Beta Internals"],
-    );
+    w.done(1);
+    w.done(2);
     w.interrupted_part(2);
     let before = w.read("plans/p.md");
     let out = w.expand().args(["consolidate", "p"]).output().unwrap();
@@ -201,12 +176,7 @@ fn consolidate_agrees_with_run_on_what_is_done() {
         "- [✓] PART 2: Create topic/01-beta.md (FILE EXISTS - 2.1 KB)",
     );
     w.write("plans/p.md", &plan);
-    w.done_part(
-        1,
-        "topic/00-alpha.md",
-        "Alpha Basics",
-        &["Overview", "Alpha Details"],
-    );
+    w.done(1);
     let out = w.expand().args(["consolidate", "p"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("PART 2 has not run"));

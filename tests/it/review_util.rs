@@ -135,18 +135,27 @@ impl Ws {
 
     /// Both PARTs done, as after `expand run p --all`.
     pub fn run_all(&self) {
-        self.done_part(
-            1,
-            "topic/00-alpha.md",
-            "Alpha Basics",
-            &["Overview", "Alpha Details"],
-        );
-        self.done_part(
-            2,
-            "topic/01-beta.md",
-            "Beta Details",
-            &["Overview", "Beta Internals"],
-        );
+        self.done(1);
+        self.done(2);
+    }
+
+    /// PART `n` of `PLAN` done as the runner leaves it, with its planned sections.
+    pub fn done(&self, n: u32) {
+        match n {
+            1 => self.done_part(
+                1,
+                "topic/00-alpha.md",
+                "Alpha Basics",
+                &["Overview", "Alpha Details"],
+            ),
+            2 => self.done_part(
+                2,
+                "topic/01-beta.md",
+                "Beta Details",
+                &["Overview", "Beta Internals"],
+            ),
+            _ => panic!("PLAN has PARTs 1 and 2"),
+        }
     }
 
     pub fn git_init(&self) -> git2::Repository {
