@@ -91,11 +91,7 @@ pub fn run(
             }
         }
     }
-    let errors = plan
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == crate::plan::Severity::Error)
-        .count();
+    let errors = crate::graph::error_count(std::slice::from_ref(plan));
     if errors > 0 {
         eprintln!(
             "{} has {errors} error(s); run `expand validate {}`",

@@ -35,55 +35,32 @@ pub fn run(cli: Cli) -> Result<Code> {
         verbose: cli.verbose,
         quiet: cli.quiet,
     };
+    // Every command but init and completions works in a workspace.
+    let ws = || Workspace::discover(cli.dir.as_deref());
     match cli.command {
         Command::Init { dir } => init::run(dir.as_deref().or(cli.dir.as_deref())),
         Command::Completions { shell } => completions::run(shell),
-        cmd => {
-            let ws = Workspace::discover(cli.dir.as_deref())?;
-            match cmd {
-                Command::Validate {
-                    plans,
-                    format,
-                    batch_size,
-                } => validate::run(&ws, &ctx, &plans, format, batch_size),
-                Command::Graph {
-                    plan,
-                    format,
-                    batch_size,
-                } => graph::run(&ws, &plan, format, batch_size),
-                Command::FixEncoding { plan } => fix_encoding::run(&ws, &plan),
-                Command::Run(args) => run::run(&ws, &ctx, args),
-                Command::Status { plan } => status::run(&ws, &ctx, plan.as_deref()),
-                Command::Reset { plan, parts } => reset::run(&ws, &plan, &parts),
-                Command::Review { what } => review::run(&ws, &ctx, what),
-                Command::Consolidate {
-                    plan,
-                    allow_partial,
-                    no_commit,
-                } => consolidate::run(&ws, &ctx, plan.as_deref(), allow_partial, no_commit),
-                Command::Audit { fix } => audit::run(&ws, &ctx, fix),
-                other => Err(crate::error::bad_input(format!(
-                    "`{}` is not available in this build yet",
-                    command_name(&other)
-                ))),
-            }
-        }
-    }
-}
-
-fn command_name(c: &Command) -> &'static str {
-    match c {
-        Command::Init { .. } => "init",
-        Command::Validate { .. } => "validate",
-        Command::Graph { .. } => "graph",
-        Command::Run(_) => "run",
-        Command::Status { .. } => "status",
-        Command::Review { .. } => "review",
-        Command::Consolidate { .. } => "consolidate",
-        Command::Audit { .. } => "audit",
-        Command::Reset { .. } => "reset",
-        Command::FixEncoding { .. } => "fix-encoding",
-        Command::Completions { .. } => "completions",
+        Command::Validate {
+            plans,
+            format,
+            batch_size,
+        } => validate::run(&ws()?, &ctx, &plans, format, batch_size),
+        Command::Graph {
+            plan,
+            format,
+            batch_size,
+        } => graph::run(&ws()?, &plan, format, batch_size),
+        Command::FixEncoding { plan } => fix_encoding::run(&ws()?, &plan),
+        Command::Run(args) => run::run(&ws()?, &ctx, args),
+        Command::Status { plan } => status::run(&ws()?, &ctx, plan.as_deref()),
+        Command::Reset { plan, parts } => reset::run(&ws()?, &plan, &parts),
+        Command::Review { what } => review::run(&ws()?, &ctx, what),
+        Command::Consolidate {
+            plan,
+            allow_partial,
+            no_commit,
+        } => consolidate::run(&ws()?, &ctx, plan.as_deref(), allow_partial, no_commit),
+        Command::Audit { fix } => audit::run(&ws()?, &ctx, fix),
     }
 }
 

@@ -42,11 +42,7 @@ pub fn run(
             );
         }
     }
-    let errors = plans
-        .iter()
-        .flat_map(|p| &p.diagnostics)
-        .filter(|d| d.severity == Severity::Error)
-        .count();
+    let errors = crate::graph::error_count(&plans);
     let warnings = plans
         .iter()
         .flat_map(|p| &p.diagnostics)
