@@ -127,7 +127,6 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         root: ws.root.clone(),
         knowledge_dir: kdir,
         drops_dir: ws.drops_dir(),
-        state_dir: state_dir.clone(),
         tmp_dir,
         plan_file: file.clone(),
         plan_shown: show(&ws.show(&file)),

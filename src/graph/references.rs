@@ -227,10 +227,6 @@ impl Catalog {
             Resolution::Glob(m)
         }
     }
-
-    pub fn existing_count(&self) -> usize {
-        self.planned.iter().filter(|p| p.is_none()).count()
-    }
 }
 
 /// `./a/b.md` → `a/b.md`; `knowledge/a` → `a`; backslashes to slashes.

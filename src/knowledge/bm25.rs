@@ -309,10 +309,6 @@ impl Bm25 {
         &self.passages[i]
     }
 
-    pub fn passages(&self) -> &[Passage] {
-        &self.passages
-    }
-
     pub fn len(&self) -> usize {
         self.passages.len()
     }

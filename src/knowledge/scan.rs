@@ -169,10 +169,6 @@ impl KnowledgeBase {
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     pub fn len(&self) -> usize {
         self.files.len()
     }

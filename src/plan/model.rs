@@ -174,19 +174,6 @@ pub enum StepKind {
     Other,
 }
 
-impl StepKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepKind::Knowledge => "knowledge",
-            StepKind::Research => "research",
-            StepKind::Write => "write",
-            StepKind::Drop => "drop",
-            StepKind::Complete => "complete",
-            StepKind::Other => "other",
-        }
-    }
-}
-
 /// `**Step K: Name**` and the checklist below it.
 #[derive(Clone, Debug)]
 pub struct Step {
@@ -266,16 +253,6 @@ pub enum Severity {
     Info,
     Warning,
     Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
 }
 
 /// A finding about a plan, always with the line it concerns.

@@ -109,7 +109,6 @@ pub struct Request {
     pub timeout: Duration,
     /// Stop reading the body past this many bytes (the response is kept, truncated).
     pub max_bytes: Option<u64>,
-    pub cache: bool,
     /// Values scrubbed from errors and cached bodies.
     pub secrets: Vec<String>,
 }
@@ -137,7 +136,6 @@ impl Request {
             cache_body: None,
             timeout,
             max_bytes: None,
-            cache: true,
             secrets: Vec::new(),
         }
     }
@@ -180,11 +178,6 @@ impl Request {
         self
     }
 
-    pub fn no_cache(mut self) -> Request {
-        self.cache = false;
-        self
-    }
-
     /// sha256 of method, URL and body (or its stand-in); headers are left out,
     /// so credentials never reach the key.
     pub fn cache_key(&self) -> String {
@@ -215,8 +208,6 @@ pub struct Response {
     pub body: String,
     /// The body was cut at the request's `max_bytes`.
     pub truncated: bool,
-    #[serde(skip)]
-    pub from_cache: bool,
 }
 
 impl Response {
@@ -251,19 +242,12 @@ impl Http {
         })
     }
 
-    pub fn options(&self) -> &HttpOptions {
-        &self.opts
-    }
-
     /// Send `req`, answering from the cache when it can, retrying what is retryable.
     pub async fn send(&self, req: &Request) -> Result<Response, ProviderError> {
-        let cache_path = match (&self.cache_dir, req.cache) {
-            (Some(dir), true) => {
-                let key = req.cache_key();
-                Some(dir.join(&key[..2]).join(format!("{key}.json")))
-            }
-            _ => None,
-        };
+        let cache_path = self.cache_dir.as_ref().map(|dir| {
+            let key = req.cache_key();
+            dir.join(&key[..2]).join(format!("{key}.json"))
+        });
         if let Some(path) = &cache_path {
             if let Some(resp) = read_cache(path) {
                 tracing::debug!(what = %req.what, url = %scrub(&req.url, &req.secrets), "http cache hit");
@@ -394,7 +378,6 @@ impl Http {
             content_type,
             body,
             truncated,
-            from_cache: false,
         })
     }
 }
@@ -423,9 +406,7 @@ fn map_reqwest(req: &Request, e: reqwest::Error) -> ProviderError {
 
 fn read_cache(path: &Path) -> Option<Response> {
     let text = std::fs::read_to_string(path).ok()?;
-    let mut resp: Response = serde_json::from_str(&text).ok()?;
-    resp.from_cache = true;
-    Some(resp)
+    serde_json::from_str(&text).ok()
 }
 
 fn write_cache(path: &Path, resp: &Response, secrets: &[String]) {

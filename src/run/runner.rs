@@ -28,7 +28,6 @@ pub struct Shared {
     pub root: PathBuf,
     pub knowledge_dir: PathBuf,
     pub drops_dir: PathBuf,
-    pub state_dir: PathBuf,
     pub tmp_dir: PathBuf,
     pub plan_file: PathBuf,
     /// Workspace-relative plan path for drops and messages.
