@@ -141,21 +141,12 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
             Err(e) => {
                 last_err = e;
                 let will_retry = attempt < max;
+                // The next attempt's start, or the failure below, records it.
                 sh.reporter.event(Event::PartFailed {
                     part: number,
                     error: last_err.clone(),
                     will_retry,
                 });
-                let _ = sh
-                    .save_part(number, Durability::Synced, |p| {
-                        p.status = if will_retry {
-                            PartStatus::Running
-                        } else {
-                            PartStatus::Failed
-                        };
-                        p.error = Some(last_err.clone());
-                    })
-                    .await;
             }
         }
     }
