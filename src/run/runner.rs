@@ -181,6 +181,8 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         .clone()
         .ok_or_else(|| format!("PART {number} names no knowledge file to create"))?;
     let target_path = crate::fsutil::resolve_inside(&sh.knowledge_dir, &target)?;
+    // Before any paid work: a file expand did not write is never replaced.
+    sh.refuse_foreign_target(number, &target_path, &target)?;
     let node = sh.graph.node(number).cloned().unwrap_or_default();
 
     // 1. Knowledge: CPU work over the whole base, off the async threads.
@@ -236,20 +238,8 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
             problems.join("; ")
         );
     }
-    let exists = target_path.exists();
-    let ours = sh
-        .state
-        .lock()
-        .expect("state lock")
-        .part(number)
-        .map(|p| p.wrote_target)
-        .unwrap_or(false);
-    if exists && !ours && !sh.force {
-        return Err(format!(
-            "`{}` exists already and expand did not write it; not overwriting (use --force)",
-            sh.plan_shown_knowledge(&target)
-        ));
-    }
+    // Again: the file may have appeared while the writer worked.
+    sh.refuse_foreign_target(number, &target_path, &target)?;
     // The drop's name is fixed now so that one state write records both
     // files this attempt is about to create: an interrupted attempt's files
     // are then known to be expand's own (replaced, not refused or doubled).
@@ -368,6 +358,30 @@ impl Shared {
         let prices = &self.config.prices;
         cost::cost(&w.usage, &w.model, prices)
             .or_else(|| cost::cost(&w.usage, self.writer.model(), prices))
+    }
+
+    /// Refuse to write over `target` when it exists and no attempt of this
+    /// PART wrote it (unless `--force`).
+    fn refuse_foreign_target(
+        &self,
+        number: u32,
+        path: &std::path::Path,
+        target: &str,
+    ) -> Result<(), String> {
+        let ours = || {
+            self.state
+                .lock()
+                .expect("state lock")
+                .part(number)
+                .is_some_and(|p| p.wrote_target)
+        };
+        if !self.force && path.exists() && !ours() {
+            return Err(format!(
+                "`{}` exists already and expand did not write it; not overwriting (use --force)",
+                self.plan_shown_knowledge(target)
+            ));
+        }
+        Ok(())
     }
 
     fn plan_shown_knowledge(&self, target: &str) -> String {
