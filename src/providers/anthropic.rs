@@ -54,11 +54,10 @@ impl Anthropic {
     }
 
     async fn call(&self, req: &WriteRequest) -> Result<Written, ProviderError> {
-        let prompt = super::prompt_of(req);
         let mut body = json!({
             "model": self.model,
             "max_tokens": self.max_tokens,
-            "messages": [{"role": "user", "content": prompt}],
+            "messages": [{"role": "user", "content": req.prompt}],
         });
         if let Some(t) = self.temperature {
             body["temperature"] = json!(t);

@@ -41,7 +41,6 @@ impl CommandWriter {
     }
 
     async fn run(&self, req: &WriteRequest) -> Result<Written, ProviderError> {
-        let prompt = super::prompt_of(req);
         let program = self.argv[0].clone();
         let mut cmd = tokio::process::Command::new(&program);
         cmd.args(&self.argv[1..])
@@ -62,7 +61,7 @@ impl CommandWriter {
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let mut stdout = child.stdout.take().expect("stdout is piped");
         let mut stderr = child.stderr.take().expect("stderr is piped");
-        let input = prompt.clone().into_bytes();
+        let input = req.prompt.clone().into_bytes();
         let work = async {
             // Feed stdin while draining stdout/stderr, or a chatty child deadlocks.
             let feed = async move {
@@ -118,7 +117,7 @@ impl CommandWriter {
         }
         Ok(Written {
             usage: Usage {
-                input_tokens: estimate_tokens(&prompt),
+                input_tokens: estimate_tokens(&req.prompt),
                 output_tokens: estimate_tokens(&text),
             },
             text,

@@ -215,15 +215,4 @@ pub trait Fetch: Send + Sync {
 }
 
 /// Prompt budget used when a request arrives without a built prompt.
-const DEFAULT_PROMPT_TOKENS: u64 = 24_000;
-
-/// The request's prompt, or one built from its parts when the caller left it empty.
-pub(crate) fn prompt_of(req: &WriteRequest) -> String {
-    if req.prompt.trim().is_empty() {
-        prompt::build_prompt(req, DEFAULT_PROMPT_TOKENS)
-    } else {
-        req.prompt.clone()
-    }
-}
-
 pub use build::build;

@@ -50,10 +50,9 @@ impl OpenAi {
     }
 
     async fn call(&self, req: &WriteRequest) -> Result<Written, ProviderError> {
-        let prompt = super::prompt_of(req);
         let mut body = json!({
             "model": self.model,
-            "messages": [{"role": "user", "content": prompt}],
+            "messages": [{"role": "user", "content": req.prompt}],
         });
         if let Some(n) = self.max_tokens {
             body["max_tokens"] = json!(n);

@@ -223,10 +223,10 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         part: number,
         step: "write",
     });
-    let mut evidence = pack.evidence.clone();
-    evidence.extend(found.evidence.iter().cloned());
+    let mut evidence = pack.evidence;
+    evidence.extend(found.evidence);
     let req = steps::write::request(&sh.plan, &part, evidence, sh.config.budget.prompt_tokens);
-    let (written, problems) = steps::write::run(sh.writer.as_ref(), &req)
+    let (mut written, problems) = steps::write::run(sh.writer.as_ref(), &req)
         .await
         .map_err(|e| format!("write: {e}"))?;
     // Counted as soon as the writer answers: a PART that fails later still spent it.
@@ -262,7 +262,7 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         p.drop = Some(drop_rel.clone());
     })
     .await?;
-    let mut text = written.text.clone();
+    let mut text = std::mem::take(&mut written.text);
     if !text.ends_with('\n') {
         text.push('\n');
     }
@@ -287,7 +287,7 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         .filter(|s| s.starts_with("http"))
         .cloned()
         .collect();
-    let mut kfiles = pack.files.clone();
+    let mut kfiles = pack.files;
     for s in &found.sources {
         if !s.starts_with("http") {
             let p = s.split('#').next().unwrap_or(s).to_string();
@@ -325,8 +325,8 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
     tick(sh, number, &stamp)?;
     sh.fault("mark", number);
     let duration_ms = started.elapsed().as_millis() as u64;
-    let mut sources = kfiles.clone();
-    sources.extend(urls.iter().cloned());
+    let mut sources = kfiles;
+    sources.extend(urls);
     sh.save_part(number, Durability::Synced, |p| {
         p.status = PartStatus::Done;
         p.error = None;
@@ -334,8 +334,8 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         p.duration_ms = Some(duration_ms);
         p.target_lines = Some(lines);
         p.provider = Some(sh.writer.name().to_string());
-        p.model = Some(written.model.clone());
-        p.usage = written.usage.clone();
+        p.model = Some(written.model);
+        p.usage = written.usage;
         p.cost = cost;
         p.sources = sources;
     })
