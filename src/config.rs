@@ -225,7 +225,11 @@ impl Config {
         let mut value = match std::fs::read_to_string(&path) {
             Ok(text) if text.trim().is_empty() => serde_yaml::Value::Mapping(Default::default()),
             Ok(text) => {
-                serde_yaml::from_str::<serde_yaml::Value>(&text).map_err(|e| invalid(&path, &e))?
+                let v = serde_yaml::from_str::<serde_yaml::Value>(&text)
+                    .map_err(|e| invalid(&path, &e))?;
+                // Validate the file alone first, so errors carry its line numbers.
+                serde_yaml::from_str::<Config>(&text).map_err(|e| invalid(&path, &e))?;
+                v
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 serde_yaml::Value::Mapping(Default::default())
@@ -234,16 +238,6 @@ impl Config {
         };
         if value.is_null() {
             value = serde_yaml::Value::Mapping(Default::default());
-        }
-        // Validate the file alone first, so errors carry its line numbers.
-        if path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            if !text.trim().is_empty() {
-                serde_yaml::from_str::<Config>(&text).map_err(|e| invalid(&path, &e))?;
-            }
         }
         let mut env: Vec<(String, String)> = env
             .filter(|(k, _)| k.starts_with("EXPAND_") && k.len() > 7)
