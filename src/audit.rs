@@ -474,7 +474,7 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
         for (line, target) in relative_links(&texts[f]) {
             let decoded = target.replace("%20", " ");
             let ok = match normalize(&join_rel(dir, &decoded)) {
-                Some(r) => on_disk(&r) || kroot.join(&r).exists(),
+                Some(r) => on_disk(&r),
                 None => kroot.join(dir).join(&decoded).exists(),
             };
             if !ok {
@@ -641,14 +641,8 @@ pub fn fix(ws: &Workspace, report: &Report) -> Result<Vec<String>, AuditError> {
                 let idir = parent(index);
                 let full = join_rel(idir, named);
                 let (title, lines) = report.titles.get(&full).cloned().unwrap_or_default();
-                let dir = parent(&full);
-                let heading = if dir.is_empty() {
-                    "./".to_string()
-                } else {
-                    format!("{dir}/")
-                };
                 add.entry(index).or_default().push((
-                    heading,
+                    crate::consolidate::parent_heading(&full),
                     index_md::Row {
                         file: named.clone(),
                         description: title,

@@ -90,7 +90,8 @@ fn top_folder(target: &str) -> Option<&str> {
     target.split_once('/').map(|(a, _)| a)
 }
 
-fn parent_heading(target: &str) -> String {
+/// The INDEX.md heading a file is listed under: its folder with a slash, or `./`.
+pub(crate) fn parent_heading(target: &str) -> String {
     match target.rfind('/') {
         Some(i) => format!("{}/", &target[..i]),
         None => "./".to_string(),
