@@ -148,7 +148,8 @@ fn element(html: &str, tag: &str) -> Option<String> {
     }
 }
 
-fn decode_entities(s: &str) -> String {
+/// The few HTML entities text snippets carry, decoded.
+pub(super) fn decode_entities(s: &str) -> String {
     s.replace("&amp;", "&")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
