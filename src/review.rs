@@ -38,6 +38,9 @@ pub struct PartReview {
     pub urls: usize,
     pub knowledge_refs: usize,
     pub drop: Option<String>,
+    /// The drop's text as read for its check (for `review --show`).
+    #[serde(skip)]
+    pub drop_text: Option<String>,
     pub duration_ms: Option<u64>,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -225,15 +228,16 @@ pub fn review_part(part: &Part, st: Option<&PartState>, kroot: &Path, root: &Pat
         }
     }
     let drop = st.and_then(|s| s.drop.clone());
-    match &drop {
-        None => add("drop", Level::Fail, "no KNOWLEDGE-DROP recorded".into()),
-        Some(d) => match std::fs::read_to_string(root.join(d)) {
-            Err(_) => add("drop", Level::Fail, format!("`{d}` does not exist")),
-            Ok(dt) => match &target {
-                Some(t) if dt.contains(t.as_str()) => add("drop", Level::Pass, format!("`{d}`")),
-                Some(t) => add("drop", Level::Fail, format!("`{d}` does not name `{t}`")),
-                None => add("drop", Level::Warn, format!("`{d}`")),
-            },
+    let drop_text = drop
+        .as_ref()
+        .and_then(|d| std::fs::read_to_string(root.join(d)).ok());
+    match (&drop, &drop_text) {
+        (None, _) => add("drop", Level::Fail, "no KNOWLEDGE-DROP recorded".into()),
+        (Some(d), None) => add("drop", Level::Fail, format!("`{d}` does not exist")),
+        (Some(d), Some(dt)) => match &target {
+            Some(t) if dt.contains(t.as_str()) => add("drop", Level::Pass, format!("`{d}`")),
+            Some(t) => add("drop", Level::Fail, format!("`{d}` does not name `{t}`")),
+            None => add("drop", Level::Warn, format!("`{d}`")),
         },
     }
     let ok = checks.iter().all(|c| c.level != Level::Fail);
@@ -251,6 +255,7 @@ pub fn review_part(part: &Part, st: Option<&PartState>, kroot: &Path, root: &Pat
         urls,
         knowledge_refs: refs,
         drop,
+        drop_text,
         duration_ms: st.and_then(|s| s.duration_ms),
         input_tokens: usage.input_tokens,
         output_tokens: usage.output_tokens,

@@ -67,10 +67,6 @@ pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
         .map(|p| review_part(p, state.part(p.number), &kroot, &ws.root))
         .collect();
     let ok = reviews.iter().all(|r| r.ok);
-    let drop_text = |d: &Option<String>| {
-        d.as_ref()
-            .and_then(|d| std::fs::read_to_string(ws.root.join(d)).ok())
-    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if ctx.json {
@@ -79,7 +75,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
             .map(|r| {
                 let mut v = serde_json::to_value(r).expect("serializes");
                 if show {
-                    v["drop_text"] = json!(drop_text(&r.drop));
+                    v["drop_text"] = json!(r.drop_text);
                 }
                 v
             })
@@ -142,7 +138,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
         }
         if show {
             for r in &reviews {
-                if let Some(t) = drop_text(&r.drop) {
+                if let Some(t) = &r.drop_text {
                     writeln!(
                         out,
                         "\n{}\n{t}",
