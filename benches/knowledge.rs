@@ -47,7 +47,9 @@ fn main() {
     let root = tmp.path().join("karpathy-deep-oracle");
 
     let t = Instant::now();
-    let kb = KnowledgeBase::scan(&root, &[]).expect("scan");
+    let fs = expand::workspace::jail::Jail::open(&root.canonicalize().expect("canonical"))
+        .expect("open the base");
+    let kb = KnowledgeBase::scan(&fs, fs.root(), &[]).expect("scan");
     let scan_time = t.elapsed();
     let bytes: usize = kb.files().iter().map(|f| f.text.len()).sum();
     println!(

@@ -652,15 +652,16 @@ mod unix {
     fn write_floor(under: &Path) -> Duration {
         use std::io::Write;
         let dir = tempfile::tempdir_in(under).expect("temp dir");
-        let tmp = dir.path().join("tmp");
+        let fs =
+            expand::workspace::jail::Jail::open(&dir.path().canonicalize().expect("canonical"))
+                .expect("open");
         let sizes = [("k.md", 1_500), ("d.md", 1_000), ("plan.md", 15_000)];
         let mut journal = std::fs::File::create(dir.path().join("s.journal")).expect("journal");
         let record = vec![b'x'; 700];
         let before = self_cpu();
         for _ in 0..PARTS {
             for (name, size) in sizes {
-                expand::fsutil::atomic_write_via(&tmp, &dir.path().join(name), &vec![b'x'; size])
-                    .expect("write");
+                fs.write(name, &vec![b'x'; size]).expect("write");
             }
             journal.write_all(&record).expect("append");
             journal.sync_data().expect("fdatasync");

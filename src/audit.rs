@@ -359,7 +359,7 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
     for x in &ws.config.audit.exclude {
         exclude.push(kroot.join(x));
     }
-    let all = crate::knowledge::list_files(&kroot, &exclude).map_err(io(&kroot))?;
+    let all = crate::knowledge::list_files(&ws.fs, &kroot, &exclude).map_err(io(&kroot))?;
     let show = |p: &Path| crate::fsutil::rel_str(&ws.root, p);
     let kshow = |rel: &str| show(&kroot.join(rel));
     let mut report = Report::default();
@@ -384,7 +384,7 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
     let mut texts: HashMap<&str, String> = HashMap::with_capacity(all.len());
     for p in files.iter().chain(indexes.iter()) {
         let path = kroot.join(p);
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        let bytes = ws.fs.read(&path).map_err(io(&path))?;
         texts.insert(p, String::from_utf8_lossy(&bytes).into_owned());
     }
     for p in &files {
@@ -599,7 +599,7 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
     drops.dedup();
     report.checked.drops = drops.len();
     for d in &drops {
-        let text = std::fs::read(d).map_err(io(d))?;
+        let text = ws.fs.read(d).map_err(io(d))?;
         let text = String::from_utf8_lossy(&text);
         let Some(t) = drop_target(&text) else {
             continue;
@@ -660,7 +660,7 @@ pub fn fix(ws: &Workspace, report: &Report) -> Result<Vec<String>, AuditError> {
     let keys: BTreeSet<&str> = add.keys().chain(remove.keys()).copied().collect();
     for index in keys {
         let path = kroot.join(index);
-        let old = std::fs::read_to_string(&path).map_err(io(&path))?;
+        let old = ws.fs.read_to_string(&path).map_err(io(&path))?;
         let mut text = old.clone();
         if let Some(r) = remove.get(index) {
             text = index_md::remove_rows(&text, r);
@@ -675,7 +675,7 @@ pub fn fix(ws: &Workspace, report: &Report) -> Result<Vec<String>, AuditError> {
             }
         }
         if text != old {
-            crate::fsutil::atomic_write(&path, text.as_bytes()).map_err(io(&path))?;
+            ws.fs.write(&path, text.as_bytes()).map_err(io(&path))?;
             changed.push(crate::fsutil::rel_str(&ws.root, &path));
         }
     }

@@ -126,11 +126,18 @@ pub enum Command {
         fix: bool,
     },
     /// Mark PARTs pending again (state and plan ticks); their files are kept.
+    ///
+    /// With --rebuild-state: replace a damaged run state with one rebuilt
+    /// from the plan's ticks, its drops and the files on disk.
     Reset {
         plan: String,
         /// Only these PARTs (default: all).
         #[arg(long = "part", num_args = 1..)]
         parts: Vec<u32>,
+        /// Rebuild the plan's run state instead (the old files are kept in
+        /// `.expand/state/damaged/`); ticks and files are left as they are.
+        #[arg(long, conflicts_with = "parts")]
+        rebuild_state: bool,
     },
     /// Rewrite a mis-encoded plan (UTF-8 once decoded as Mac Roman or Windows-1252) as clean UTF-8.
     FixEncoding { plan: String },

@@ -222,19 +222,32 @@ impl Config {
         env: impl Iterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
         let path = root.join(FILE_NAME);
-        let mut value = match std::fs::read_to_string(&path) {
-            Ok(text) if text.trim().is_empty() => serde_yaml::Value::Mapping(Default::default()),
-            Ok(text) => {
-                let v = serde_yaml::from_str::<serde_yaml::Value>(&text)
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => return Err(ConfigError::Io { path, source }),
+        };
+        Config::from_text(&path, text.as_deref(), env)
+    }
+
+    /// The configuration from the text of `path` (`None`: no file) and the
+    /// `EXPAND_*` overrides in `env`.
+    pub fn from_text(
+        path: &Path,
+        text: Option<&str>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let path = path.to_path_buf();
+        let mut value = match text {
+            Some(text) if text.trim().is_empty() => serde_yaml::Value::Mapping(Default::default()),
+            Some(text) => {
+                let v = serde_yaml::from_str::<serde_yaml::Value>(text)
                     .map_err(|e| invalid(&path, &e))?;
                 // Validate the file alone first, so errors carry its line numbers.
-                serde_yaml::from_str::<Config>(&text).map_err(|e| invalid(&path, &e))?;
+                serde_yaml::from_str::<Config>(text).map_err(|e| invalid(&path, &e))?;
                 v
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                serde_yaml::Value::Mapping(Default::default())
-            }
-            Err(source) => return Err(ConfigError::Io { path, source }),
+            None => serde_yaml::Value::Mapping(Default::default()),
         };
         if value.is_null() {
             value = serde_yaml::Value::Mapping(Default::default());

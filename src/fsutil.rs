@@ -1,8 +1,10 @@
-//! Filesystem helpers every stage uses: the one atomic-write function, and the
-//! checks that keep paths inside the workspace.
+//! Path rules every stage uses: what a relative path from a plan may look
+//! like, how two names collide, how a path is shown. Reading and writing go
+//! through the workspace's jail (`workspace::jail`); `atomic_write` remains
+//! for the stages not moved onto it yet.
 
 use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 /// Write `bytes` to `path` atomically: a temp file in the same folder, fsync,
 /// then rename over the target. Readers see the old file or the new one, never
@@ -12,14 +14,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    atomic_write_via(dir, path, bytes)
-}
-
-/// Like [`atomic_write`], with the temp file in `tmp_dir` (same filesystem), so
-/// a crash mid-write leaves nothing at all in the target's folder. The runner
-/// uses `.expand/tmp/` for knowledge files and drops.
-pub fn atomic_write_via(tmp_dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_renamed(tmp_dir, path, bytes, true)
+    write_renamed(dir, path, bytes, true)
 }
 
 /// Like [`atomic_write`] without the fsync, for caches: readers still see a
@@ -74,8 +69,16 @@ pub fn check_relative(p: &str) -> Result<(), &'static str> {
     if p.chars().any(|c| c.is_control()) {
         return Err("contains control characters");
     }
+    if p.chars().any(is_invisible) {
+        return Err("contains invisible or direction-changing characters");
+    }
     if p.len() > 400 {
         return Err("is longer than 400 bytes");
+    }
+    if p.split(['/', '\\'])
+        .any(|c| c.len() > crate::workspace::jail::MAX_NAME)
+    {
+        return Err("has a file or folder name too long to write (over 234 bytes)");
     }
     if p.starts_with('/')
         || p.starts_with('\\')
@@ -95,29 +98,23 @@ pub fn check_relative(p: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Resolve `rel` under `root`, refusing `..`, absolute paths and symlinks that
-/// lead outside `root`. The file itself need not exist.
-pub fn resolve_inside(root: &Path, rel: &str) -> Result<PathBuf, String> {
-    check_relative(rel).map_err(|e| format!("`{rel}` {e}"))?;
-    let joined = root.join(rel);
-    let canon_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    // The longest existing ancestor decides where symlinks lead.
-    let mut probe = joined.clone();
-    loop {
-        if probe.symlink_metadata().is_ok() {
-            let real = probe.canonicalize().map_err(|e| format!("`{rel}`: {e}"))?;
-            if !real.starts_with(&canon_root) {
-                return Err(format!(
-                    "`{rel}` leads outside the knowledge folder through a symbolic link"
-                ));
-            }
-            break;
-        }
-        if !probe.pop() || probe == *root {
-            break;
-        }
-    }
-    Ok(joined)
+/// Characters that change how a name looks without being seen: zero-width
+/// spaces and joiners, direction marks, embeddings, overrides and isolates,
+/// the byte-order mark, line and paragraph separators, the soft hyphen. A
+/// target holding one can pass for another file in a review.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{2028}' | '\u{2029}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')
+}
+
+/// The form under which two names are the same file on a case-insensitive
+/// or normalizing filesystem (macOS, Windows): NFC, then lowercased.
+pub fn fold_name(p: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    p.nfc().collect::<String>().to_lowercase()
 }
 
 /// `path` relative to `base` with forward slashes, or `path` as given.
@@ -138,6 +135,11 @@ mod tests {
         assert!(check_relative("/etc/passwd").is_err());
         assert!(check_relative("a\u{7}b.md").is_err());
         assert!(check_relative("").is_err());
+        assert!(check_relative("a/in\u{202E}dm.md").is_err());
+        assert!(check_relative("a/zero\u{200B}width.md").is_err());
+        assert!(check_relative(&format!("a/{}.md", "x".repeat(240))).is_err());
+        assert!(check_relative(&format!("a/{}.md", "x".repeat(200))).is_ok());
+        assert_eq!(fold_name("Caf\u{e9}.md"), fold_name("cafe\u{301}.MD"));
     }
 
     #[test]
@@ -148,31 +150,5 @@ mod tests {
         atomic_write(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(d.path().join("sub")).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn atomic_write_via_makes_missing_folders_and_leaves_no_temp_file() {
-        let d = tempfile::tempdir().unwrap();
-        let tmp = d.path().join(".expand/tmp");
-        let p = d.path().join("knowledge/new/01-x.md");
-        atomic_write_via(&tmp, &p, b"one").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"one");
-        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
-        // A folder in the way of the target is an error, and no temp file stays.
-        let blocked = d.path().join("knowledge/new/01-x.md/inside.md");
-        assert!(atomic_write_via(&tmp, &blocked, b"two").is_err());
-        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn symlink_escape_is_refused() {
-        let d = tempfile::tempdir().unwrap();
-        let outside = tempfile::tempdir().unwrap();
-        let root = d.path().join("knowledge");
-        std::fs::create_dir_all(&root).unwrap();
-        std::os::unix::fs::symlink(outside.path(), root.join("evil")).unwrap();
-        assert!(resolve_inside(&root, "evil/x.md").is_err());
-        assert!(resolve_inside(&root, "fine/x.md").is_ok());
     }
 }

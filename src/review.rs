@@ -117,9 +117,15 @@ fn sources_section(text: &str) -> Option<&str> {
 
 const PLACEHOLDERS: [&str; 5] = ["[TIME]", "[DATE]", "TODO", "TBD", "FIXME"];
 
-/// Review one PART: `kroot` is the knowledge root, `root` the workspace root
+/// Review one PART, reading through the workspace's jail: `kroot` is the knowledge root, `root` the workspace root
 /// (drops are workspace-relative).
-pub fn review_part(part: &Part, st: Option<&PartState>, kroot: &Path, root: &Path) -> PartReview {
+pub fn review_part(
+    fs: &crate::workspace::jail::Jail,
+    part: &Part,
+    st: Option<&PartState>,
+    kroot: &Path,
+    root: &Path,
+) -> PartReview {
     let mut checks = Vec::new();
     let mut add = |name, level, detail: String| {
         checks.push(Check {
@@ -148,8 +154,8 @@ pub fn review_part(part: &Part, st: Option<&PartState>, kroot: &Path, root: &Pat
     let target = st.and_then(|s| s.target.clone()).or(part.target.clone());
     let text = target
         .as_ref()
-        .and_then(|t| crate::fsutil::resolve_inside(kroot, t).ok())
-        .and_then(|p| std::fs::read_to_string(p).ok());
+        .filter(|t| crate::fsutil::check_relative(t).is_ok())
+        .and_then(|t| fs.read_to_string(kroot.join(t)).ok());
     let mut lines = None;
     let (mut urls, mut refs) = (0, 0);
     let planned: Vec<&str> = part.sections().map(|s| s.title.as_str()).collect();
@@ -230,7 +236,7 @@ pub fn review_part(part: &Part, st: Option<&PartState>, kroot: &Path, root: &Pat
     let drop = st.and_then(|s| s.drop.clone());
     let drop_text = drop
         .as_ref()
-        .and_then(|d| std::fs::read_to_string(root.join(d)).ok());
+        .and_then(|d| fs.read_to_string(root.join(d)).ok());
     match (&drop, &drop_text) {
         (None, _) => add("drop", Level::Fail, "no KNOWLEDGE-DROP recorded".into()),
         (Some(d), None) => add("drop", Level::Fail, format!("`{d}` does not exist")),

@@ -78,6 +78,20 @@ fn from_head(src: &Path, dest: &Path) -> Option<()> {
 pub fn sample_knowledge() -> crate::knowledge::scan::KnowledgeBase {
     let dir = tempfile::tempdir().expect("temp dir");
     write_sample(dir.path()).expect("write the committed sample");
-    crate::knowledge::scan::KnowledgeBase::scan(&dir.path().join("knowledge"), &[])
-        .expect("scan the sample")
+    crate::knowledge::scan::KnowledgeBase::scan(
+        &crate::workspace::jail::Jail::open(&dir.path().canonicalize().unwrap()).unwrap(),
+        &dir.path().canonicalize().unwrap().join("knowledge"),
+        &[],
+    )
+    .expect("scan the sample")
+}
+
+/// The test hook `EXPAND_FAULT=<step>[:<part>]`: abort the process right
+/// after that step (of that PART), as `kill -9` would.
+pub fn fault() -> Option<(String, Option<u32>)> {
+    let f = std::env::var("EXPAND_FAULT").ok()?;
+    match f.split_once(':') {
+        Some((s, p)) => Some((s.to_string(), p.parse().ok())),
+        None => Some((f, None)),
+    }
 }

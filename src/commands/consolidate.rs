@@ -30,7 +30,7 @@ pub fn run(
         // Consolidation needs the plan's PARTs and targets, not its graph.
         let plan = &ws.load_plan(file)?;
         let slug = plan.slug.clone();
-        let mut state = PlanState::load(&ws.state_dir(), &slug)?;
+        let mut state = PlanState::load(&ws.fs, &slug)?;
         let st = cons::standing(plan, &state, &ws.knowledge_dir());
         let shown = ws.show(file).display().to_string();
         if !st.pending.is_empty() {
@@ -127,9 +127,7 @@ pub fn run(
                 }
             }
             state.slug = slug.clone();
-            state
-                .save(&ws.state_dir())
-                .context("failed to save the run state")?;
+            state.save(&ws.fs).context("failed to save the run state")?;
         }
         touched.retain(|p| p.exists() || moved.from.contains(p));
         let msg = cons::message(&plan.title, &new_files, &st.failed, &archived);

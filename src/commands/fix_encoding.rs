@@ -8,14 +8,25 @@ use crate::workspace::Workspace;
 
 pub fn run(ws: &Workspace, name: &str) -> Result<Code> {
     let file = ws.find_plan(name)?;
+    ws.plan_to_change(&file)?;
     let shown = ws.show(&file);
-    let plan = crate::plan::load(&file, &shown)?;
+    let plan = ws.load_plan(&file)?;
     if plan.encoding == Encoding::Utf8 {
         println!("{}: already clean UTF-8; nothing to do", shown.display());
         return Ok(Code::Ok);
     }
-    let bytes = crate::plan::encoding::encode(&plan.text, Encoding::Utf8, plan.bom);
-    crate::fsutil::atomic_write(&file, &bytes)
+    let _lock = super::lock(ws)?;
+    // Repaired from the file as it is when written, so an edit made in the
+    // meantime is kept.
+    ws.fs
+        .rewrite(&file, |bytes| {
+            let now = crate::plan::from_bytes(&shown, bytes).map_err(std::io::Error::other)?;
+            Ok(Some(crate::plan::encoding::encode(
+                &now.text,
+                Encoding::Utf8,
+                now.bom,
+            )))
+        })
         .with_context(|| format!("failed to write `{}`", shown.display()))?;
     println!(
         "{}: repaired {} → utf-8",

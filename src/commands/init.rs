@@ -6,7 +6,6 @@ use anyhow::{Context, Result};
 
 use crate::config::{FILE_NAME, TEMPLATE};
 use crate::error::Code;
-use crate::fsutil::atomic_write;
 
 pub const INDEX_TEMPLATE: &str = "# Knowledge Index\n\nEvery knowledge file, by topic folder. `expand consolidate` adds rows for new files.\n";
 pub const SKILL_TEMPLATE: &str = "# Skill\n\nWhat this knowledge base covers and how to use it.\n\n## Topic folders\n\n<!-- expand:topics:start -->\n<!-- expand:topics:end -->\n";
@@ -18,12 +17,13 @@ pub fn run(dir: Option<&Path>) -> Result<Code> {
     };
     std::fs::create_dir_all(&root)
         .with_context(|| format!("failed to create `{}`", root.display()))?;
+    let fs = crate::workspace::jail::Jail::open(&root.canonicalize()?)
+        .with_context(|| format!("failed to open `{}`", root.display()))?;
     let mut created = Vec::new();
     let mut write_new = |rel: &str, text: &str| -> Result<()> {
-        let p = root.join(rel);
-        if !p.exists() {
-            atomic_write(&p, text.as_bytes())
-                .with_context(|| format!("failed to write `{}`", p.display()))?;
+        if !fs.exists(rel) {
+            fs.write(rel, text.as_bytes())
+                .with_context(|| format!("failed to write `{}`", root.join(rel).display()))?;
             created.push(rel.to_string());
         }
         Ok(())
@@ -35,8 +35,8 @@ pub fn run(dir: Option<&Path>) -> Result<Code> {
         write_new(&format!("{d}/.gitkeep"), "")?;
     }
     // .gitignore: add `.expand/` unless it is there.
-    let gi = root.join(".gitignore");
-    let old = std::fs::read_to_string(&gi).unwrap_or_default();
+    let gi = ".gitignore";
+    let old = fs.read_to_string(gi).unwrap_or_default();
     if !old
         .lines()
         .any(|l| l.trim() == ".expand/" || l.trim() == ".expand")
@@ -46,7 +46,7 @@ pub fn run(dir: Option<&Path>) -> Result<Code> {
             new.push('\n');
         }
         new.push_str(".expand/\n");
-        atomic_write(&gi, new.as_bytes())?;
+        fs.write(gi, new.as_bytes())?;
         created.push(".gitignore".into());
     }
     let in_repo = git2::Repository::discover(&root).is_ok();

@@ -22,6 +22,7 @@ use crate::error::Code;
 use crate::graph::PlanGraph;
 use crate::plan::Plan;
 use crate::report::{use_color, Style};
+use crate::run::state::{PlanState, StateError};
 use crate::workspace::Workspace;
 
 /// Run a parsed command line; what `main` and the tests call.
@@ -53,7 +54,16 @@ pub fn run(cli: Cli) -> Result<Code> {
         Command::FixEncoding { plan } => fix_encoding::run(&ws()?, &plan),
         Command::Run(args) => run::run(&ws()?, &ctx, args),
         Command::Status { plan } => status::run(&ws()?, &ctx, plan.as_deref()),
-        Command::Reset { plan, parts } => reset::run(&ws()?, &plan, &parts),
+        Command::Reset {
+            plan,
+            parts,
+            rebuild_state: false,
+        } => reset::run(&ws()?, &plan, &parts),
+        Command::Reset {
+            plan,
+            rebuild_state: true,
+            ..
+        } => reset::rebuild(&ws()?, &plan),
         Command::Review { what } => review::run(&ws()?, &ctx, what),
         Command::Consolidate {
             plan,
@@ -90,9 +100,9 @@ pub fn load_plans(ws: &Workspace, files: &[PathBuf], batch_size: usize) -> Resul
         plans.push(plan);
     }
     let kroot = ws.knowledge_dir();
-    let existing = crate::knowledge::list_files(&kroot, &ws.non_knowledge_dirs())
+    let existing = crate::knowledge::list_files(&ws.fs, &kroot, &ws.non_knowledge_dirs())
         .with_context(|| format!("failed to list `{}`", ws.show(&kroot).display()))?;
-    let graphs = crate::graph::analyze(&mut plans, &existing, Some(&kroot), batch_size);
+    let graphs = crate::graph::analyze(&mut plans, &existing, Some(&ws.place()), batch_size);
     Ok(Loaded {
         plans,
         graphs,
@@ -104,14 +114,37 @@ pub fn load_plans(ws: &Workspace, files: &[PathBuf], batch_size: usize) -> Resul
 /// reset, consolidate), with one message and hint when another holds it.
 pub fn lock(ws: &Workspace) -> Result<crate::run::state::Lock> {
     use crate::run::state::{Lock, LockError};
-    Lock::acquire(&ws.state_dir()).map_err(|e| match e {
+    Lock::acquire(&ws.fs).map_err(|e| match e {
         LockError::Busy(_) => crate::error::with_hint(
             Code::Environment,
             e.to_string(),
-            "wait for it to finish; a crashed run releases the lock by itself",
+            "wait for it to finish (Ctrl-C in its terminal stops it cleanly); \
+             a process that died releases the lock by itself",
         ),
         other => crate::error::environment(other.to_string()),
     })
+}
+
+/// The run state of `plan`, with `true` when the saved state under its
+/// name belonged to another plan (then the state is a fresh one). A damaged
+/// state is an error that says which file and how to rebuild it.
+pub fn load_state(ws: &Workspace, plan: &Plan) -> Result<(PlanState, bool)> {
+    PlanState::load_for(&ws.fs, &plan.slug, &plan.title).map_err(|e| state_error(e, &plan.slug))
+}
+
+/// A state that cannot be read, as an error with the way out.
+pub fn state_error(e: StateError, slug: &str) -> anyhow::Error {
+    match e {
+        StateError::Corrupt { .. } => crate::error::with_hint(
+            Code::Environment,
+            e.to_string(),
+            format!(
+                "`expand reset {slug} --rebuild-state` rebuilds it from the plan's ticks, \
+                 its drops and the files on disk (the damaged files are kept beside it)"
+            ),
+        ),
+        other => crate::error::environment(other.to_string()),
+    }
 }
 
 /// Plan names on the command line to files; none means every plan in plans/.

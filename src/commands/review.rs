@@ -10,7 +10,6 @@ use super::{load_plans, Ctx};
 use crate::cli::ReviewWhat;
 use crate::error::{bad_input, Code};
 use crate::review::{review_part, Level};
-use crate::run::state::PlanState;
 use crate::workspace::Workspace;
 
 pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
@@ -58,13 +57,12 @@ pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
     };
     let mut parts = parts;
     parts.sort();
-    let slug = plan.slug.clone();
-    let state = PlanState::load(&ws.state_dir(), &slug)?;
+    let state = super::load_state(ws, plan)?.0;
     let kroot = ws.knowledge_dir();
     let reviews: Vec<_> = parts
         .iter()
         .filter_map(|n| plan.part(*n))
-        .map(|p| review_part(p, state.part(p.number), &kroot, &ws.root))
+        .map(|p| review_part(&ws.fs, p, crate::run::state_of(p, &state), &kroot, &ws.root))
         .collect();
     let ok = reviews.iter().all(|r| r.ok);
     let stdout = std::io::stdout();

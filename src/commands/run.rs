@@ -59,12 +59,9 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         return dry_run(ws, ctx, &plan, &graph, &args);
     }
 
-    let state_dir = ws.state_dir();
+    ws.plan_to_change(&file)?;
     let _lock = super::lock(ws)?;
-    let tmp_dir = state_dir.join("tmp");
-    // Temp files of a crashed run are garbage: nothing refers to them.
-    let _ = std::fs::remove_dir_all(&tmp_dir);
-    let state = PlanState::load(&state_dir, &plan.slug)?;
+    let (state, other_plan) = super::load_state(ws, &plan)?;
     let kdir = ws.knowledge_dir();
 
     // What to run.
@@ -86,7 +83,38 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         return Ok(Code::Ok);
     }
 
-    let kb = KnowledgeBase::scan(&kdir, &ws.non_knowledge_dirs()).with_context(|| {
+    // A run killed while writing left temp files in the folders it writes
+    // to; nothing refers to them.
+    let drops = ws.drops_dir().join(&plan.slug);
+    let mut folders: std::collections::BTreeSet<std::path::PathBuf> = plan
+        .parts
+        .iter()
+        .filter_map(|p| p.target.as_deref())
+        .filter_map(|t| kdir.join(t).parent().map(|d| d.to_path_buf()))
+        .collect();
+    folders.extend([drops.clone(), ws.root.join(crate::run::state::STATE_DIR)]);
+    folders.extend(file.parent().map(|d| d.to_path_buf()));
+    for f in &folders {
+        ws.fs.clean_temp_files(f);
+    }
+    // Folders every PART writes to: found unwritable now, before any paid work.
+    for (what, dir) in [
+        ("drops", &drops),
+        ("plan", &file.parent().unwrap_or(&ws.root).to_path_buf()),
+    ] {
+        ws.fs.probe_writable(dir).map_err(|e| {
+            crate::error::with_hint(
+                Code::Environment,
+                format!(
+                    "cannot write in the {what} folder `{}`: {e}",
+                    ws.show(dir).display()
+                ),
+                "make it writable (or free some disk space); nothing was run",
+            )
+        })?;
+    }
+
+    let kb = KnowledgeBase::scan(&ws.fs, &kdir, &ws.non_knowledge_dirs()).with_context(|| {
         format!(
             "failed to read the knowledge base `{}`",
             ws.show(&kdir).display()
@@ -96,7 +124,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         &ws.config,
         args.provider.as_deref(),
         &kb,
-        &state_dir.join("cache"),
+        &ws.state_dir().join("cache"),
     )?;
     let total: usize = selected.iter().map(|(_, p)| p.len()).sum();
     let reporter: Arc<dyn Reporter> = if ctx.json {
@@ -106,28 +134,41 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
     } else {
         Arc::new(LogReporter { quiet: ctx.quiet })
     };
-    let fault = std::env::var("EXPAND_FAULT").ok().and_then(|f| {
-        let (s, p) = f.split_once(':')?;
-        Some((s.to_string(), p.parse().ok()))
-    });
+    let fault = crate::testing::fault();
     // The budget covers every run of the plan: start from what its PARTs spent before.
     let budget = BudgetTracker::new(&ws.config.budget).with_spent(state.spent());
     let mut st = state;
     st.slug = plan.slug.clone();
     st.plan_path = show(&ws.show(&file));
+    st.plan_title = Some(plan.title.clone());
     st.version = crate::run::state::VERSION;
+    if other_plan {
+        // Another plan ran under this name: keep its state aside, start afresh.
+        match crate::run::state::PlanState::set_aside(&ws.fs, &plan.slug) {
+            Ok(Some(kept)) => eprintln!(
+                "note: the run state under `{}` belonged to another plan named `{}`; kept it as `{}` and started afresh",
+                crate::run::state::PlanState::path(&plan.slug).display(),
+                plan.slug,
+                kept.display()
+            ),
+            Ok(None) => {}
+            Err(e) => {
+                return Err(e).context("failed to set aside another plan's run state")
+            }
+        }
+    }
     // Folds a crashed run's journal into the snapshot and starts this run's.
-    let journal = Journal::open(&state_dir, &st).with_context(|| {
+    let journal = Journal::open(&ws.fs, &st).with_context(|| {
         format!(
             "failed to write the run state in `{}`",
-            ws.show(&state_dir).display()
+            ws.show(&ws.state_dir()).display()
         )
     })?;
     let sh = Arc::new(Shared {
         root: ws.root.clone(),
+        fs: ws.fs.clone(),
         knowledge_dir: kdir,
         drops_dir: ws.drops_dir(),
-        tmp_dir,
         plan_file: file.clone(),
         plan_shown: show(&ws.show(&file)),
         plan: plan.clone(),
@@ -170,7 +211,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
     reporter.finish();
     let state = sh.state.lock().expect("state lock").clone();
     // Every change is in the journal already; this only makes it one file again.
-    if let Err(e) = state.save(&state_dir) {
+    if let Err(e) = state.save(&ws.fs) {
         tracing::warn!("failed to fold the run state journal into its snapshot: {e}");
     }
     not_started.sort_unstable();
@@ -459,7 +500,7 @@ fn dry_run(
     graph: &PlanGraph,
     args: &RunArgs,
 ) -> Result<Code> {
-    let state = PlanState::load(&ws.state_dir(), &plan.slug)?;
+    let (state, _) = super::load_state(ws, plan)?;
     let kdir = ws.knowledge_dir();
     let selected = select(
         plan,

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use super::{load_plans, plan_files, show, Ctx};
 use crate::error::Code;
-use crate::run::state::{PartStatus, PlanState};
+use crate::run::state::PartStatus;
 use crate::workspace::Workspace;
 
 pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
@@ -19,7 +19,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
     let mut out = out.lock();
     let mut all = Vec::new();
     for (plan, graph) in loaded.plans.iter().zip(&loaded.graphs) {
-        let state = PlanState::load(&ws.state_dir(), &plan.slug)?;
+        let state = super::load_state(ws, plan)?.0;
         let mut batches = Vec::new();
         if !ctx.json {
             writeln!(

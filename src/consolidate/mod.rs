@@ -147,8 +147,11 @@ pub fn update_indexes(ws: &Workspace, files: &[NewFile]) -> std::io::Result<Vec<
 
 /// Knowledge files under a top-level folder (INDEX.md and drops excluded).
 fn count_files(ws: &Workspace, folder: &str) -> std::io::Result<usize> {
-    let list =
-        crate::knowledge::list_files(&ws.knowledge_dir().join(folder), &ws.non_knowledge_dirs())?;
+    let list = crate::knowledge::list_files(
+        &ws.fs,
+        &ws.knowledge_dir().join(folder),
+        &ws.non_knowledge_dirs(),
+    )?;
     Ok(list
         .iter()
         .filter(|p| {

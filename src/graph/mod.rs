@@ -6,9 +6,9 @@ pub mod references;
 pub mod schedule;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use crate::plan::{Diagnostic, ItemKind, Plan, Severity, Status};
+use crate::workspace::jail::Jail;
 use references::{Catalog, Resolution};
 
 /// How a PART mentions a reference.
@@ -61,12 +61,24 @@ impl PlanGraph {
     }
 }
 
+/// Where a workspace lets targets go: its knowledge folder, reached
+/// through its jail, minus the folders and files that are expand's own.
+pub struct Place<'a> {
+    pub fs: &'a Jail,
+    /// The knowledge folder (absolute, inside the jail).
+    pub knowledge: std::path::PathBuf,
+    /// Knowledge-relative folders that hold no knowledge (`.git`, `.expand`,
+    /// the plans, drops and archive folders when they lie inside it).
+    pub reserved: Vec<(String, &'static str)>,
+}
+
 /// Resolve, connect and schedule `plans` together. Diagnostics are added to
-/// each plan. `knowledge_root` (when the folder exists) enables the symlink check.
+/// each plan. With `place`, targets are checked against the workspace:
+/// links out of it, expand's own folders, files already there.
 pub fn analyze(
     plans: &mut [Plan],
     existing: &[String],
-    knowledge_root: Option<&Path>,
+    place: Option<&Place>,
     batch_size: usize,
 ) -> Vec<PlanGraph> {
     let mut planned = Vec::new();
@@ -181,7 +193,7 @@ pub fn analyze(
                     part.target_line.unwrap_or(part.line),
                     part.status,
                     &existing_set,
-                    knowledge_root,
+                    place,
                     &mut diags,
                 );
             }
@@ -219,20 +231,61 @@ fn check_target(
     line: usize,
     status: Status,
     existing: &BTreeSet<&str>,
-    root: Option<&Path>,
+    place: Option<&Place>,
     diags: &mut Vec<Diagnostic>,
 ) {
     if crate::fsutil::check_relative(t).is_err() {
         return; // reported by plan validation
     }
-    if let Some(root) = root {
-        if let Err(e) = crate::fsutil::resolve_inside(root, t) {
-            diags.push(Diagnostic::error(
+    let name = t.rsplit('/').next().unwrap_or(t);
+    if matches!(name, "INDEX.md" | "SKILL.md") || name.starts_with("KNOWLEDGE-DROP") {
+        diags.push(
+            Diagnostic::error(
                 line,
-                "target-outside",
-                format!("PART {part}: target {e}"),
-            ));
+                "target-reserved",
+                format!("PART {part}: target `{t}` is a file expand maintains itself"),
+            )
+            .with_hint("consolidate writes indexes, SKILL.md and drops; give the PART a knowledge file of its own"),
+        );
+        return;
+    }
+    if let Some(place) = place {
+        if let Some((dir, what)) = place
+            .reserved
+            .iter()
+            .find(|(r, _)| t == r || t.starts_with(&format!("{r}/")))
+        {
+            diags.push(
+                Diagnostic::error(
+                    line,
+                    "target-reserved",
+                    format!("PART {part}: target `{t}` is inside {what} `{dir}`, not the knowledge base"),
+                )
+                .with_hint("with `knowledge_dir: \".\"`, targets go in topic folders of their own"),
+            );
             return;
+        }
+        match place.fs.symlink_metadata(place.knowledge.join(t)) {
+            Err(e) if crate::workspace::jail::is_escape(&e) => {
+                diags.push(Diagnostic::error(
+                    line,
+                    "target-outside",
+                    format!("PART {part}: target `{t}` leads outside the workspace through a symbolic link"),
+                ));
+                return;
+            }
+            Ok(m) if status == Status::Pending => {
+                let what = if m.is_file() {
+                    "exists already"
+                } else {
+                    "exists and is not a file"
+                };
+                diags.push(
+                    Diagnostic::warning(line, "target-exists", format!("PART {part}: target `{t}` {what}"))
+                        .with_hint("`expand run` replaces a file only when its bytes are what expand wrote there; else it refuses (or pass --force)"),
+                );
+            }
+            _ => {}
         }
     }
     if status == Status::Pending && !existing.contains(t) {

@@ -8,6 +8,8 @@ pub mod skill_md;
 
 use std::path::{Path, PathBuf};
 
+use crate::workspace::jail::Jail;
+
 /// A file that is part of a base's scaffolding, not a knowledge file:
 /// indexes, the skill file, a README, a drop report.
 pub fn is_special(name: &str) -> bool {
@@ -24,40 +26,8 @@ pub fn title_of(text: &str) -> Option<String> {
 }
 
 /// Every `*.md` file under `root` as forward-slash paths relative to it,
-/// sorted, skipping hidden folders and `exclude`d ones. A missing root is empty.
-pub fn list_files(root: &Path, exclude: &[PathBuf]) -> std::io::Result<Vec<String>> {
-    let mut out = Vec::new();
-    if !root.is_dir() {
-        return Ok(out);
-    }
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .into_iter()
-        .filter_entry(|e| {
-            let hidden = e.depth() > 0
-                && e.file_name()
-                    .to_str()
-                    .map(|s| s.starts_with('.'))
-                    .unwrap_or(false);
-            !hidden && !exclude.iter().any(|x| e.path() == x)
-        });
-    for e in walker {
-        let e = match e {
-            Ok(e) => e,
-            Err(err)
-                if err
-                    .io_error()
-                    .map(|i| i.kind() == std::io::ErrorKind::PermissionDenied)
-                    .unwrap_or(false) =>
-            {
-                continue
-            }
-            Err(err) => return Err(err.into()),
-        };
-        if e.file_type().is_file() && e.path().extension().map(|x| x == "md").unwrap_or(false) {
-            out.push(crate::fsutil::rel_str(root, e.path()));
-        }
-    }
-    out.sort();
-    Ok(out)
+/// sorted, skipping hidden folders and `exclude`d ones, read through the
+/// workspace's jail. A missing root is empty.
+pub fn list_files(fs: &Jail, root: &Path, exclude: &[PathBuf]) -> std::io::Result<Vec<String>> {
+    fs.walk(root, ".md", |dir| exclude.iter().any(|x| x == dir))
 }

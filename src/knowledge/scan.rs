@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use memchr::memmem;
 
+use crate::workspace::jail::Jail;
+
 use crate::plan::model::GrepOp;
 use crate::providers::Evidence;
 
@@ -110,8 +112,8 @@ impl KnowledgeBase {
     /// Read every `*.md` under `root` once (skipping hidden folders and
     /// `exclude`), on as many threads as there are cores. Files that are not
     /// UTF-8 are read lossily: a stray byte must not hide a whole file.
-    pub fn scan(root: &Path, exclude: &[PathBuf]) -> std::io::Result<KnowledgeBase> {
-        let paths = super::list_files(root, exclude)?;
+    pub fn scan(fs: &Jail, root: &Path, exclude: &[PathBuf]) -> std::io::Result<KnowledgeBase> {
+        let paths = super::list_files(fs, root, exclude)?;
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
@@ -125,7 +127,7 @@ impl KnowledgeBase {
                     s.spawn(move || {
                         part.iter()
                             .map(|p| {
-                                let bytes = std::fs::read(root.join(p))?;
+                                let bytes = fs.read(root.join(p))?;
                                 let text = match String::from_utf8(bytes) {
                                     Ok(t) => t,
                                     Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),

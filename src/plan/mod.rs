@@ -44,24 +44,37 @@ pub enum LoadError {
 /// Plans above this size are refused before reading (a plan is a page of markdown).
 pub const MAX_PLAN_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Read and parse a plan file. `shown` is the path to show in messages.
+/// Read and parse a plan file outside any workspace (plans in a workspace
+/// are read through its jail, then [`from_bytes`]). `shown` is the path to
+/// show in messages.
 pub fn load(path: &Path, shown: &Path) -> Result<Plan, LoadError> {
     let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
         path: shown.to_path_buf(),
         source,
     })?;
-    if meta.len() > MAX_PLAN_BYTES {
-        return Err(LoadError::TooLarge {
-            path: shown.to_path_buf(),
-            size: meta.len(),
-            limit: MAX_PLAN_BYTES,
-        });
-    }
+    check_size(shown, meta.len())?;
     let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: shown.to_path_buf(),
         source,
     })?;
-    parse::parse_bytes(shown, &bytes).map_err(|source| LoadError::Decode {
+    from_bytes(shown, &bytes)
+}
+
+/// Refuse a plan of `size` bytes before reading it when it is too large.
+pub fn check_size(shown: &Path, size: u64) -> Result<(), LoadError> {
+    if size > MAX_PLAN_BYTES {
+        return Err(LoadError::TooLarge {
+            path: shown.to_path_buf(),
+            size,
+            limit: MAX_PLAN_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Parse a plan's bytes. `shown` is the path to show in messages.
+pub fn from_bytes(shown: &Path, bytes: &[u8]) -> Result<Plan, LoadError> {
+    parse::parse_bytes(shown, bytes).map_err(|source| LoadError::Decode {
         path: shown.to_path_buf(),
         source,
     })

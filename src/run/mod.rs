@@ -10,12 +10,21 @@ use std::path::Path;
 use crate::plan::{Part, Status};
 use state::{PartStatus, PlanState};
 
+/// The state of `part`, unless it was recorded for another target (the
+/// plan was edited to point the PART elsewhere): then it says nothing about
+/// this PART.
+pub fn state_of<'a>(part: &Part, state: &'a PlanState) -> Option<&'a state::PartState> {
+    state
+        .part(part.number)
+        .filter(|p| p.target.is_none() || p.target == part.target)
+}
+
 /// Whether a PART still has to run: state decides when it has an entry (a
 /// `running` entry is an interrupted attempt); otherwise the plan's own
 /// marker (`[✓]`, or "FILE EXISTS" with the file present under `kdir`) says
 /// it is done.
 pub fn needs_run(part: &Part, state: &PlanState, kdir: &Path) -> bool {
-    match state.part(part.number).map(|p| p.status) {
+    match state_of(part, state).map(|p| p.status) {
         Some(PartStatus::Done) => false,
         Some(PartStatus::Running | PartStatus::Failed) => true,
         Some(PartStatus::Pending) | None => {

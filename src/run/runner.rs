@@ -1,12 +1,13 @@
 //! One PART through its steps: knowledge, research, write, drop, mark.
 //!
 //! Crash safety: the state journal (`run::state`) says `running`, then,
-//! synced, names the target and drop an attempt is about to create before
-//! either is written; they are written to `.expand/tmp/` and renamed into
-//! place; the plan tick and the synced `done` record come last. A crash at
+//! synced, names the target and drop an attempt is about to create and
+//! claims their exact bytes before either is written; they are written
+//! through the workspace jail (a temp file in their own folder, renamed into
+//! place); the plan tick and the synced `done` record come last. A crash at
 //! any point leaves the PART pending (to run again) or done (file, drop, tick
-//! and state agree). The state remembers that expand wrote the target, so the
-//! re-run may replace it.
+//! and state agree). A re-run may replace a file only while its bytes are
+//! ones expand claimed; anything else there is refused before paid work.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,13 +23,15 @@ use crate::providers::{Fetch, Search, Writer, Written};
 use crate::report::progress::{Event, Reporter};
 use crate::run::state::{Durability, PartState, PartStatus, PlanState, StateCommit};
 use crate::steps;
+use crate::workspace::jail::Jail;
 
 /// Everything the PARTs of one run share.
 pub struct Shared {
     pub root: PathBuf,
+    /// The only way to the workspace's files.
+    pub fs: Jail,
     pub knowledge_dir: PathBuf,
     pub drops_dir: PathBuf,
-    pub tmp_dir: PathBuf,
     pub plan_file: PathBuf,
     /// Workspace-relative plan path for drops and messages.
     pub plan_shown: String,
@@ -51,6 +54,33 @@ pub struct Shared {
     pub force: bool,
     /// Test hook `EXPAND_FAULT=<step>:<part>`: abort the process right after that step.
     pub fault: Option<(String, Option<u32>)>,
+}
+
+/// Why an attempt failed, and whether another attempt could change that.
+#[derive(Clone, Debug)]
+pub struct PartError {
+    pub message: String,
+    /// The same attempt would fail the same way (a file in the way, no
+    /// target, a folder that cannot be written): not retried.
+    pub permanent: bool,
+}
+
+impl PartError {
+    fn permanent(message: impl Into<String>) -> PartError {
+        PartError {
+            message: message.into(),
+            permanent: true,
+        }
+    }
+}
+
+impl From<String> for PartError {
+    fn from(message: String) -> PartError {
+        PartError {
+            message,
+            permanent: false,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -104,7 +134,10 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
         .part(number)
         .map(|p| p.title.clone())
         .unwrap_or_default();
+    let target = sh.plan.part(number).and_then(|p| p.target.clone());
+    let mut attempts = 0;
     for attempt in 1..=max {
+        attempts = attempt;
         sh.reporter.event(Event::PartStarted {
             part: number,
             title: title.clone(),
@@ -112,13 +145,21 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
         });
         let now = clock::rfc3339(clock::now());
         let batch = sh.graph.node(number).map(|n| n.batch).unwrap_or(0);
+        let target = target.clone();
         if let Err(e) = sh
             .save_part(number, Durability::Appended, |p| {
+                if p.target != target {
+                    // The PART points at another file now: what its state
+                    // said about the old one is not about this attempt.
+                    p.drop = None;
+                    p.target_lines = None;
+                }
                 p.status = PartStatus::Running;
                 p.batch = batch;
                 p.attempts += 1;
                 p.error = None;
                 p.started_at = Some(now);
+                p.target = target;
             })
             .await
         {
@@ -139,14 +180,17 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
                 };
             }
             Err(e) => {
-                last_err = e;
-                let will_retry = attempt < max;
+                last_err = e.message;
+                let will_retry = attempt < max && !e.permanent;
                 // The next attempt's start, or the failure below, records it.
                 sh.reporter.event(Event::PartFailed {
                     part: number,
                     error: last_err.clone(),
                     will_retry,
                 });
+                if !will_retry {
+                    break;
+                }
             }
         }
     }
@@ -165,24 +209,39 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
         error: Some(last_err),
         target: None,
         lines: 0,
-        attempts: max,
+        attempts,
         duration_ms,
     }
 }
 
-async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result<Outcome, String> {
+async fn attempt_once(
+    sh: &Arc<Shared>,
+    number: u32,
+    started: Instant,
+) -> Result<Outcome, PartError> {
     let part = sh
         .plan
         .part(number)
-        .ok_or_else(|| format!("PART {number} is not in the plan"))?
+        .ok_or_else(|| PartError::permanent(format!("PART {number} is not in the plan")))?
         .clone();
-    let target = part
-        .target
-        .clone()
-        .ok_or_else(|| format!("PART {number} names no knowledge file to create"))?;
-    let target_path = crate::fsutil::resolve_inside(&sh.knowledge_dir, &target)?;
-    // Before any paid work: a file expand did not write is never replaced.
-    sh.refuse_foreign_target(number, &target_path, &target)?;
+    let target = part.target.clone().ok_or_else(|| {
+        PartError::permanent(format!(
+            "PART {number} names no knowledge file to create (add `Create folder/NN-name.md` to it)"
+        ))
+    })?;
+    let target_path = sh.knowledge_dir.join(&target);
+    let target_rel = sh.rel(&target_path);
+    // Before any paid work: a file expand did not write is never replaced,
+    // and a folder that cannot be written is found now, not after the
+    // writer was paid.
+    sh.refuse_foreign(&target_rel)?;
+    let folder = target_path.parent().unwrap_or(&sh.knowledge_dir);
+    sh.fs.probe_writable(folder).map_err(|e| {
+        PartError::permanent(format!(
+            "cannot write in `{}`: {e}; nothing was sent to the writer",
+            sh.rel(folder)
+        ))
+    })?;
     let node = sh.graph.node(number).cloned().unwrap_or_default();
 
     // 1. Knowledge: CPU work over the whole base, off the async threads.
@@ -239,47 +298,21 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         );
     }
     // Again: the file may have appeared while the writer worked.
-    sh.refuse_foreign_target(number, &target_path, &target)?;
-    // The drop's name is fixed now so that one state write records both
-    // files this attempt is about to create: an interrupted attempt's files
-    // are then known to be expand's own (replaced, not refused or doubled).
-    let now = clock::now();
-    let (date, hhmm) = clock::date_and_hhmm(now);
-    let stamp = clock::stamp(now);
-    let drop_dir = sh.drops_dir.join(&sh.plan.slug);
-    let drop_name = steps::drop::file_name(&part, &date, &hhmm);
-    let drop_path = drop_dir.join(&drop_name);
-    let drop_rel = crate::fsutil::rel_str(&sh.root, &drop_path);
-    let old_drop = sh
-        .state
-        .lock()
-        .expect("state lock")
-        .part(number)
-        .and_then(|p| p.drop.clone());
-    sh.save_part(number, Durability::Synced, |p| {
-        p.wrote_target = true;
-        p.target = Some(target.clone());
-        p.drop = Some(drop_rel.clone());
-    })
-    .await?;
+    sh.refuse_foreign(&target_rel)?;
     let mut text = std::mem::take(&mut written.text);
     if !text.ends_with('\n') {
         text.push('\n');
     }
-    crate::fsutil::atomic_write_via(&sh.tmp_dir, &target_path, text.as_bytes())
-        .map_err(|e| format!("failed to write `{target}`: {e}"))?;
     let lines = text.lines().count();
-    sh.kb.write().expect("kb lock").upsert(target.clone(), text);
-    sh.fault("write", number);
 
-    // 4. Drop. A drop left by an interrupted attempt is replaced, not doubled.
-    sh.reporter.event(Event::Step {
-        part: number,
-        step: "drop",
-    });
-    if let Some(old) = old_drop.filter(|o| *o != drop_rel) {
-        let _ = std::fs::remove_file(sh.root.join(old));
-    }
+    // The drop, rendered now so that one synced state write names both
+    // files this attempt is about to create and claims their bytes: an
+    // interrupted attempt's files are then known to be expand's own
+    // (replaced, not refused or doubled), and nothing else ever is.
+    let now = clock::now();
+    let (date, hhmm) = clock::date_and_hhmm(now);
+    let stamp = clock::stamp(now);
+    let (drop_rel, old_drop) = sh.reserve_drop(number, &part, &date, &hhmm)?;
     let duration_s = started.elapsed().as_secs_f64();
     let urls: Vec<String> = found
         .sources
@@ -313,7 +346,39 @@ async fn attempt_once(sh: &Arc<Shared>, number: u32, started: Instant) -> Result
         urls: &urls,
         missing: &pack.missing,
     });
-    crate::fsutil::atomic_write_via(&sh.tmp_dir, &drop_path, drop_text.as_bytes())
+    let claims = vec![
+        (
+            target_rel.clone(),
+            crate::run::state::content_hash(text.as_bytes()),
+        ),
+        (
+            drop_rel.clone(),
+            crate::run::state::content_hash(drop_text.as_bytes()),
+        ),
+    ];
+    sh.state_commit
+        .save_claiming(&sh.state, number, Durability::Synced, claims, |p| {
+            p.target = Some(target.clone());
+            p.drop = Some(drop_rel.clone());
+        })
+        .await
+        .map_err(|e| sh.state_error(e))?;
+    sh.fs
+        .write(&target_path, text.as_bytes())
+        .map_err(|e| format!("failed to write `{target_rel}`: {e}"))?;
+    sh.kb.write().expect("kb lock").upsert(target.clone(), text);
+    sh.fault("write", number);
+
+    // 4. Drop. A drop left by an interrupted attempt is replaced, not doubled.
+    sh.reporter.event(Event::Step {
+        part: number,
+        step: "drop",
+    });
+    if let Some(old) = old_drop {
+        sh.remove_if_ours(&old);
+    }
+    sh.fs
+        .write(sh.root.join(&drop_rel), drop_text.as_bytes())
         .map_err(|e| format!("failed to write `{drop_rel}`: {e}"))?;
     sh.fault("drop", number);
 
@@ -360,32 +425,101 @@ impl Shared {
             .or_else(|| cost::cost(&w.usage, self.writer.model(), prices))
     }
 
-    /// Refuse to write over `target` when it exists and no attempt of this
-    /// PART wrote it (unless `--force`).
-    fn refuse_foreign_target(
-        &self,
-        number: u32,
-        path: &std::path::Path,
-        target: &str,
-    ) -> Result<(), String> {
-        let ours = || {
-            self.state
-                .lock()
-                .expect("state lock")
-                .part(number)
-                .is_some_and(|p| p.wrote_target)
-        };
-        if !self.force && path.exists() && !ours() {
-            return Err(format!(
-                "`{}` exists already and expand did not write it; not overwriting (use --force)",
-                self.plan_shown_knowledge(target)
-            ));
-        }
-        Ok(())
+    /// A workspace path as shown and as state records it.
+    fn rel(&self, p: &std::path::Path) -> String {
+        crate::fsutil::rel_str(&self.root, p)
     }
 
-    fn plan_shown_knowledge(&self, target: &str) -> String {
-        crate::fsutil::rel_str(&self.root, &self.knowledge_dir.join(target))
+    fn state_error(&self, e: std::io::Error) -> String {
+        format!(
+            "failed to save run state to `{}`: {e}",
+            self.rel(self.state_commit.path())
+        )
+    }
+
+    /// Refuse to write over workspace-relative `rel` when something is
+    /// there whose bytes expand did not write (unless `--force`). A refusal
+    /// cannot change on a retry.
+    fn refuse_foreign(&self, rel: &str) -> Result<(), PartError> {
+        let meta = match self.fs.symlink_metadata(rel) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(PartError::permanent(format!("`{rel}`: {e}"))),
+        };
+        if !meta.is_file() {
+            return Err(PartError::permanent(format!(
+                "`{rel}` exists already and is not a plain file; not writing over it"
+            )));
+        }
+        if self.force {
+            return Ok(());
+        }
+        let bytes = self
+            .fs
+            .read(rel)
+            .map_err(|e| PartError::permanent(format!("`{rel}`: {e}")))?;
+        if self.state.lock().expect("state lock").owns(rel, &bytes) {
+            return Ok(());
+        }
+        Err(PartError::permanent(format!(
+            "`{rel}` exists already and is not a file expand wrote; not overwriting \
+             (pass --force to replace it, or point the PART at a new file)"
+        )))
+    }
+
+    /// Remove workspace-relative `rel` when its bytes are ones expand wrote.
+    fn remove_if_ours(&self, rel: &str) {
+        if let Ok(bytes) = self.fs.read(rel) {
+            if self.state.lock().expect("state lock").owns(rel, &bytes) {
+                let _ = self.fs.remove_file(rel);
+            }
+        }
+    }
+
+    /// Choose this attempt's drop path and reserve it in the state (in
+    /// memory, under the state lock, so PARTs running at once never pick the
+    /// same one): the plan's drop name, else with `-part<N>` (and a count)
+    /// when another PART has that name or a file not expand's is there.
+    /// Returns it with the drop of an interrupted attempt to replace.
+    fn reserve_drop(
+        &self,
+        number: u32,
+        part: &plan::Part,
+        date: &str,
+        hhmm: &str,
+    ) -> Result<(String, Option<String>), PartError> {
+        let dir = self.drops_dir.join(&self.plan.slug);
+        let base = steps::drop::file_name(part, date, hhmm);
+        let stem = base.trim_end_matches(".md");
+        let mut st = self.state.lock().expect("state lock");
+        let old = st.part(number).and_then(|p| p.drop.clone());
+        let candidates = std::iter::once(base.clone())
+            .chain(std::iter::once(format!("{stem}-part{number}.md")))
+            .chain((2..1000).map(|k| format!("{stem}-part{number}-{k}.md")));
+        for name in candidates {
+            let rel = self.rel(&dir.join(&name));
+            let other_part = st
+                .parts
+                .iter()
+                .any(|(n, p)| *n != number && p.drop.as_deref() == Some(rel.as_str()));
+            if other_part {
+                continue;
+            }
+            let free = match self.fs.read_opt(&rel) {
+                Ok(None) => true,
+                Ok(Some(bytes)) => old.as_deref() == Some(rel.as_str()) && st.owns(&rel, &bytes),
+                Err(_) => false,
+            };
+            if free {
+                st.part_mut(number).drop = Some(rel.clone());
+                let old = old.filter(|o| *o != rel);
+                return Ok((rel, old));
+            }
+        }
+        Err(PartError::permanent(format!(
+            "no free name for PART {number}'s drop in `{}`",
+            self.rel(&dir)
+        )))
     }
 }
 
@@ -407,14 +541,22 @@ pub struct PlanEdits {
 /// suffix, write it back in the file's own encoding.
 pub fn tick(sh: &Shared, number: u32, stamp: &str) -> Result<(), String> {
     let mut cache = sh.plan_edit.lock().expect("plan edit lock");
-    let bytes = std::fs::read(&sh.plan_file)
-        .map_err(|e| format!("failed to read `{}`: {e}", sh.plan_shown))?;
-    let Some(t) = cache.tick(&sh.plan_shown, bytes, number, stamp)? else {
-        return Ok(());
-    };
-    crate::fsutil::atomic_write(&sh.plan_file, &t.bytes)
-        .map_err(|e| format!("failed to write `{}`: {e}", sh.plan_shown))?;
-    cache.wrote(t);
+    // The edit is made again when someone else writes the plan meanwhile:
+    // the last tick made is the one on disk.
+    let mut last: Option<Ticked> = None;
+    sh.fs
+        .rewrite(&sh.plan_file, |bytes| {
+            let t = cache
+                .tick(&sh.plan_shown, bytes.to_vec(), number, stamp)
+                .map_err(std::io::Error::other)?;
+            let out = t.as_ref().map(|t| t.bytes.clone());
+            last = t;
+            Ok(out)
+        })
+        .map_err(|e| format!("failed to tick `{}`: {e}", sh.plan_shown))?;
+    if let Some(t) = last {
+        cache.wrote(t);
+    }
     Ok(())
 }
 

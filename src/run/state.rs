@@ -1,5 +1,15 @@
 //! Run state in `.expand/state/`: per plan, per PART status, attempts, error,
-//! timings, outputs, tokens and cost. Also the workspace lock.
+//! timings, outputs, tokens and cost; which files expand wrote, by path and
+//! content. Also the workspace lock.
+//!
+//! A plan's state belongs to that plan, not to its file name: it records the
+//! plan's title and each PART's target, and a plan under a used name whose
+//! title differs starts afresh (the old state is kept aside), as does a PART
+//! whose target changed.
+//!
+//! "expand wrote this file" is a claim on a path *and* its bytes (sha256),
+//! recorded durably before the file is written: a file is replaced without
+//! `--force` only when its bytes are exactly ones expand wrote there.
 //!
 //! A plan's state is a snapshot, `<slug>.json`, written atomically, and a
 //! journal, `<slug>.journal`, of the changes a run made since: one JSON line
@@ -21,8 +31,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::providers::cost::Spent;
 use crate::providers::Usage;
+use crate::workspace::jail::Jail;
 
 pub const VERSION: u32 = 1;
+
+/// Where plans' states live, relative to the workspace.
+pub const STATE_DIR: &str = ".expand/state";
 
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -56,11 +70,10 @@ pub struct PartState {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub duration_ms: Option<u64>,
-    /// Knowledge-relative path of the file written.
+    /// Knowledge-relative path of the PART's file, recorded when an attempt
+    /// starts: a state entry for another target is not this PART's.
     pub target: Option<String>,
     pub target_lines: Option<usize>,
-    /// expand wrote `target` in an attempt of this PART: a retry may replace it.
-    pub wrote_target: bool,
     /// Workspace-relative path of the KNOWLEDGE-DROP file.
     pub drop: Option<String>,
     pub provider: Option<String>,
@@ -78,17 +91,39 @@ pub struct PlanState {
     pub slug: String,
     /// Workspace-relative path of the plan when it last ran.
     pub plan_path: String,
+    /// The plan's title when it last ran: a different plan under the same
+    /// file name does not inherit this state.
+    pub plan_title: Option<String>,
     /// The last journal record this state holds (records up to it are skipped).
     pub seq: u64,
     pub parts: BTreeMap<u32, PartState>,
+    /// Files expand wrote (workspace-relative path → sha256 of each content
+    /// it wrote there, the last one last).
+    pub owned: BTreeMap<String, Vec<String>>,
 }
 
-/// One line of the journal: the new state of the PARTs a change touched.
+/// One line of the journal: the new state of the PARTs a change touched,
+/// and the files it claimed.
 #[derive(Serialize, Deserialize)]
 struct Record {
     seq: u64,
     parts: BTreeMap<u32, PartState>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    claims: Vec<(String, String)>,
 }
+
+/// The sha256 of `bytes`, in hex: what ownership claims hold.
+pub fn content_hash(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// How many contents are remembered per path: enough for every attempt
+/// that can still be interrupted, without growing forever.
+const CLAIMS_PER_PATH: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -98,28 +133,36 @@ pub enum StateError {
         source: std::io::Error,
     },
     #[error("run state `{path}` is damaged: {message}")]
-    Corrupt { path: PathBuf, message: String },
+    Corrupt {
+        path: PathBuf,
+        message: String,
+        slug: String,
+    },
 }
 
 impl PlanState {
-    /// The snapshot's path.
-    pub fn path(state_dir: &Path, slug: &str) -> PathBuf {
-        state_dir.join("state").join(format!("{slug}.json"))
+    /// The snapshot's path, relative to the workspace.
+    pub fn path(slug: &str) -> PathBuf {
+        PathBuf::from(STATE_DIR).join(format!("{slug}.json"))
     }
 
-    /// The journal's path.
-    pub fn journal_path(state_dir: &Path, slug: &str) -> PathBuf {
-        state_dir.join("state").join(format!("{slug}.journal"))
+    /// The journal's path, relative to the workspace.
+    pub fn journal_path(slug: &str) -> PathBuf {
+        PathBuf::from(STATE_DIR).join(format!("{slug}.journal"))
     }
 
     /// The saved state of a plan (snapshot and journal), or an empty one.
-    pub fn load(state_dir: &Path, slug: &str) -> Result<PlanState, StateError> {
-        let path = Self::path(state_dir, slug);
-        let mut state = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-                path: path.clone(),
-                message: e.to_string(),
-            })?,
+    pub fn load(fs: &Jail, slug: &str) -> Result<PlanState, StateError> {
+        let path = Self::path(slug);
+        let corrupt = |path: &Path, message: String| StateError::Corrupt {
+            path: path.to_path_buf(),
+            message,
+            slug: slug.to_string(),
+        };
+        let mut state = match fs.read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e.to_string()))?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => PlanState {
                 version: VERSION,
                 slug: slug.to_string(),
@@ -127,18 +170,62 @@ impl PlanState {
             },
             Err(source) => return Err(StateError::Io { path, source }),
         };
-        let path = Self::journal_path(state_dir, slug);
-        match std::fs::read(&path) {
+        let path = Self::journal_path(slug);
+        match fs.read(&path) {
             Ok(bytes) => state
                 .replay(&bytes)
-                .map_err(|message| StateError::Corrupt {
-                    path: path.clone(),
-                    message,
-                })?,
+                .map_err(|message| corrupt(&path, message))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => return Err(StateError::Io { path, source }),
         }
         Ok(state)
+    }
+
+    /// The state of `plan` (its slug and title): the saved one when it
+    /// belongs to this plan; else an empty one that keeps only which files
+    /// expand wrote, with `true` to say the saved one was another plan's.
+    pub fn load_for(fs: &Jail, slug: &str, title: &str) -> Result<(PlanState, bool), StateError> {
+        let saved = Self::load(fs, slug)?;
+        if saved.belongs_to(title) {
+            return Ok((saved, false));
+        }
+        let fresh = PlanState {
+            version: VERSION,
+            slug: slug.to_string(),
+            seq: saved.seq,
+            owned: saved.owned,
+            ..PlanState::default()
+        };
+        Ok((fresh, true))
+    }
+
+    /// Whether this saved state is the state of a plan titled `title`.
+    pub fn belongs_to(&self, title: &str) -> bool {
+        match &self.plan_title {
+            Some(t) => t == title,
+            // Written before titles were recorded: nothing says otherwise.
+            None => true,
+        }
+    }
+
+    /// Keep the saved state of another plan that used this name, under
+    /// `.expand/state/replaced/`, before this plan's state takes its place.
+    pub fn set_aside(fs: &Jail, slug: &str) -> std::io::Result<Option<PathBuf>> {
+        let from = Self::path(slug);
+        if !fs.exists(&from) {
+            return Ok(None);
+        }
+        let stamp = crate::clock::stamp_compact(crate::clock::now());
+        let to = PathBuf::from(STATE_DIR)
+            .join("replaced")
+            .join(format!("{slug}-{stamp}.json"));
+        fs.create_dir_all(to.parent().expect("has a parent"))?;
+        // Fold the journal in first, so the kept copy is whole.
+        let whole = Self::load(fs, slug).map_err(std::io::Error::other)?;
+        let mut bytes = serde_json::to_vec_pretty(&whole).expect("state serializes");
+        bytes.push(b'\n');
+        fs.write(&to, &bytes)?;
+        Ok(Some(to))
     }
 
     /// Apply the journal's records newer than this state. Only whole lines
@@ -157,20 +244,41 @@ impl PlanState {
             if r.seq > self.seq {
                 self.seq = r.seq;
                 self.parts.extend(r.parts);
+                for (path, hash) in r.claims {
+                    self.claim(path, hash);
+                }
             }
         }
         Ok(())
     }
 
+    /// Record that expand is about to write (or wrote) `hash` at `path`.
+    pub fn claim(&mut self, path: String, hash: String) {
+        let v = self.owned.entry(path).or_default();
+        v.retain(|h| *h != hash);
+        v.push(hash);
+        if v.len() > CLAIMS_PER_PATH {
+            v.drain(..v.len() - CLAIMS_PER_PATH);
+        }
+    }
+
+    /// Whether `bytes` at workspace-relative `path` are exactly what expand
+    /// wrote there.
+    pub fn owns(&self, path: &str, bytes: &[u8]) -> bool {
+        self.owned
+            .get(path)
+            .is_some_and(|v| v.contains(&content_hash(bytes)))
+    }
+
     /// Write the whole state as the snapshot, atomically, and drop the
     /// journal it now holds. A crash between the two leaves a journal whose
     /// records the snapshot's `seq` already covers.
-    pub fn save(&self, state_dir: &Path) -> std::io::Result<()> {
-        let path = Self::path(state_dir, &self.slug);
+    pub fn save(&self, fs: &Jail) -> std::io::Result<()> {
+        let path = Self::path(&self.slug);
         let mut bytes = serde_json::to_vec_pretty(self).expect("state serializes");
         bytes.push(b'\n');
-        crate::fsutil::atomic_write(&path, &bytes)?;
-        match std::fs::remove_file(Self::journal_path(state_dir, &self.slug)) {
+        fs.write(&path, &bytes)?;
+        match fs.remove_file(Self::journal_path(&self.slug)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
@@ -208,23 +316,16 @@ pub struct Journal {
 impl Journal {
     /// Fold any journal into the snapshot (`state` as loaded), then start an
     /// empty journal for this run. Call with the workspace lock held.
-    pub fn open(state_dir: &Path, state: &PlanState) -> std::io::Result<Journal> {
-        state.save(state_dir)?;
-        let path = PlanState::journal_path(state_dir, &state.slug);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
+    pub fn open(fs: &Jail, state: &PlanState) -> std::io::Result<Journal> {
+        state.save(fs)?;
+        let rel = PlanState::journal_path(&state.slug);
+        let file = fs.open_append(&rel)?;
         // The new name must survive a crash as the records written to it do.
-        // (Unix only: elsewhere a folder cannot be opened to be synced.)
-        #[cfg(unix)]
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
+        fs.sync_dir(STATE_DIR)?;
         let len = file.metadata()?.len();
         Ok(Journal {
             file,
-            path,
+            path: fs.root().join(rel),
             len,
             line: Vec::new(),
             syncs: 0,
@@ -237,10 +338,12 @@ impl Journal {
         &mut self,
         seq: u64,
         parts: BTreeMap<u32, PartState>,
+        claims: Vec<(String, String)>,
         sync: bool,
     ) -> std::io::Result<()> {
         self.line.clear();
-        serde_json::to_writer(&mut self.line, &Record { seq, parts }).expect("state serializes");
+        serde_json::to_writer(&mut self.line, &Record { seq, parts, claims })
+            .expect("state serializes");
         self.line.push(b'\n');
         let written = self.file.write_all(&self.line).and_then(|()| {
             if sync {
@@ -281,8 +384,9 @@ impl Journal {
 pub struct StateCommit {
     /// Changes made to the state so far, counted under its lock.
     changes: AtomicU64,
-    /// PARTs changed since the last record, collected under the state lock.
-    dirty: Mutex<BTreeSet<u32>>,
+    /// PARTs changed since the last record, and files claimed, collected
+    /// under the state lock.
+    dirty: Mutex<Dirty>,
     /// One writer at a time.
     committed: tokio::sync::Mutex<Committed>,
     path: PathBuf,
@@ -294,6 +398,9 @@ struct Committed {
     appended: u64,
     synced: u64,
 }
+
+/// PARTs changed since the last record, and `(path, sha256)` claims made.
+type Dirty = (BTreeSet<u32>, Vec<(String, String)>);
 
 /// How far a state change must get before `StateCommit::save` returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -334,10 +441,29 @@ impl StateCommit {
         durability: Durability,
         f: impl FnOnce(&mut PartState),
     ) -> std::io::Result<()> {
+        self.save_claiming(state, number, durability, Vec::new(), f)
+            .await
+    }
+
+    /// Like [`StateCommit::save`], also claiming `(path, sha256)` pairs: the
+    /// files this PART is about to write.
+    pub async fn save_claiming(
+        &self,
+        state: &Mutex<PlanState>,
+        number: u32,
+        durability: Durability,
+        claims: Vec<(String, String)>,
+        f: impl FnOnce(&mut PartState),
+    ) -> std::io::Result<()> {
         let mine = {
             let mut st = state.lock().expect("state lock");
             f(st.part_mut(number));
-            self.dirty.lock().expect("dirty lock").insert(number);
+            for (p, h) in &claims {
+                st.claim(p.clone(), h.clone());
+            }
+            let mut dirty = self.dirty.lock().expect("dirty lock");
+            dirty.0.insert(number);
+            dirty.1.extend(claims);
             self.changes.fetch_add(1, Ordering::Relaxed) + 1
         };
         let mut c = self.committed.lock().await;
@@ -354,19 +480,27 @@ impl StateCommit {
         }
         // Take what changed, then write outside the state lock: other PARTs
         // go on changing it.
-        let (dirty, parts, upto, seq) = {
+        let (dirty, parts, claims, upto, seq) = {
             let mut st = state.lock().expect("state lock");
-            let dirty = std::mem::take(&mut *self.dirty.lock().expect("dirty lock"));
+            let (dirty, claims) = std::mem::take(&mut *self.dirty.lock().expect("dirty lock"));
             let parts: BTreeMap<u32, PartState> = dirty
                 .iter()
                 .filter_map(|n| st.part(*n).map(|p| (*n, p.clone())))
                 .collect();
             st.seq += 1;
-            (dirty, parts, self.changes.load(Ordering::Relaxed), st.seq)
+            (
+                dirty,
+                parts,
+                claims,
+                self.changes.load(Ordering::Relaxed),
+                st.seq,
+            )
         };
-        if let Err(e) = c.journal.append(seq, parts, sync) {
-            // The next record carries these PARTs again.
-            self.dirty.lock().expect("dirty lock").extend(dirty);
+        if let Err(e) = c.journal.append(seq, parts, claims.clone(), sync) {
+            // The next record carries these PARTs and claims again.
+            let mut d = self.dirty.lock().expect("dirty lock");
+            d.0.extend(dirty);
+            d.1.extend(claims);
             return Err(e);
         }
         c.appended = upto;
@@ -377,55 +511,107 @@ impl StateCommit {
     }
 }
 
-/// An exclusive lock on the workspace, held while a run changes it. Released on drop
-/// (and by the OS when the process dies, so a `kill -9` never leaves a stale lock).
+/// An exclusive lock on the workspace, held while a command changes it.
+///
+/// It is an OS advisory lock (`flock`) on the workspace folder itself, not
+/// on a file in it: deleting `.expand/` or any file in it cannot let a second
+/// run in, and the OS releases it when the process ends however it ends (a
+/// `kill -9` never leaves a stale lock). `.expand/lock` only tells people
+/// (and the busy message) which process holds it and since when.
 pub struct Lock {
-    _file: std::fs::File,
+    _held: std::fs::File,
+}
+
+/// Who holds the lock, as its holder wrote it in `.expand/lock`.
+#[derive(Debug, Clone, Default)]
+pub struct Holder {
+    pub pid: Option<u32>,
+    /// RFC 3339.
+    pub since: Option<String>,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.pid, &self.since) {
+            (Some(p), Some(s)) => write!(f, "pid {p}, since {s}"),
+            (Some(p), None) => write!(f, "pid {p}"),
+            _ => write!(f, "an unknown process"),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("the workspace is locked by another expand run (`{0}`)")]
-    Busy(PathBuf),
-    #[error("failed to open the lock file `{path}`: {source}")]
+    #[error("the workspace is locked by another expand process ({0})")]
+    Busy(Holder),
+    #[error("failed to lock the workspace `{path}`: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
 }
 
+/// The information file beside the lock.
+pub const LOCK_INFO: &str = ".expand/lock";
+
 impl Lock {
-    pub fn acquire(state_dir: &Path) -> Result<Lock, LockError> {
+    pub fn acquire(fs: &Jail) -> Result<Lock, LockError> {
         use fs4::fs_std::FileExt;
-        std::fs::create_dir_all(state_dir).map_err(|source| LockError::Io {
-            path: state_dir.to_path_buf(),
-            source,
-        })?;
-        let path = state_dir.join("lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|source| LockError::Io {
-                path: path.clone(),
-                source,
-            })?;
-        match FileExt::try_lock_exclusive(&file) {
+        let io = |path: &str| {
+            let path = fs.root().join(path);
+            move |source| LockError::Io { path, source }
+        };
+        fs.create_dir_all(".expand").map_err(io(".expand"))?;
+        // Unix locks the folder; elsewhere a folder cannot be opened as a
+        // file, and the information file is locked instead.
+        #[cfg(unix)]
+        let held = fs.open_dir_file(".").map_err(io("."))?;
+        #[cfg(not(unix))]
+        let held = fs.open_rw(LOCK_INFO).map_err(io(LOCK_INFO))?;
+        match FileExt::try_lock_exclusive(&held) {
             Ok(true) => {}
-            Ok(false) => return Err(LockError::Busy(path)),
+            Ok(false) => return Err(LockError::Busy(Lock::holder(fs))),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                return Err(LockError::Busy(path))
+                return Err(LockError::Busy(Lock::holder(fs)))
             }
-            Err(source) => return Err(LockError::Io { path, source }),
+            Err(source) => {
+                return Err(LockError::Io {
+                    path: fs.root().to_path_buf(),
+                    source,
+                })
+            }
         }
-        // Leave the pid for people who look.
-        let _ = std::fs::write(
-            state_dir.join("lock.pid"),
-            format!("{}\n", std::process::id()),
+        // For people who look, and for the busy message of the next one.
+        let info = format!(
+            "pid {}\nsince {}\n",
+            std::process::id(),
+            crate::clock::rfc3339(crate::clock::now())
         );
-        Ok(Lock { _file: file })
+        #[cfg(unix)]
+        let _ = fs.write_unsynced(LOCK_INFO, info.as_bytes());
+        #[cfg(not(unix))]
+        {
+            use std::io::{Seek, Write};
+            let mut f = &held;
+            let _ = f.set_len(0);
+            let _ = f.seek(std::io::SeekFrom::Start(0));
+            let _ = f.write_all(info.as_bytes());
+        }
+        Ok(Lock { _held: held })
+    }
+
+    /// Who holds the lock, as far as `.expand/lock` says.
+    pub fn holder(fs: &Jail) -> Holder {
+        let text = fs.read_to_string(LOCK_INFO).unwrap_or_default();
+        let mut h = Holder::default();
+        for line in text.lines() {
+            if let Some(p) = line.strip_prefix("pid ") {
+                h.pid = p.trim().parse().ok();
+            } else if let Some(s) = line.strip_prefix("since ") {
+                h.since = Some(s.trim().to_string());
+            }
+        }
+        h
     }
 }
 
@@ -436,14 +622,15 @@ mod tests {
     #[test]
     fn state_round_trips_and_lock_is_exclusive() {
         let d = tempfile::tempdir().unwrap();
-        let mut s = PlanState::load(d.path(), "p").unwrap();
+        let fs = Jail::open(&d.path().canonicalize().unwrap()).unwrap();
+        let mut s = PlanState::load(&fs, "p").unwrap();
         s.part_mut(3).status = PartStatus::Done;
-        s.save(d.path()).unwrap();
-        assert_eq!(PlanState::load(d.path(), "p").unwrap(), s);
-        let l = Lock::acquire(d.path()).unwrap();
-        assert!(matches!(Lock::acquire(d.path()), Err(LockError::Busy(_))));
+        s.save(&fs).unwrap();
+        assert_eq!(PlanState::load(&fs, "p").unwrap(), s);
+        let l = Lock::acquire(&fs).unwrap();
+        assert!(matches!(Lock::acquire(&fs), Err(LockError::Busy(_))));
         drop(l);
-        assert!(Lock::acquire(d.path()).is_ok());
+        assert!(Lock::acquire(&fs).is_ok());
     }
 
     fn part(status: PartStatus, attempts: u32) -> PartState {
@@ -459,12 +646,14 @@ mod tests {
     #[test]
     fn journal_replays_whole_records_over_the_snapshot() {
         let d = tempfile::tempdir().unwrap();
-        let mut s = PlanState::load(d.path(), "p").unwrap();
+        let fs = Jail::open(&d.path().canonicalize().unwrap()).unwrap();
+        let mut s = PlanState::load(&fs, "p").unwrap();
         s.part_mut(1).status = PartStatus::Done;
-        let mut j = Journal::open(d.path(), &s).unwrap();
+        let mut j = Journal::open(&fs, &s).unwrap();
         j.append(
             1,
             BTreeMap::from([(2, part(PartStatus::Running, 1))]),
+            vec![],
             false,
         )
         .unwrap();
@@ -474,6 +663,7 @@ mod tests {
                 (2, part(PartStatus::Done, 1)),
                 (3, part(PartStatus::Running, 1)),
             ]),
+            vec![],
             true,
         )
         .unwrap();
@@ -484,16 +674,16 @@ mod tests {
             .unwrap();
         f.write_all(br#"{"seq":3,"parts":{"3":{"status":"do"#)
             .unwrap();
-        let got = PlanState::load(d.path(), "p").unwrap();
+        let got = PlanState::load(&fs, "p").unwrap();
         assert_eq!(got.seq, 2);
         assert_eq!(got.part(1).unwrap().status, PartStatus::Done);
         assert_eq!(got.part(2).unwrap().status, PartStatus::Done);
         assert_eq!(got.part(3).unwrap().status, PartStatus::Running);
 
         // The next run folds it into the snapshot and starts afresh.
-        let j2 = Journal::open(d.path(), &got).unwrap();
+        let j2 = Journal::open(&fs, &got).unwrap();
         assert_eq!(std::fs::metadata(j2.path()).unwrap().len(), 0);
-        assert_eq!(PlanState::load(d.path(), "p").unwrap(), got);
+        assert_eq!(PlanState::load(&fs, "p").unwrap(), got);
     }
 
     /// A snapshot saved after the journal was loaded wins over it, even when
@@ -501,27 +691,34 @@ mod tests {
     #[test]
     fn a_newer_snapshot_is_not_undone_by_an_old_journal() {
         let d = tempfile::tempdir().unwrap();
-        let s = PlanState::load(d.path(), "p").unwrap();
-        let mut j = Journal::open(d.path(), &s).unwrap();
-        j.append(1, BTreeMap::from([(4, part(PartStatus::Done, 1))]), true)
-            .unwrap();
+        let fs = Jail::open(&d.path().canonicalize().unwrap()).unwrap();
+        let s = PlanState::load(&fs, "p").unwrap();
+        let mut j = Journal::open(&fs, &s).unwrap();
+        j.append(
+            1,
+            BTreeMap::from([(4, part(PartStatus::Done, 1))]),
+            vec![],
+            true,
+        )
+        .unwrap();
         let journal = std::fs::read(j.path()).unwrap();
-        let mut s = PlanState::load(d.path(), "p").unwrap();
+        let mut s = PlanState::load(&fs, "p").unwrap();
         assert_eq!(s.seq, 1);
         s.parts.remove(&4);
-        s.save(d.path()).unwrap();
+        s.save(&fs).unwrap();
         assert!(!j.path().exists(), "save drops the journal it folded in");
         std::fs::write(j.path(), journal).unwrap();
-        assert!(PlanState::load(d.path(), "p").unwrap().part(4).is_none());
+        assert!(PlanState::load(&fs, "p").unwrap().part(4).is_none());
     }
 
     #[test]
     fn a_damaged_journal_line_is_an_error_naming_the_line() {
         let d = tempfile::tempdir().unwrap();
-        let s = PlanState::load(d.path(), "p").unwrap();
-        let j = Journal::open(d.path(), &s).unwrap();
+        let fs = Jail::open(&d.path().canonicalize().unwrap()).unwrap();
+        let s = PlanState::load(&fs, "p").unwrap();
+        let j = Journal::open(&fs, &s).unwrap();
         std::fs::write(j.path(), "{\"seq\":1,\"parts\":{}}\nnot json\n").unwrap();
-        let e = PlanState::load(d.path(), "p").unwrap_err().to_string();
+        let e = PlanState::load(&fs, "p").unwrap_err().to_string();
         assert!(e.contains("p.journal") && e.contains("line 2"), "{e}");
     }
 
@@ -538,8 +735,9 @@ mod tests {
     #[test]
     fn group_commit_merges_waiters_and_never_skips_a_sync() {
         let d = tempfile::tempdir().unwrap();
-        let st = PlanState::load(d.path(), "p").unwrap();
-        let commit = StateCommit::new(Journal::open(d.path(), &st).unwrap());
+        let fs = Jail::open(&d.path().canonicalize().unwrap()).unwrap();
+        let st = PlanState::load(&fs, "p").unwrap();
+        let commit = StateCommit::new(Journal::open(&fs, &st).unwrap());
         let state = Mutex::new(st);
         let records = |c: &StateCommit| std::fs::read_to_string(c.path()).unwrap().lines().count();
         block_on(async {
@@ -570,7 +768,7 @@ mod tests {
             assert_eq!(records(&commit), 2, "one record for both");
             assert_eq!(commit.committed.lock().await.journal.syncs, 2);
         });
-        let got = PlanState::load(d.path(), "p").unwrap();
+        let got = PlanState::load(&fs, "p").unwrap();
         assert_eq!(got.parts.len(), 6);
         assert_eq!(got.part(5).unwrap().attempts, 2);
     }

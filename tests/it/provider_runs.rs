@@ -303,7 +303,7 @@ fn run_env(ws: &Ws, args: &[&str], env: &[(&str, &str)]) -> Out {
 }
 
 fn state(ws: &Ws) -> serde_json::Value {
-    let st = expand::run::state::PlanState::load(&ws.path().join(".expand"), SLUG).unwrap();
+    let st = expand::run::state::PlanState::load(&ws.jail(), SLUG).unwrap();
     serde_json::to_value(st).unwrap()
 }
 

@@ -124,13 +124,14 @@ impl Ws {
     }
 
     fn set_state(&self, n: u32, f: impl FnOnce(&mut expand::run::state::PartState)) {
-        let sd = self.path(".expand");
-        let mut s = PlanState::load(&sd, "p").unwrap();
+        let fs =
+            expand::workspace::jail::Jail::open(&self.path(".").canonicalize().unwrap()).unwrap();
+        let mut s = PlanState::load(&fs, "p").unwrap();
         s.plan_path = "plans/p.md".into();
         let p = s.part_mut(n);
         p.batch = 1;
         f(p);
-        s.save(&sd).unwrap();
+        s.save(&fs).unwrap();
     }
 
     /// Both PARTs done, as after `expand run p --all`.

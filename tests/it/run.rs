@@ -42,9 +42,8 @@ impl Sample {
     /// The run state as the next run reads it: the snapshot (always whole
     /// JSON) and the journal a crashed run leaves.
     fn state(&self) -> serde_json::Value {
-        let st =
-            expand::run::state::PlanState::load(&self.path().join(".expand"), "sample-expansion")
-                .expect("state is always readable");
+        let st = expand::run::state::PlanState::load(&self.ws.jail(), "sample-expansion")
+            .expect("state is always readable");
         serde_json::to_value(st).unwrap()
     }
 
@@ -251,7 +250,7 @@ fn dry_run_writes_nothing() {
 #[test]
 fn a_second_run_on_a_locked_workspace_exits_3() {
     let s = Sample::new();
-    let _lock = expand::run::state::Lock::acquire(&s.path().join(".expand")).unwrap();
+    let _lock = expand::run::state::Lock::acquire(&s.ws.jail()).unwrap();
     let plan = s.plan();
     for args in [
         &["run", "sample-expansion"][..],
@@ -261,7 +260,8 @@ fn a_second_run_on_a_locked_workspace_exits_3() {
         let (code, _, err) = s.run(args);
         assert_eq!(code, 3, "{args:?}: {err}");
         assert!(
-            err.contains("locked by another expand run"),
+            err.contains("locked by another expand process")
+                && err.contains(&format!("pid {}", std::process::id())),
             "{args:?}: {err}"
         );
         assert!(err.contains("wait for it to finish"), "{args:?}: {err}");
@@ -280,10 +280,26 @@ fn reset_marks_parts_pending_and_the_file_is_protected() {
         .plan()
         .contains("- [ ] PART 1: Create rust-cli/04-shell-completions-and-man-pages.md\n"));
     assert!(s.state()["parts"].get("1").is_none());
-    // The file exists and the state no longer says expand wrote it: refuse.
-    let (code, out, _) = s.run(&["run", "sample-expansion", "--part", "1", "--retries", "0"]);
+    // The file is still exactly what expand wrote: the run replaces it.
+    let (code, out, _) = s.run(&["run", "sample-expansion", "--part", "1"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(s.state()["parts"]["1"]["status"], "done");
+    // Once a person edits it, it is theirs: refused, once, without a retry.
+    s.run(&["reset", "sample-expansion", "--part", "1"]);
+    let file =
+        s.ws.path()
+            .join("knowledge/rust-cli/04-shell-completions-and-man-pages.md");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("\nA note of mine.\n");
+    std::fs::write(&file, &text).unwrap();
+    let (code, out, _) = s.run(&["run", "sample-expansion", "--part", "1"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("exists already"), "{out}");
+    assert!(
+        out.contains("exists already and is not a file expand wrote"),
+        "{out}"
+    );
+    assert!(out.contains("failed after 1 attempt"), "{out}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
     let (code, out, _) = s.run(&["run", "sample-expansion", "--part", "1", "--force"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(s.state()["parts"]["1"]["status"], "done");

@@ -27,6 +27,12 @@ impl Ws {
         self.dir.path()
     }
 
+    /// The workspace's files as expand reaches them.
+    pub fn jail(&self) -> expand::workspace::jail::Jail {
+        expand::workspace::jail::Jail::open(&self.path().canonicalize().expect("canonical"))
+            .expect("open the workspace")
+    }
+
     /// Write `bytes` to `rel`, creating folders.
     pub fn write(&self, rel: &str, bytes: impl AsRef<[u8]>) -> &Self {
         let p = self.path().join(rel);
