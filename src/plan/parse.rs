@@ -122,6 +122,8 @@ impl<'t> Parser<'t> {
                         let mut part = self.new_part(n, title, b, Dialect::Heading);
                         part.heading_batch = heading_batch;
                         open = Some((part, level));
+                    } else if let Some(num) = bad_part_number(&text) {
+                        self.bad_part_number(num, b);
                     }
                     i += 1;
                 }
@@ -138,6 +140,9 @@ impl<'t> Parser<'t> {
                         open = Some((part, 0));
                         i += 1;
                         continue;
+                    }
+                    if let Some(num) = bad_part_number(first_strong) {
+                        self.bad_part_number(num, b);
                     }
                     if let Some((n, _)) = part_header(first_strong) {
                         let full = bs.first(b);
@@ -354,6 +359,19 @@ impl<'t> Parser<'t> {
                 .with_hint("write it as `**Batch N**: PARTs 1-4 (title)`"),
             ),
         }
+    }
+
+    /// A PART header whose number cannot be held: an error, not a silence.
+    fn bad_part_number(&mut self, num: &str, b: &Block) {
+        let line = self.line(b.range.start);
+        self.plan.diagnostics.push(
+            Diagnostic::error(
+                line,
+                "bad-part-number",
+                format!("PART number `{num}` is not one expand can use"),
+            )
+            .with_hint("number PARTs with whole numbers from 0 to 999999999"),
+        );
     }
 
     /// A list outside any PART: influential files, batch lines. Every item at

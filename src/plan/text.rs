@@ -73,6 +73,34 @@ pub fn part_header(s: &str) -> Option<(u32, &str)> {
     }
 }
 
+/// `PART -1: Title` or `PART 99999999999: Title`: a PART header whose number
+/// expand cannot hold (negative, or more than 9 digits). Returns the number
+/// as written, so the PART is reported instead of vanishing.
+pub fn bad_part_number(s: &str) -> Option<&str> {
+    if part_header(s).is_some() {
+        return None;
+    }
+    let s = s.trim_start();
+    let rest = s.strip_prefix("PART").or_else(|| s.strip_prefix("Part "))?;
+    let rest = rest.trim_start();
+    let sign = usize::from(rest.starts_with('-') || rest.starts_with('−'));
+    let sign_len = rest
+        .chars()
+        .next()
+        .filter(|_| sign == 1)
+        .map_or(0, char::len_utf8);
+    let digits = rest[sign_len..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    if digits == 0 || (sign == 0 && digits <= 9) {
+        return None;
+    }
+    let after = rest[sign_len + digits..].trim_start();
+    (after.is_empty() || after.starts_with(':') || after.starts_with('-') || after.starts_with('—'))
+        .then(|| &rest[..sign_len + digits])
+}
+
 /// `Worker 3: Title` → (3, "Title").
 pub fn worker_header(s: &str) -> Option<(u32, &str)> {
     let rest = s.trim_start().strip_prefix("Worker")?.trim_start();
@@ -464,6 +492,10 @@ mod tests {
         assert_eq!(part_header("PART 3"), Some((3, "")));
         assert_eq!(part_header("PARTs 1-4"), None);
         assert_eq!(part_header("PARTICLE"), None);
+        assert_eq!(bad_part_number("PART -1: X"), Some("-1"));
+        assert_eq!(bad_part_number("PART 4294967296: X"), Some("4294967296"));
+        assert_eq!(bad_part_number("PART 12: X"), None);
+        assert_eq!(bad_part_number("PARTs 1-4"), None);
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub fn check(plan: &mut Plan) {
         }
     }
     let mut targets: BTreeMap<&str, (u32, usize)> = BTreeMap::new();
+    // Targets that differ only in case or Unicode normalization are one
+    // file on macOS and Windows.
+    let mut folded: BTreeMap<String, (u32, &str)> = BTreeMap::new();
     for p in &plan.parts {
         let line = p.target_line.unwrap_or(p.line);
         match &p.target {
@@ -35,6 +38,24 @@ pub fn check(plan: &mut Plan) {
                     d.push(
                         Diagnostic::error(line, "target-outside", format!("PART {} target `{}` {e}", p.number, t.escape_debug()))
                             .with_hint("targets are paths relative to the knowledge folder, like `topic/00-name.md`"),
+                    );
+                }
+                let same_file = folded
+                    .insert(fsutil::fold_name(t), (p.number, t.as_str()))
+                    .filter(|(_, o)| *o != t.as_str());
+                if let Some((other, o)) = same_file {
+                    d.push(
+                        Diagnostic::error(
+                            line,
+                            "duplicate-target",
+                            format!(
+                                "PARTs {other} and {} create `{}` and `{}`, one file where case or Unicode form does not count (macOS, Windows)",
+                                p.number,
+                                o.escape_debug(),
+                                t.escape_debug()
+                            ),
+                        )
+                        .with_hint("give each PART a name that differs in more than case or accents' encoding"),
                     );
                 }
                 if let Some((other, l)) = targets.insert(t.as_str(), (p.number, line)) {
