@@ -584,8 +584,21 @@ fn dry_run(
                 .map(|i| i.text.to_string())
                 .collect();
             let queries: Vec<&str> = part.queries().collect();
+            // What a run would find at the target: nothing, expand's own
+            // file (replaced), or someone else's (refused).
+            let exists_note = |t: &str| -> &'static str {
+                match ws.fs.read_opt(t) {
+                    Ok(None) => "",
+                    Ok(Some(b)) if args.force || state.owns(t, &b) => {
+                        "  (exists: expand wrote it, replaced)"
+                    }
+                    _ => {
+                        "  (exists and is not expand's: this PART would fail; --force replaces it)"
+                    }
+                }
+            };
             if ctx.json {
-                jparts.push(serde_json::json!({"part": n, "runs": will, "status": part.status.as_str(), "depends_on": node.depends_on, "target": target, "drop": if will { Some(&drop) } else { None }, "reads": reads.iter().map(|(a, b)| serde_json::json!({"ref": a, "resolved": b})).collect::<Vec<_>>(), "greps": greps, "queries": queries}));
+                jparts.push(serde_json::json!({"part": n, "runs": will, "status": part.status.as_str(), "depends_on": node.depends_on, "target": target, "target_exists": target.as_deref().map(|t| !exists_note(t).is_empty()), "drop": if will { Some(&drop) } else { None }, "reads": reads.iter().map(|(a, b)| serde_json::json!({"ref": a, "resolved": b})).collect::<Vec<_>>(), "greps": greps, "queries": queries}));
                 continue;
             }
             let after = if node.depends_on.is_empty() {
@@ -615,7 +628,7 @@ fn dry_run(
                 writeln!(out, "       search \"{q}\"")?;
             }
             match &target {
-                Some(t) => writeln!(out, "       write  {t}")?,
+                Some(t) => writeln!(out, "       write  {t}{}", exists_note(t))?,
                 None => writeln!(out, "       write  (no target: this PART would fail)")?,
             }
             writeln!(out, "       write  {drop}")?;

@@ -444,7 +444,7 @@ impl Shared {
         let meta = match self.fs.symlink_metadata(rel) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(PartError::permanent(format!("`{rel}`: {e}"))),
+            Err(e) => return Err(PartError::permanent(format!("cannot write `{rel}`: {e}"))),
         };
         if !meta.is_file() {
             return Err(PartError::permanent(format!(

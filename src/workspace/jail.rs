@@ -28,6 +28,11 @@ pub const TEMP_OVERHEAD: usize = 1 + 1 + 8 + TEMP_SUFFIX.len();
 /// allows 255-byte names.
 pub const MAX_NAME: usize = 255 - TEMP_OVERHEAD;
 const TEMP_SUFFIX: &str = ".expand-tmp";
+/// How long [`Jail::rewrite`] waits, when someone is appending to the file
+/// it replaced, for a write that opened the old file before the rename: a
+/// write made longer than this after its open may land in the old file
+/// and be lost. (No scheme without the writer's cooperation does better.)
+pub const SETTLE: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// The workspace's files, reachable only beneath its root.
 #[derive(Clone)]
@@ -142,7 +147,15 @@ impl Jail {
     }
 
     pub fn create_dir_all(&self, p: impl AsRef<Path>) -> io::Result<()> {
-        self.at(p.as_ref(), |d, r| d.create_dir_all(r))
+        let p = p.as_ref();
+        match self.at(p, |d, r| d.create_dir_all(r)) {
+            // A link in the way reads as "exists": say where it leads.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match self.metadata(p) {
+                Err(m) if is_escape(&m) => Err(m),
+                _ => Err(e),
+            },
+            other => other,
+        }
     }
 
     pub fn remove_file(&self, p: impl AsRef<Path>) -> io::Result<()> {
@@ -355,10 +368,12 @@ impl Jail {
 
     /// Replace the file `p` with `edit` of its bytes (`None`: leave it), so
     /// that bytes someone else writes meanwhile are never dropped: the
-    /// rename happens only while the file is still the one that was read,
-    /// else the edit starts again from what is there now; bytes appended to
-    /// the old file during the rename are carried over to the new one.
-    /// Returns whether the file changed.
+    /// rename happens only while the file is the one that was read and what
+    /// was read is still its beginning (else the edit starts again from
+    /// what is there now), and whatever was appended to the old file by
+    /// then is appended to the new one (after what others appended to the
+    /// new one meanwhile, if anything: whole writes keep their bytes
+    /// together). Returns whether the file changed.
     pub fn rewrite(
         &self,
         p: impl AsRef<Path>,
@@ -366,41 +381,54 @@ impl Jail {
     ) -> io::Result<bool> {
         use std::io::{Read, Seek, SeekFrom};
         let p = p.as_ref();
-        let mut carried: Vec<u8> = Vec::new();
-        let mut changed = false;
         for _ in 0..32 {
             let mut old = self.open_read(p)?;
             let seen = old.metadata()?;
             let mut current = Vec::with_capacity(seen.len() as usize);
             old.read_to_end(&mut current)?;
-            let input: Cow<[u8]> = if carried.is_empty() {
-                Cow::Borrowed(&current)
-            } else {
-                Cow::Owned([current.as_slice(), carried.as_slice()].concat())
-            };
-            let new = match edit(&input)? {
-                Some(n) => n,
-                None if carried.is_empty() => return Ok(changed),
-                None => input.into_owned(),
+            let Some(new) = edit(&current)? else {
+                return Ok(false);
             };
             if new == current {
-                return Ok(changed);
+                return Ok(false);
             }
             let len = current.len() as u64;
+            let mut busy = false;
             let landed = self.write_checked(p, &new, true, || {
+                // Still this file, only ever appended to since it was read?
                 let now = self.open_read(p)?.metadata()?;
-                Ok(same_file(&seen, &now) && now.len() == len)
+                if !same_inode(&seen, &now) || now.len() < len {
+                    return Ok(false);
+                }
+                busy = now.len() > len;
+                let mut head = vec![0; current.len()];
+                let mut f = &old;
+                f.seek(SeekFrom::Start(0))?;
+                f.read_exact(&mut head)?;
+                Ok(head == current)
             })?;
             if !landed {
-                continue; // someone wrote in between: start from their bytes
+                continue; // rewritten in between: start again from their bytes
             }
-            changed = true;
-            carried.clear();
-            // Appended to the old file after the check: carry it over.
-            if old.metadata()?.len() > len {
-                old.seek(SeekFrom::Start(len))?;
-                old.read_to_end(&mut carried)?;
-                continue;
+            // Appended to the old file after it was read: append it to the
+            // new one. When someone is appending right now, first let a
+            // write that opened the old file before the rename land.
+            let mut tail = Vec::new();
+            old.seek(SeekFrom::Start(len))?;
+            old.read_to_end(&mut tail)?;
+            while busy || !tail.is_empty() {
+                busy = false;
+                std::thread::sleep(SETTLE);
+                let before = tail.len();
+                old.read_to_end(&mut tail)?;
+                if tail.len() == before {
+                    break;
+                }
+            }
+            if !tail.is_empty() {
+                let mut f = self.open_append(p)?;
+                f.write_all(&tail)?;
+                f.sync_data()?;
             }
             return Ok(true);
         }
@@ -465,18 +493,17 @@ fn create_temp(dir: &Dir, name: &str) -> io::Result<(String, cap_std::fs::File)>
 }
 
 /// Whether two metadata describe the same file (not only the same name).
-fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+fn same_inode(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        a.dev() == b.dev()
-            && a.ino() == b.ino()
-            && a.mtime() == b.mtime()
-            && a.mtime_nsec() == b.mtime_nsec()
+        a.dev() == b.dev() && a.ino() == b.ino()
     }
     #[cfg(not(unix))]
     {
-        a.modified().ok() == b.modified().ok()
+        // No inode numbers: the file replaced by a rename shows as a new
+        // creation time.
+        a.created().ok() == b.created().ok()
     }
 }
 
@@ -586,6 +613,64 @@ mod tests {
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
     }
 
+    /// Someone writes the file between expand's read and its rename: their
+    /// bytes survive, whether they appended or rewrote it.
+    #[test]
+    fn rewrite_never_drops_bytes_written_meanwhile() {
+        let (_d, j) = jail();
+        j.write("p.md", b"line one [ ]\n").unwrap();
+        let path = j.root().join("p.md");
+        let mut calls = 0;
+        let changed = j
+            .rewrite("p.md", |b| {
+                calls += 1;
+                if calls == 1 {
+                    // An editor appends while expand edits.
+                    use std::io::Write;
+                    let mut f = std::fs::OpenOptions::new().append(true).open(&path)?;
+                    f.write_all(b"appended\n")?;
+                }
+                Ok(Some(
+                    String::from_utf8_lossy(b)
+                        .replace("[ ]", "[x]")
+                        .into_bytes(),
+                ))
+            })
+            .unwrap();
+        assert!(changed);
+        assert_eq!(calls, 1);
+        assert_eq!(
+            j.read_to_string("p.md").unwrap(),
+            "line one [x]\nappended\n"
+        );
+        // Replaced by someone between the read and the rename: start again
+        // from their bytes.
+        j.write("p.md", b"ours [ ]\n").unwrap();
+        let mut calls = 0;
+        j.rewrite("p.md", |b| {
+            calls += 1;
+            if calls == 1 {
+                std::fs::write(path.with_extension("new"), b"theirs [ ]\n")?;
+                std::fs::rename(path.with_extension("new"), &path)?;
+            }
+            Ok(Some(
+                String::from_utf8_lossy(b)
+                    .replace("[ ]", "[x]")
+                    .into_bytes(),
+            ))
+        })
+        .unwrap();
+        assert_eq!(calls, 2);
+        assert_eq!(j.read_to_string("p.md").unwrap(), "theirs [x]\n");
+        // A plain edit in one go; none at all when nothing changes.
+        j.write("q.md", b"a [ ]\n").unwrap();
+        assert!(j
+            .rewrite("q.md", |b| Ok(Some(b.to_ascii_uppercase())))
+            .unwrap());
+        assert_eq!(j.read_to_string("q.md").unwrap(), "A [ ]\n");
+        assert!(!j.rewrite("q.md", |_| Ok(None)).unwrap());
+    }
+
     #[test]
     fn temp_files_of_a_killed_write_are_cleaned() {
         let (_d, j) = jail();
@@ -602,5 +687,62 @@ mod tests {
         assert_eq!(names, [".keep", "a.md"]);
         j.probe_writable("k/new").unwrap();
         assert!(j.read_dir("k/new").unwrap().is_empty());
+    }
+
+    /// Fifty edits while another thread appends a line every millisecond:
+    /// every edit lands and every appended line survives (but a line whose
+    /// write came later than [`SETTLE`] after its open, when the appender
+    /// was descheduled in between: that is the documented limit).
+    #[test]
+    fn rewrite_under_a_steady_appender_loses_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let j = Jail::open(&d.path().canonicalize().unwrap()).unwrap();
+        let mut base = String::new();
+        for i in 0..50 {
+            base.push_str(&format!("item {i} [ ]\n"));
+        }
+        j.write("p.md", base.as_bytes()).unwrap();
+        let path = j.root().join("p.md");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = stop.clone();
+        let h = std::thread::spawn(move || {
+            use std::io::Write;
+            let mut slow = Vec::new();
+            let mut n = 0;
+            while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+                let opened = std::time::Instant::now();
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .unwrap();
+                // One write per line, as `echo >>` does.
+                f.write_all(format!("<!-- note {n} -->\n").as_bytes())
+                    .unwrap();
+                if opened.elapsed() > SETTLE / 2 {
+                    slow.push(n);
+                }
+                n += 1;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            (n, slow)
+        });
+        for i in 0..50 {
+            let from = format!("item {i} [ ]");
+            let to = format!("item {i} [x]");
+            j.rewrite("p.md", |b| {
+                Ok(Some(
+                    String::from_utf8_lossy(b).replace(&from, &to).into_bytes(),
+                ))
+            })
+            .unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (n, slow) = h.join().unwrap();
+        let now = j.read_to_string("p.md").unwrap();
+        let lost: Vec<usize> = (0..n)
+            .filter(|i| !now.contains(&format!("<!-- note {i} -->\n")) && !slow.contains(i))
+            .collect();
+        assert!(lost.is_empty(), "{} of {n} lost: {lost:?}", lost.len());
+        assert_eq!(now.matches("[x]").count(), 50);
     }
 }

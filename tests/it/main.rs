@@ -7,6 +7,7 @@ mod providers;
 mod review;
 mod review_util;
 mod run;
+mod safety;
 mod snapshots;
 mod util;
 mod validate;
