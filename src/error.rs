@@ -1,13 +1,18 @@
 //! Exit codes and the one place errors become messages and codes.
 
 /// SPEC §4: 0 success; 1 the work ran but something failed; 2 bad input or
-/// usage; 3 environment (lock, network, git).
+/// usage; 3 environment (lock, network, git). A run stopped by a signal
+/// exits as shells expect of one: 128 + the signal's number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Code {
     Ok = 0,
     WorkFailed = 1,
     BadInput = 2,
     Environment = 3,
+    /// Stopped by SIGINT (Ctrl-C).
+    Interrupted = 130,
+    /// Stopped by SIGTERM.
+    Terminated = 143,
 }
 
 impl From<Code> for std::process::ExitCode {

@@ -186,6 +186,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         retries: args.retries.unwrap_or(ws.config.retries),
         force: args.force,
         fault,
+        stop: std::sync::atomic::AtomicBool::new(false),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -193,22 +194,40 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         .context("failed to start the async runtime")?;
     let mut results: Vec<BatchResult> = Vec::new();
     let mut not_started: Vec<u32> = Vec::new();
-    rt.block_on(async {
-        for (batch, parts) in &selected {
-            if sh.budget.exhausted().is_some() {
-                not_started.extend(parts);
-                continue;
+    let stopped_by = rt.block_on(async {
+        let work = async {
+            for (batch, parts) in &selected {
+                if sh.budget.exhausted().is_some() {
+                    not_started.extend(parts);
+                    continue;
+                }
+                let r = run_batch(Arc::clone(&sh), batch, parts, batch_size).await;
+                let failed = r.outcomes.iter().any(|o| !o.ok);
+                not_started.extend(&r.not_started);
+                results.push(r);
+                if failed && args.all && !args.keep_going {
+                    break;
+                }
             }
-            let r = run_batch(Arc::clone(&sh), batch, parts, batch_size).await;
-            let failed = r.outcomes.iter().any(|o| !o.ok);
-            not_started.extend(&r.not_started);
-            results.push(r);
-            if failed && args.all && !args.keep_going {
-                break;
+        };
+        tokio::select! {
+            () = work => None,
+            signal = stop_signal() => {
+                // Start nothing more; the batches' tasks are aborted as
+                // their future is dropped here, and the writer commands
+                // (with whatever they started) end now.
+                sh.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                crate::providers::command::kill_all();
+                Some(signal)
             }
         }
     });
     reporter.finish();
+    if let Some(signal) = stopped_by {
+        // Writers started between the select and now, if any.
+        crate::providers::command::kill_all();
+        return interrupted(ctx, ws, &plan, &sh, signal);
+    }
     let state = sh.state.lock().expect("state lock").clone();
     // Every change is in the journal already; this only makes it one file again.
     if let Err(e) = state.save(&ws.fs) {
@@ -234,6 +253,93 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
         args.all && !args.keep_going,
         budget_stop.as_ref(),
     )
+}
+
+/// The signal that stops a run: SIGINT (Ctrl-C) or SIGTERM.
+#[derive(Clone, Copy, Debug)]
+enum Signal {
+    Int,
+    Term,
+}
+
+/// Wait for SIGINT or SIGTERM. If the handlers cannot be installed, never
+/// resolves (the default action, ending the process, stays).
+async fn stop_signal() -> Signal {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => tokio::select! {
+                _ = int.recv() => Signal::Int,
+                _ = term.recv() => Signal::Term,
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => Signal::Int,
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// After a signal: the PARTs that were running are recorded as interrupted
+/// (pending, to run again), the state is folded into its snapshot, and the
+/// message says how to go on. The lock goes when the caller returns.
+fn interrupted(
+    ctx: &Ctx,
+    ws: &Workspace,
+    plan: &Plan,
+    sh: &Shared,
+    signal: Signal,
+) -> Result<Code> {
+    let name = match signal {
+        Signal::Int => "SIGINT",
+        Signal::Term => "SIGTERM",
+    };
+    let at = crate::clock::rfc3339(crate::clock::now());
+    let mut state = sh.state.lock().expect("state lock").clone();
+    let mut stopped = Vec::new();
+    for (n, p) in state.parts.iter_mut() {
+        if p.status == crate::run::state::PartStatus::Running {
+            p.status = crate::run::state::PartStatus::Pending;
+            p.error = Some(format!("interrupted by {name} at {at}"));
+            stopped.push(*n);
+        }
+    }
+    state
+        .save(&ws.fs)
+        .context("failed to record the interrupted PARTs")?;
+    let list = stopped
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({"event": "interrupted", "plan": plan.slug, "signal": name, "parts": stopped})
+        );
+    }
+    let mut err = std::io::stderr().lock();
+    if stopped.is_empty() {
+        let _ = writeln!(err, "stopped by {name}; no PART was running");
+    } else {
+        let _ = writeln!(
+            err,
+            "stopped by {name}: PART {list} interrupted (writers ended); they are pending and run again next time"
+        );
+    }
+    let _ = writeln!(err, "resume: expand run {} --all", plan.slug);
+    Ok(match signal {
+        Signal::Int => Code::Interrupted,
+        Signal::Term => Code::Terminated,
+    })
 }
 
 /// The budget was reached and these PARTs were not started.

@@ -13,6 +13,46 @@ use super::{BoxFuture, ProviderError, Usage, WriteRequest, Writer, Written};
 /// How much of stderr a failure reports.
 const STDERR_TAIL: usize = 2048;
 
+/// Process groups of the writer commands running now, so that a signal to
+/// expand can end them (and whatever they started) before expand exits.
+static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// A running writer's group, in [`RUNNING`] until it is dropped.
+struct Registered(Option<u32>);
+
+impl Registered {
+    fn new(pid: Option<u32>) -> Registered {
+        if let Some(p) = pid {
+            RUNNING.lock().expect("writer list lock").push(p);
+        }
+        Registered(pid)
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            RUNNING
+                .lock()
+                .expect("writer list lock")
+                .retain(|q| *q != p);
+            // Dropped before the command ended (a timeout, a cancelled
+            // PART): its group must not outlive it.
+            kill_group(Some(p));
+        }
+    }
+}
+
+/// End every writer command still running, with what it started. Returns
+/// how many there were.
+pub fn kill_all() -> usize {
+    let pids = std::mem::take(&mut *RUNNING.lock().expect("writer list lock"));
+    for p in &pids {
+        kill_group(Some(*p));
+    }
+    pids.len()
+}
+
 pub struct CommandWriter {
     argv: Vec<String>,
     model: String,
@@ -58,6 +98,7 @@ impl CommandWriter {
             stderr_tail: format!("cannot start `{program}`: {e}"),
         })?;
         let pid = child.id();
+        let _registered = Registered::new(pid);
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let mut stdout = child.stdout.take().expect("stdout is piped");
         let mut stderr = child.stderr.take().expect("stderr is piped");

@@ -54,6 +54,8 @@ pub struct Shared {
     pub force: bool,
     /// Test hook `EXPAND_FAULT=<step>:<part>`: abort the process right after that step.
     pub fault: Option<(String, Option<u32>)>,
+    /// Set when the run is stopped (SIGINT/SIGTERM): no PART starts.
+    pub stop: std::sync::atomic::AtomicBool,
 }
 
 /// Why an attempt failed, and whether another attempt could change that.

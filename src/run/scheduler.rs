@@ -1,6 +1,8 @@
 //! Batches: which PARTs to run, at most `batch_size` at once (a semaphore),
 //! dependencies inside a batch first, a failure never stopping the others.
 //! Once the budget is reached no PART starts; the ones running finish.
+//! When the run is stopped (a signal), no PART starts, and dropping the
+//! batch's future aborts the PARTs running.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +22,17 @@ pub struct BatchResult {
     /// PARTs not started because the budget was reached; they stay pending.
     pub not_started: Vec<u32>,
     pub wall_ms: u64,
+}
+
+/// Aborts the tasks when dropped.
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for h in &self.0 {
+            h.abort();
+        }
+    }
 }
 
 /// Run `parts` (a subset of `batch`, in the batch's start order).
@@ -75,9 +88,12 @@ pub async fn run_batch(
                 None => sem.acquire_owned().await,
             }
             .expect("semaphore never closes");
-            // Checked at the last moment: a PART that just finished may have spent it.
+            // Checked at the last moment: a PART that just finished may have
+            // spent it, or the run was stopped.
+            let stopped = sh.stop.load(std::sync::atomic::Ordering::SeqCst);
             let out = match sh.budget.exhausted() {
                 Some(_) => None,
+                None if stopped => None,
                 None => Some(run_part(sh, p).await),
             };
             drop(permit);
@@ -85,6 +101,8 @@ pub async fn run_batch(
             out
         }));
     }
+    // Cancelled (the run was stopped): the PARTs' tasks go with it.
+    let _abort = AbortOnDrop(handles.iter().map(|h| h.abort_handle()).collect());
     let mut outcomes = Vec::with_capacity(handles.len());
     let mut not_started = Vec::new();
     for (h, &p) in handles.into_iter().zip(parts) {

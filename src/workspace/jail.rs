@@ -439,12 +439,30 @@ impl Jail {
     }
 
     /// Find out now, before paid work, whether files can be created in
-    /// folder `p` (made when missing): a read-only folder or a full disk
-    /// fails here rather than after the writer answered.
+    /// folder `p`, or in the nearest folder above it that exists (where
+    /// the missing ones would be made): a read-only folder, a file in the
+    /// way or a full disk fails here rather than after the writer answered.
+    /// Changes nothing.
     pub fn probe_writable(&self, p: impl AsRef<Path>) -> io::Result<()> {
-        let p = p.as_ref();
-        self.create_dir_all(p)?;
-        self.at(p, |d, r| {
+        let mut at = self.relative(p.as_ref())?.into_owned();
+        loop {
+            match self.metadata(&at) {
+                Ok(m) if m.is_dir() => break,
+                Ok(_) => {
+                    return Err(io::Error::other(format!(
+                        "`{}` is a file, not a folder",
+                        at.display()
+                    )))
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            if !at.pop() || at.as_os_str().is_empty() {
+                at = PathBuf::from(".");
+                break;
+            }
+        }
+        self.at(&at, |d, r| {
             let dir = d.open_dir(r)?;
             let (name, file) = create_temp(&dir, "probe")?;
             drop(file);
@@ -685,8 +703,10 @@ mod tests {
             .map(|e| e.name)
             .collect();
         assert_eq!(names, [".keep", "a.md"]);
-        j.probe_writable("k/new").unwrap();
-        assert!(j.read_dir("k/new").unwrap().is_empty());
+        j.probe_writable("k/new/deeper").unwrap();
+        assert!(!j.exists("k/new"), "a probe makes no folder");
+        j.write("k/file", b"x").unwrap();
+        assert!(j.probe_writable("k/file/sub").is_err());
     }
 
     /// Fifty edits while another thread appends a line every millisecond:

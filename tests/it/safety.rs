@@ -545,3 +545,86 @@ fn written_files_follow_the_umask_and_edited_ones_keep_their_mode() {
     assert_eq!(mode(&plan_file), 0o640);
     assert!(text(&ws, "plans/p.md").contains("[✓]"));
 }
+
+// 18. SIGINT/SIGTERM: no new PART, writers (and what they started) end, the
+// interrupted PARTs are recorded, the lock is released, the way on is said.
+#[cfg(unix)]
+#[test]
+fn sigint_ends_every_writer_and_records_the_interrupted_parts() {
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let ws = ws_with(&plan(
+            "Plan",
+            &["a/00-one.md", "a/01-two.md", "a/02-three.md"],
+        ));
+        let pids = ws.path().join("pids");
+        // A slow agent: it starts a child of its own and waits for it.
+        ws.write(
+            "writer.sh",
+            "#!/bin/sh\necho $$ >> \"$PIDS\"\nsleep 60 &\necho $! >> \"$PIDS\"\ncat >/dev/null\nwait\n",
+        );
+        ws.write(
+            "expand.yaml",
+            format!(
+                "batch_size: 2\nwriter:\n  kind: command\n  command: [sh, '{}']\n  timeout_s: 120\nsearch:\n  kind: offline\n",
+                ws.path().join("writer.sh").display()
+            ),
+        );
+        let child = crate::util::expand_std()
+            .arg("-C")
+            .arg(ws.path())
+            .args(["run", "p", "--all"])
+            .env("PIDS", &pids)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let written = |n: usize| {
+            std::fs::read_to_string(&pids)
+                .map(|t| t.lines().count() >= n)
+                .unwrap_or(false)
+        };
+        while !written(4) {
+            assert!(
+                started.elapsed().as_secs() < 30,
+                "the writers never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let stopped = std::time::Instant::now();
+        let out = child.wait_with_output().unwrap();
+        assert!(stopped.elapsed().as_secs() < 10, "slow to stop");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert!(stderr.contains("resume: expand run p --all"), "{stderr}");
+        assert!(stderr.contains("PART 1, 2 interrupted"), "{stderr}");
+        // No writer process, nor anything a writer started, survives.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        for pid in std::fs::read_to_string(&pids).unwrap().lines() {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let alive = stat
+                .rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next())
+                .is_some_and(|st| st != "Z" && st != "X");
+            assert!(!alive, "writer process {pid} survived: {stat}");
+        }
+        // PART 3 never started; 1 and 2 are pending again, saying why.
+        let st = state(&ws);
+        for n in ["1", "2"] {
+            assert_eq!(st["parts"][n]["status"], "pending", "{st}");
+            assert!(
+                st["parts"][n]["error"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("interrupted"),
+                "{st}"
+            );
+        }
+        assert!(st["parts"].get("3").is_none(), "{st}");
+        assert!(!ws.path().join("knowledge/a").exists());
+        // The lock went with the process.
+        drop(expand::run::state::Lock::acquire(&ws.jail()).expect("lock released"));
+    }
+}
