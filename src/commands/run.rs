@@ -106,10 +106,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
     } else {
         Arc::new(LogReporter { quiet: ctx.quiet })
     };
-    let fault = std::env::var("EXPAND_FAULT").ok().and_then(|f| {
-        let (s, p) = f.split_once(':')?;
-        Some((s.to_string(), p.parse().ok()))
-    });
+    let fault = crate::fault::Fault::from_env().cloned();
     // The budget covers every run of the plan: start from what its PARTs spent before.
     let budget = BudgetTracker::new(&ws.config.budget).with_spent(state.spent());
     let mut st = state;
