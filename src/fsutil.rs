@@ -66,6 +66,62 @@ fn write_renamed(tmp_dir: &Path, path: &Path, bytes: &[u8], sync: bool) -> std::
     }
 }
 
+/// Move `from` to `to` (creating `to`'s folder), replacing a file at `to`:
+/// a rename, so a crash leaves the file at one place or the other, whole.
+/// Across filesystems, an atomic write of a copy and then the removal of
+/// `from`, so a crash leaves at worst two whole copies.
+pub fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(dir) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::rename(from, to) {
+        Ok(()) => Ok(()),
+        // EXDEV: `completed/` on another filesystem than `plans/`.
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+            let bytes = std::fs::read(from)?;
+            atomic_write(to, &bytes)?;
+            std::fs::remove_file(from)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Fail unless files can be created and removed in `dir`, or, when it does
+/// not exist yet, in its nearest existing ancestor (where it would be made).
+/// A check made before a multi-step change, so that a read-only folder stops
+/// it before the first step rather than half-way.
+pub fn check_writable(dir: &Path) -> std::io::Result<()> {
+    let mut probe = dir;
+    while probe.symlink_metadata().is_err() {
+        match probe.parent() {
+            Some(p) if !p.as_os_str().is_empty() => probe = p,
+            _ => return Ok(()),
+        }
+    }
+    if !probe.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("`{}` is not a folder", probe.display()),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(probe.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
+        if unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(unix))]
+    if probe.metadata()?.permissions().readonly() {
+        return Err(std::io::ErrorKind::PermissionDenied.into());
+    }
+    Ok(())
+}
+
 /// Why a relative path from a plan is refused.
 pub fn check_relative(p: &str) -> Result<(), &'static str> {
     if p.is_empty() {
@@ -162,6 +218,38 @@ mod tests {
         let blocked = d.path().join("knowledge/new/01-x.md/inside.md");
         assert!(atomic_write_via(&tmp, &blocked, b"two").is_err());
         assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn move_file_makes_the_folder_and_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a.md"), d.path().join("x/y/b.md"));
+        std::fs::write(&a, "one").unwrap();
+        move_file(&a, &b).unwrap();
+        assert!(!a.exists());
+        std::fs::write(&a, "two").unwrap();
+        move_file(&a, &b).unwrap();
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "two");
+    }
+
+    #[test]
+    fn check_writable_looks_at_the_nearest_existing_folder() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(check_writable(&d.path().join("not/yet/there")).is_ok());
+        std::fs::write(d.path().join("file"), "").unwrap();
+        assert!(check_writable(&d.path().join("file/sub")).is_err());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let ro = d.path().join("ro");
+            std::fs::create_dir(&ro).unwrap();
+            std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+            // root may write anywhere: the check asks the OS, as a write would.
+            if unsafe { libc::geteuid() } != 0 {
+                assert!(check_writable(&ro.join("new")).is_err());
+            }
+            std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
     }
 
     #[cfg(unix)]
