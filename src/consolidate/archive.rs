@@ -1,51 +1,58 @@
-//! Archiving a consolidated plan: the plan to `completed/<slug>/<name>`, its
-//! drops to `completed/<slug>/drops/`. Each move writes the new file through
-//! the atomic-write helper before removing the old one, so a crash leaves a
-//! copy, never a loss; a move already made is a no-op.
+//! Archiving a consolidated plan: where its archive folder is, and the moves
+//! into it (the plan to `completed/<slug>/<name>`, its drops to
+//! `completed/<slug>/drops/`).
 
 use std::path::{Path, PathBuf};
 
-/// Paths a move touched: where the file was and where it is now.
-#[derive(Debug, Default)]
-pub struct Moved {
-    pub from: Vec<PathBuf>,
-    pub to: Vec<PathBuf>,
-}
-
-fn move_file(from: &Path, to: &Path, moved: &mut Moved) -> std::io::Result<()> {
-    if from == to || !from.is_file() {
-        return Ok(());
+/// Move `from` to `to`; a move already made (nothing at `from`) is a no-op,
+/// so a retry after a crash half-way through the moves finishes them.
+/// Returns whether the file moved now.
+pub fn move_file(from: &Path, to: &Path) -> std::io::Result<bool> {
+    if from == to || from.symlink_metadata().is_err() {
+        return Ok(false);
     }
-    let bytes = std::fs::read(from)?;
-    crate::fsutil::atomic_write(to, &bytes)?;
-    std::fs::remove_file(from)?;
-    moved.from.push(from.to_path_buf());
-    moved.to.push(to.to_path_buf());
-    Ok(())
+    crate::fsutil::move_file(from, to)?;
+    Ok(true)
 }
 
-/// Move the plan file to `dest_plan` and every file of `drops` (a folder) into
-/// `dest_drops`. Returns what moved.
-pub fn archive(
-    plan: &Path,
-    dest_plan: &Path,
-    drops: &Path,
-    dest_drops: &Path,
-) -> std::io::Result<Moved> {
-    let mut moved = Moved::default();
-    move_file(plan, dest_plan, &mut moved)?;
-    if drops.is_dir() && drops != dest_drops {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(drops)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        for f in files {
-            let to = dest_drops.join(f.file_name().unwrap_or_default());
-            move_file(&f, &to, &mut moved)?;
+/// Files directly in a plan's drops folder, sorted: what its archive takes.
+pub fn drop_files(drops: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let rd = match std::fs::read_dir(drops) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut files = Vec::new();
+    for e in rd {
+        let p = e?.path();
+        if p.is_file() {
+            files.push(p);
         }
-        // Leave no empty folder behind; a folder with other content stays.
-        let _ = std::fs::remove_dir(drops);
     }
-    Ok(moved)
+    files.sort();
+    Ok(files)
+}
+
+/// Remove a plan's drops folder once its files are archived; a folder that
+/// still holds something (a subfolder, a file written since) stays.
+pub fn remove_empty(dir: &Path) {
+    let _ = std::fs::remove_dir(dir);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moving_twice_is_a_no_op() {
+        let d = tempfile::tempdir().unwrap();
+        let from = d.path().join("plans/p.md");
+        let to = d.path().join("completed/p/plan.md");
+        std::fs::create_dir_all(from.parent().unwrap()).unwrap();
+        std::fs::write(&from, "plan").unwrap();
+        assert!(move_file(&from, &to).unwrap());
+        assert!(!move_file(&from, &to).unwrap());
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "plan");
+        assert!(!from.exists());
+    }
 }
