@@ -58,6 +58,13 @@ pub fn run(
         for path in p.indexes.iter().chain(p.skill.iter()) {
             writeln!(out, "  updated {path}")?;
         }
+        if let Some(taken) = &p.archive_taken {
+            writeln!(
+                out,
+                "  {} `{taken}/` holds another plan's archive; this one goes beside it",
+                s.yellow("note:")
+            )?;
+        }
         if !p.moved.is_empty() {
             writeln!(
                 out,
@@ -108,6 +115,7 @@ fn plan_json(p: &PlanReport) -> serde_json::Value {
         "skill": p.skill,
         "moved": p.moved.iter().map(|m| json!({"from": m.from, "to": m.to})).collect::<Vec<_>>(),
         "archived": p.archived,
+        "archive_taken": p.archive_taken,
         "resumed": p.resumed,
         "commit": match &p.commit {
             Some(Committed::Commit(id) | Committed::Earlier(id)) => json!(id),

@@ -1,6 +1,10 @@
 //! Archiving a consolidated plan: where its archive folder is, and the moves
 //! into it (the plan to `completed/<slug>/<name>`, its drops to
 //! `completed/<slug>/drops/`).
+//!
+//! An archive folder is never overwritten (SPEC §11): when `completed/<slug>/`
+//! already holds another plan's archive (a plan name used again), the plan
+//! goes to the first free `completed/<slug>-2/`, `-3`, …
 
 use std::path::{Path, PathBuf};
 
@@ -39,9 +43,59 @@ pub fn remove_empty(dir: &Path) {
     let _ = std::fs::remove_dir(dir);
 }
 
+/// An archive folder is free when nothing is there or only an empty folder.
+fn is_free(dir: &Path) -> std::io::Result<bool> {
+    match dir.symlink_metadata() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(e),
+        // A file or a link in the way is not free.
+        Ok(m) if !m.is_dir() => Ok(false),
+        Ok(_) => Ok(std::fs::read_dir(dir)?.next().is_none()),
+    }
+}
+
+/// The archive folder for a plan of `slug` under `completed`: `<slug>`,
+/// else the first free `<slug>-2`, `<slug>-3`, … Returns the folder and its
+/// name. `claimed(name)` says that a name is spoken for although its folder
+/// is free (another plan's run state or plan file goes by it), so that an
+/// archived plan, which is known by its folder's name, never takes over
+/// another plan's name.
+pub fn free_dir(
+    completed: &Path,
+    slug: &str,
+    claimed: impl Fn(&str) -> bool,
+) -> std::io::Result<(PathBuf, String)> {
+    let dir = completed.join(slug);
+    if is_free(&dir)? {
+        return Ok((dir, slug.to_string()));
+    }
+    for n in 2.. {
+        let name = format!("{slug}-{n}");
+        let dir = completed.join(&name);
+        if is_free(&dir)? && !claimed(&name) {
+            return Ok((dir, name));
+        }
+    }
+    unreachable!("an unbounded range ends only by returning")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_used_archive_folder_is_never_chosen() {
+        let d = tempfile::tempdir().unwrap();
+        let c = d.path();
+        assert_eq!(free_dir(c, "p", |_| false).unwrap().1, "p");
+        // An empty folder is free (a drops folder made and left empty).
+        std::fs::create_dir_all(c.join("p")).unwrap();
+        assert_eq!(free_dir(c, "p", |_| false).unwrap().1, "p");
+        std::fs::write(c.join("p/plan.md"), "old").unwrap();
+        std::fs::write(c.join("p-2"), "a file in the way").unwrap();
+        let (dir, name) = free_dir(c, "p", |n| n == "p-3").unwrap();
+        assert_eq!((dir, name.as_str()), (c.join("p-4"), "p-4"));
+    }
 
     #[test]
     fn moving_twice_is_a_no_op() {

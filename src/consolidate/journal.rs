@@ -36,6 +36,9 @@ pub struct Journal {
     pub archive: String,
     /// The archived plan file inside it.
     pub archived_plan: String,
+    /// Run state's name after the consolidation: the archive folder's name,
+    /// the slug an archived plan is known by (`Workspace::archived_slug`).
+    pub state_slug: String,
     /// The plan's new knowledge files (knowledge-relative targets).
     pub files: Vec<NewFile>,
     pub failed: Vec<FailedPart>,
@@ -141,8 +144,9 @@ mod tests {
             slug: "p".into(),
             title: "T".into(),
             plan: "plans/p.md".into(),
-            archive: "completed/p".into(),
-            archived_plan: "completed/p/plan.md".into(),
+            archive: "completed/p-2".into(),
+            archived_plan: "completed/p-2/plan.md".into(),
+            state_slug: "p-2".into(),
             files: vec![NewFile {
                 target: "a/00-x.md".into(),
                 lines: 3,
@@ -153,9 +157,9 @@ mod tests {
             skill: None,
             moves: vec![Move {
                 from: "plans/p.md".into(),
-                to: "completed/p/plan.md".into(),
+                to: "completed/p-2/plan.md".into(),
             }],
-            paths: vec!["completed/p/plan.md".into(), "plans/p.md".into()],
+            paths: vec!["completed/p-2/plan.md".into(), "plans/p.md".into()],
             message: "m".into(),
         }
     }

@@ -137,6 +137,9 @@ pub struct PlanReport {
     pub skill: Option<String>,
     pub moved: Vec<Move>,
     pub archived: String,
+    /// `completed/<slug>`, when it held another plan's archive and this one
+    /// went to `completed/<slug>-N` instead.
+    pub archive_taken: Option<String>,
     /// This run finished a consolidation an earlier one began.
     pub resumed: bool,
     /// The plan was consolidated before and nothing was left to do.
@@ -330,6 +333,17 @@ pub fn execute(
     Ok(report)
 }
 
+/// A name an archive folder must not take although its folder is free:
+/// another plan goes by it (its file in `plans/`, its run state, or its own
+/// unfinished consolidation).
+fn claimed(ws: &Workspace, name: &str) -> bool {
+    let sd = ws.state_dir();
+    ws.plans_dir().join(format!("{name}.md")).exists()
+        || PlanState::path(&sd, name).exists()
+        || PlanState::journal_path(&sd, name).exists()
+        || Journal::path(&sd, name).exists()
+}
+
 /// Plan and start the consolidation of `file`. `None` when its PARTs have
 /// not all run and it was not named (consolidating every plan skips it).
 fn consolidate_file(
@@ -389,12 +403,15 @@ fn consolidate_file(
     }
     files.sort_by(|a, b| a.target.cmp(&b.target));
 
-    // A plan already in its archive (consolidated before) stays in it.
+    // A plan already in its archive (consolidated before) stays in it; a
+    // plan from plans/ takes a free archive folder, never another plan's.
     let archived_before = ws.archived_slug(file).is_some();
-    let archive_dir = if archived_before {
-        file.parent().unwrap_or(&ws.root).to_path_buf()
+    let (archive_dir, state_slug) = if archived_before {
+        let dir = file.parent().unwrap_or(&ws.root).to_path_buf();
+        (dir, slug.clone())
     } else {
-        ws.completed_dir().join(&slug)
+        let completed = ws.completed_dir();
+        archive::free_dir(&completed, &slug, |n| claimed(ws, n)).map_err(io("read", &completed))?
     };
     let archived_plan = if archived_before {
         file.to_path_buf()
@@ -435,6 +452,7 @@ fn consolidate_file(
             skill,
             moved: moves,
             archived,
+            archive_taken: None,
             resumed: false,
             already: true,
             commit: opts.commit.then_some(Committed::Unchanged),
@@ -462,6 +480,7 @@ fn consolidate_file(
         plan: shown,
         archive: rel(ws, &archive_dir),
         archived_plan: archived,
+        state_slug,
         files,
         failed: st.failed,
         indexes,
@@ -513,6 +532,8 @@ fn transaction(
     }
     let commit = apply(ws, &j, committer).map_err(wrap(true))?;
     Journal::remove(&sd, &j.slug).map_err(|e| wrap(true)(e.into()))?;
+    let archive_taken =
+        (j.state_slug != j.slug).then(|| rel(ws, &ws.completed_dir().join(&j.slug)));
     Ok(PlanReport {
         plan: j.plan,
         slug: j.slug,
@@ -522,6 +543,7 @@ fn transaction(
         skill: j.skill,
         moved: j.moves,
         archived: j.archived_plan,
+        archive_taken,
         resumed,
         already: false,
         commit,
@@ -601,14 +623,24 @@ fn apply(
     })
 }
 
-/// Keep the run state pointing at the plan and drops where they now are.
+/// Keep the run state pointing at the plan and drops where they now are,
+/// under the name the archived plan goes by (its folder's name). When that
+/// name differs from the slug, the state moves: the slug is free again for
+/// a new plan, and `expand status <slug>-N` finds this one's.
 fn move_state(ws: &Workspace, j: &Journal) -> Result<(), ConsolidateError> {
     let sd = ws.state_dir();
-    let snapshot = PlanState::path(&sd, &j.slug);
-    if !snapshot.exists() && !PlanState::journal_path(&sd, &j.slug).exists() {
+    let has =
+        |s: &str| PlanState::path(&sd, s).exists() || PlanState::journal_path(&sd, s).exists();
+    // Before the move the state is under the slug; after it, under the new
+    // name only (a retry after the move finds it there).
+    let from = if has(&j.slug) {
+        &j.slug
+    } else if has(&j.state_slug) {
+        &j.state_slug
+    } else {
         return Ok(());
-    }
-    let mut st = PlanState::load(&sd, &j.slug)?;
+    };
+    let mut st = PlanState::load(&sd, from)?;
     st.plan_path = j.archived_plan.clone();
     for p in st.parts.values_mut() {
         if let Some(m) = p
@@ -619,6 +651,21 @@ fn move_state(ws: &Workspace, j: &Journal) -> Result<(), ConsolidateError> {
             p.drop = Some(m.to.clone());
         }
     }
-    st.slug = j.slug.clone();
-    st.save(&sd).map_err(io("write the run state", &snapshot))
+    st.slug = j.state_slug.clone();
+    let snapshot = PlanState::path(&sd, &st.slug);
+    st.save(&sd).map_err(io("write the run state", &snapshot))?;
+    if *from != j.state_slug {
+        for p in [
+            PlanState::path(&sd, from),
+            PlanState::journal_path(&sd, from),
+        ] {
+            match std::fs::remove_file(&p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io("remove the old run state", &p)(e))
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }

@@ -588,6 +588,95 @@ fn a_failure_at_each_step_then_retry_makes_the_same_commit() {
     }
 }
 
+/// Issue #11 item 1 (the consolidate half): a plan name used again must not
+/// overwrite the first plan's archive.
+#[test]
+fn a_plan_name_used_again_gets_its_own_archive_folder() {
+    let w = Ws::new();
+    let repo = w.git_init();
+    w.run_all();
+    w.expand().args(["consolidate", "p"]).assert().code(0);
+    let first: BTreeMap<String, Vec<u8>> = files(&w)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("completed/p/"))
+        .collect();
+    assert!(first.contains_key("completed/p/plan.md"));
+    let before = commit_count(&repo);
+
+    // A new, different plan under the same name, run to the end. (Its run
+    // state starting afresh is the run's business; here it is made so.)
+    let plan2 = crate::review_util::PLAN
+        .replace("Test Topics", "Second Topics")
+        .replace("topic/00-alpha.md", "second/00-gamma.md")
+        .replace("topic/01-beta.md", "second/01-delta.md");
+    w.write("plans/p.md", &plan2);
+    std::fs::remove_file(w.path(".expand/state/p.json")).unwrap();
+    w.done_part(
+        1,
+        "second/00-gamma.md",
+        "Gamma",
+        &["Overview", "Alpha Details"],
+    );
+    w.done_part(
+        2,
+        "second/01-delta.md",
+        "Delta",
+        &["Overview", "Beta Internals"],
+    );
+
+    let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("`completed/p/` holds another plan's archive")
+            && stdout.contains("archived to completed/p-2/plan.md"),
+        "{stdout}"
+    );
+    let now: BTreeMap<String, Vec<u8>> = files(&w)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("completed/p/"))
+        .collect();
+    assert_eq!(now, first, "the first archive is untouched");
+    assert!(w.read("completed/p-2/plan.md").contains("Second Topics"));
+    assert_eq!(commit_count(&repo), before + 1);
+    assert_eq!(
+        head_paths(&repo),
+        [
+            "completed/p-2/drops/KNOWLEDGE-DROP-00-gamma-2025-11-21-1405.md",
+            "completed/p-2/drops/KNOWLEDGE-DROP-01-delta-2025-11-21-1405.md",
+            "completed/p-2/plan.md",
+            "knowledge/INDEX.md",
+            "knowledge/SKILL.md",
+            "knowledge/second/00-gamma.md",
+            "knowledge/second/01-delta.md",
+            // plans/p.md: the second plan was never committed there.
+        ]
+    );
+    // The archived plan goes by its folder's name, and its state with it.
+    let out = w
+        .expand()
+        .args(["status", "p-2", "--json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\"done\""), "{stdout}");
+    assert!(!w.path(".expand/state/p.json").exists());
+    w.expand()
+        .args(["review", "batch", "1", "p-2"])
+        .assert()
+        .code(0);
+    // Consolidating it again changes nothing.
+    let snap = files(&w);
+    w.expand().args(["consolidate", "p-2"]).assert().code(0);
+    assert_eq!(files(&w), snap);
+    assert_eq!(commit_count(&repo), before + 1);
+}
+
 /// Running consolidate on a consolidated plan changes no file and makes no
 /// commit, even with the user's staged and dirty files around.
 #[test]
