@@ -6,8 +6,9 @@
 //! [`execute`] is the one entry point. Per plan it
 //!
 //! 1. works out everything the consolidation will do (edits, moves, the
-//!    archive folder, the commit's paths and message) without changing
-//!    anything, from the plan and its run state;
+//!    archive folder, never another plan's: see `archive`, the commit's
+//!    paths and message) without changing anything, from the plan and its
+//!    run state;
 //! 2. checks every precondition: folders writable, and for the commit an
 //!    author, no git lock, no merge or rebase in progress (`git::Repo::check`);
 //! 3. writes that as its journal (`journal`), the first change it makes;
@@ -280,6 +281,21 @@ fn slug_of(ws: &Workspace, file: &Path) -> String {
     ws.archived_slug(file).unwrap_or_else(|| stem(file))
 }
 
+/// The unfinished consolidation that began with the plan at `file` or
+/// moved it there.
+fn journal_of(ws: &Workspace, file: &Path) -> Result<Option<Journal>, ConsolidateError> {
+    let sd = ws.state_dir();
+    let shown = rel(ws, file);
+    for slug in Journal::pending(&sd)? {
+        if let Some(j) = Journal::load(&sd, &slug)? {
+            if j.plan == shown || j.archived_plan == shown {
+                return Ok(Some(j));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Consolidate the plan `name` (a path or slug), or, with `None`, finish
 /// every interrupted consolidation and consolidate every plan in `plans/`
 /// whose PARTs have all run. Call with the workspace lock held.
@@ -299,7 +315,13 @@ pub fn execute(
                 Ok(f) => slug_of(ws, f),
                 Err(_) => stem(Path::new(name)),
             };
-            if let Some(j) = Journal::load(&sd, &slug)? {
+            let unfinished = match (Journal::load(&sd, &slug)?, &found) {
+                (Some(j), _) => Some(j),
+                // Named by where an interrupted consolidation put it.
+                (None, Ok(f)) => journal_of(ws, f)?,
+                (None, Err(_)) => None,
+            };
+            if let Some(j) = unfinished {
                 report
                     .plans
                     .push(transaction(ws, j, opts, true, Vec::new())?);

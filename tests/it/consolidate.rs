@@ -522,11 +522,14 @@ fn a_crash_at_each_step_then_retry_makes_the_same_commit() {
                 assert_eq!(staged(&w), user_only, "{step}");
             }
         }
-        // Retry by slug, by the plan's old path, or with no name at all.
-        let args: &[&str] = match i % 3 {
-            0 => &["consolidate", "p"],
+        // Retry by slug, by the plan's old path or its new one, or with no
+        // name at all.
+        let moved = w.path("completed/p/plan.md").exists();
+        let args: &[&str] = match i % 4 {
             1 => &["consolidate", "plans/p.md"],
-            _ => &["consolidate"],
+            2 => &["consolidate"],
+            3 if moved => &["consolidate", "completed/p/plan.md"],
+            _ => &["consolidate", "p"],
         };
         let out = w.expand().args(args).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -577,12 +580,29 @@ fn a_failure_at_each_step_then_retry_makes_the_same_commit() {
         if step != "consolidate-head" {
             assert_eq!(head_id(&w), head, "{step}");
         }
-        let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+        let out = w
+            .expand()
+            .args(["--json", "consolidate", "p"])
+            .output()
+            .unwrap();
         assert_eq!(
             out.status.code(),
             Some(0),
             "{step}: {}",
             String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let plan = &v["plans"][0];
+        assert_eq!(plan["resumed"], true, "{step}: {v}");
+        let status = if step == "consolidate-head" {
+            "committed-earlier"
+        } else {
+            "committed"
+        };
+        assert_eq!(plan["commit_status"], status, "{step}: {v}");
+        assert_eq!(
+            plan["commit"].as_str(),
+            Some(head_id(&w).to_string().as_str())
         );
         assert_consolidated(&w, before);
     }
