@@ -63,6 +63,9 @@ pub fn code_of(e: &anyhow::Error) -> Code {
         if let Some(f) = cause.downcast_ref::<Fail>() {
             return f.code;
         }
+        if let Some(c) = cause.downcast_ref::<crate::consolidate::ConsolidateError>() {
+            return c.code();
+        }
         if cause.is::<crate::config::ConfigError>()
             || cause.is::<crate::plan::LoadError>()
             || cause.is::<crate::plan::encoding::DecodeError>()
@@ -78,6 +81,11 @@ pub fn code_of(e: &anyhow::Error) -> Code {
 
 /// The hint attached anywhere in the chain.
 pub fn hint_of(e: &anyhow::Error) -> Option<String> {
-    e.chain()
-        .find_map(|c| c.downcast_ref::<Fail>().and_then(|f| f.hint.clone()))
+    e.chain().find_map(|c| {
+        if let Some(f) = c.downcast_ref::<Fail>() {
+            return f.hint.clone();
+        }
+        c.downcast_ref::<crate::consolidate::ConsolidateError>()
+            .and_then(|c| c.hint())
+    })
 }

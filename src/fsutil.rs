@@ -61,6 +61,41 @@ fn write_renamed(tmp_dir: &Path, path: &Path, bytes: &[u8], sync: bool) -> std::
     }
 }
 
+/// Fail unless files can be created and removed in `dir`, or, when it does
+/// not exist yet, in its nearest existing ancestor (where it would be made).
+/// A check made before a multi-step change, so that a read-only folder stops
+/// it before the first step rather than half-way.
+pub fn check_writable(dir: &Path) -> std::io::Result<()> {
+    let mut probe = dir;
+    while probe.symlink_metadata().is_err() {
+        match probe.parent() {
+            Some(p) if !p.as_os_str().is_empty() => probe = p,
+            _ => return Ok(()),
+        }
+    }
+    if !probe.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("`{}` is not a folder", probe.display()),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(probe.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
+        if unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(unix))]
+    if probe.metadata()?.permissions().readonly() {
+        return Err(std::io::ErrorKind::PermissionDenied.into());
+    }
+    Ok(())
+}
+
 /// Why a relative path from a plan is refused.
 pub fn check_relative(p: &str) -> Result<(), &'static str> {
     if p.is_empty() {

@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod consolidate;
 pub mod error;
+pub mod fault;
 pub mod fsutil;
 pub mod graph;
 pub mod knowledge;

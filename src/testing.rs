@@ -85,13 +85,3 @@ pub fn sample_knowledge() -> crate::knowledge::scan::KnowledgeBase {
     )
     .expect("scan the sample")
 }
-
-/// The test hook `EXPAND_FAULT=<step>[:<part>]`: abort the process right
-/// after that step (of that PART), as `kill -9` would.
-pub fn fault() -> Option<(String, Option<u32>)> {
-    let f = std::env::var("EXPAND_FAULT").ok()?;
-    match f.split_once(':') {
-        Some((s, p)) => Some((s.to_string(), p.parse().ok())),
-        None => Some((f, None)),
-    }
-}

@@ -129,7 +129,16 @@ pub fn lock(ws: &Workspace) -> Result<crate::run::state::Lock> {
 /// name belonged to another plan (then the state is a fresh one). A damaged
 /// state is an error that says which file and how to rebuild it.
 pub fn load_state(ws: &Workspace, plan: &Plan) -> Result<(PlanState, bool)> {
-    PlanState::load_for(&ws.fs, &plan.slug, &plan.title).map_err(|e| state_error(e, &plan.slug))
+    let key = state_key(ws, plan);
+    let (mut st, other) =
+        PlanState::load_for(&ws.fs, &key, &plan.title).map_err(|e| state_error(e, &plan.slug))?;
+    st.slug = key;
+    Ok((st, other))
+}
+
+/// The name `plan`'s run state goes by (see `Workspace::state_key`).
+pub fn state_key(ws: &Workspace, plan: &Plan) -> String {
+    ws.state_key(&ws.root.join(&plan.path), &plan.slug)
 }
 
 /// A state that cannot be read, as an error with the way out.

@@ -49,7 +49,7 @@ pub fn run(ws: &Workspace, name: &str, parts: &[u32]) -> Result<Code> {
             Ok(Some(plan::to_bytes(&now, &text)))
         })
         .with_context(|| format!("failed to write `{}`", shown.display()))?;
-    state.slug = current.slug.clone();
+    state.slug = super::state_key(ws, &current);
     state.plan_title = Some(current.title.clone());
     for n in &chosen {
         state.parts.remove(n);
@@ -83,7 +83,8 @@ pub fn rebuild(ws: &Workspace, name: &str) -> Result<Code> {
     // Keep the old files, whatever they hold.
     let stamp = crate::clock::stamp_compact(crate::clock::now());
     let mut kept = Vec::new();
-    for old in [PlanState::path(&slug), PlanState::journal_path(&slug)] {
+    let key = super::state_key(ws, &plan);
+    for old in [PlanState::path(&key), PlanState::journal_path(&key)] {
         if let Some(bytes) = ws
             .fs
             .read_opt(&old)
@@ -92,7 +93,7 @@ pub fn rebuild(ws: &Workspace, name: &str) -> Result<Code> {
             let name = old.file_name().unwrap_or_default().to_string_lossy();
             let to = std::path::Path::new(STATE_DIR)
                 .join("damaged")
-                .join(format!("{stamp}-{name}"));
+                .join(format!("{stamp}-{}", name.replace('/', "-")));
             ws.fs
                 .write(&to, &bytes)
                 .with_context(|| format!("failed to keep `{}`", to.display()))?;
@@ -116,7 +117,7 @@ pub fn rebuild(ws: &Workspace, name: &str) -> Result<Code> {
         .collect();
     let mut state = PlanState {
         version: crate::run::state::VERSION,
-        slug: slug.clone(),
+        slug: super::state_key(ws, &plan),
         plan_path: crate::fsutil::rel_str(&ws.root, &file),
         plan_title: Some(plan.title.clone()),
         ..PlanState::default()

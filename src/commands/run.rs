@@ -134,17 +134,17 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
     } else {
         Arc::new(LogReporter { quiet: ctx.quiet })
     };
-    let fault = crate::testing::fault();
+    let fault = crate::fault::Fault::from_env().cloned();
     // The budget covers every run of the plan: start from what its PARTs spent before.
     let budget = BudgetTracker::new(&ws.config.budget).with_spent(state.spent());
     let mut st = state;
-    st.slug = plan.slug.clone();
+    st.slug = super::state_key(ws, &plan);
     st.plan_path = show(&ws.show(&file));
     st.plan_title = Some(plan.title.clone());
     st.version = crate::run::state::VERSION;
     if other_plan {
         // Another plan ran under this name: keep its state aside, start afresh.
-        match crate::run::state::PlanState::set_aside(&ws.fs, &plan.slug) {
+        match crate::run::state::PlanState::set_aside(&ws.fs, &st.slug) {
             Ok(Some(kept)) => eprintln!(
                 "note: the run state under `{}` belonged to another plan named `{}`; kept it as `{}` and started afresh",
                 crate::run::state::PlanState::path(&plan.slug).display(),

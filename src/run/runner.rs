@@ -53,7 +53,7 @@ pub struct Shared {
     pub retries: u32,
     pub force: bool,
     /// Test hook `EXPAND_FAULT=<step>:<part>`: abort the process right after that step.
-    pub fault: Option<(String, Option<u32>)>,
+    pub fault: Option<crate::fault::Fault>,
     /// Set when the run is stopped (SIGINT/SIGTERM): no PART starts.
     pub stop: std::sync::atomic::AtomicBool,
 }
@@ -117,11 +117,8 @@ impl Shared {
     }
 
     fn fault(&self, step: &str, part: u32) {
-        if let Some((s, p)) = &self.fault {
-            if s == step && p.map(|p| p == part).unwrap_or(true) {
-                // Simulate a crash (kill -9): no destructors, no flushing.
-                std::process::abort();
-            }
+        if let Some(f) = &self.fault {
+            f.hit(step, Some(part));
         }
     }
 }

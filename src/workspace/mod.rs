@@ -122,6 +122,16 @@ impl Workspace {
             .flatten()
     }
 
+    /// The name a plan's run state goes by: its slug for a plan in
+    /// `plans/`, `completed/<folder>` for an archived one, so that a new
+    /// plan under a used name never meets the archived plan's state.
+    pub fn state_key(&self, file: &Path, slug: &str) -> String {
+        match self.archived_slug(file) {
+            Some(folder) => format!("completed/{folder}"),
+            None => slug.to_string(),
+        }
+    }
+
     /// Whether `file` lies in the workspace: a plan expand will write (ticks,
     /// archive) must. Links are refused later, by the jail, when it is read.
     pub fn is_inside(&self, file: &Path) -> bool {

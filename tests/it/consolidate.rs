@@ -1,3 +1,6 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
 use crate::review_util::{commit_count, head_paths, Ws};
 
 #[test]
@@ -243,4 +246,492 @@ fn commit_author_is_git_config_else_expand_yaml() {
         author(&w, &repo),
         ("Repo Person".to_string(), "repo@example.com".to_string())
     );
+}
+
+// ---- consolidate as a transaction (issue #11, items 1, 4 and 5) ----
+
+/// What a consolidation of `PLAN` commits: the new files, the index and
+/// skill, the archived plan and drops, and the plan's removal from plans/.
+const CONSOLIDATED: [&str; 8] = [
+    "completed/p/drops/KNOWLEDGE-DROP-00-alpha-2025-11-21-1405.md",
+    "completed/p/drops/KNOWLEDGE-DROP-01-beta-2025-11-21-1405.md",
+    "completed/p/plan.md",
+    "knowledge/INDEX.md",
+    "knowledge/SKILL.md",
+    "knowledge/topic/00-alpha.md",
+    "knowledge/topic/01-beta.md",
+    "plans/p.md",
+];
+
+/// A fresh handle: git2 caches the index of an open repository.
+fn reopen(w: &Ws) -> git2::Repository {
+    git2::Repository::open(w.root()).unwrap()
+}
+
+/// Paths whose index entry differs from HEAD (what `git commit` would commit).
+fn staged(w: &Ws) -> BTreeSet<String> {
+    let repo = reopen(w);
+    let mut o = git2::StatusOptions::new();
+    o.include_untracked(false);
+    let st = repo.statuses(Some(&mut o)).unwrap();
+    st.iter()
+        .filter(|e| {
+            e.status().intersects(
+                git2::Status::INDEX_NEW
+                    | git2::Status::INDEX_MODIFIED
+                    | git2::Status::INDEX_DELETED
+                    | git2::Status::INDEX_RENAMED
+                    | git2::Status::INDEX_TYPECHANGE,
+            )
+        })
+        .map(|e| e.path().unwrap().to_string())
+        .collect()
+}
+
+/// Paths among `paths` whose working-tree file differs from the index.
+fn unstaged(w: &Ws, paths: &[&str]) -> Vec<String> {
+    let repo = reopen(w);
+    paths
+        .iter()
+        .filter(|p| {
+            repo.status_file(Path::new(p))
+                .map(|s| {
+                    s.intersects(
+                        git2::Status::WT_MODIFIED | git2::Status::WT_DELETED | git2::Status::WT_NEW,
+                    )
+                })
+                .unwrap_or(false)
+        })
+        .map(|p| p.to_string())
+        .collect()
+}
+
+/// Stage `rel` the way `git add` does: the user's own staged change.
+fn user_stages(w: &Ws, rel: &str, text: &str) {
+    w.write(rel, text);
+    let repo = reopen(w);
+    let mut idx = repo.index().unwrap();
+    idx.add_path(Path::new(rel)).unwrap();
+    idx.write().unwrap();
+}
+
+/// Every file of the workspace but `.git/` and the lock expand takes on
+/// each run: to prove that a refused consolidation changed nothing.
+fn files(w: &Ws) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(w.root()) {
+        let e = e.unwrap();
+        let rel = e
+            .path()
+            .strip_prefix(w.root())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel.starts_with(".git/") || rel == ".git" || rel.starts_with(".expand/lock") {
+            continue;
+        }
+        let bytes = if e.file_type().is_file() {
+            std::fs::read(e.path()).unwrap()
+        } else {
+            b"<dir>".to_vec()
+        };
+        out.insert(rel, bytes);
+    }
+    out
+}
+
+fn head_id(w: &Ws) -> git2::Oid {
+    reopen(w).head().unwrap().target().unwrap()
+}
+
+fn journal(w: &Ws) -> PathBuf {
+    w.path(".expand/consolidate/p.json")
+}
+
+/// A workspace whose plan has run, in a repository, with an unrelated file
+/// the user staged and another left dirty.
+fn ready() -> (Ws, usize) {
+    let w = Ws::new();
+    let repo = w.git_init();
+    w.run_all();
+    user_stages(&w, "notes.txt", "staged by the user\n");
+    w.write("knowledge/old/00-x.md", "# X\n\nEdited by hand.\n");
+    let n = commit_count(&repo);
+    (w, n)
+}
+
+/// After a successful consolidation: one commit of every path, the user's
+/// staged file still staged and out of it, the index agreeing with HEAD.
+#[track_caller]
+fn assert_consolidated(w: &Ws, commits_before: usize) {
+    let repo = reopen(w);
+    assert_eq!(commit_count(&repo), commits_before + 1);
+    assert_eq!(head_paths(&repo), CONSOLIDATED);
+    let head = repo.head().unwrap().peel_to_commit().unwrap();
+    let msg = head.message().unwrap();
+    assert!(
+        msg.starts_with("Knowledge Expansion: Test Topics (2 runners in 1 batch) (2 files)")
+            && msg.contains("Plan: completed/p/plan.md"),
+        "{msg}"
+    );
+    assert_eq!(staged(w), BTreeSet::from(["notes.txt".to_string()]));
+    assert!(
+        unstaged(w, &CONSOLIDATED).is_empty(),
+        "{:?}",
+        unstaged(w, &CONSOLIDATED)
+    );
+    assert!(head
+        .tree()
+        .unwrap()
+        .get_path(Path::new("notes.txt"))
+        .is_err());
+    assert!(!journal(w).exists(), "the journal goes with the commit");
+    assert!(!w.path("plans/p.md").exists() && !w.path("drops/p").exists());
+    // The state follows the plan into the archive.
+    // filed under the archive's key, leaving the name `p` to a new plan.
+    assert!(!w.path(".expand/state/p.json").exists());
+    let state = std::fs::read_to_string(w.path(".expand/state/completed/p.json")).unwrap();
+    assert!(
+        state.contains("\"plan_path\": \"completed/p/plan.md\"")
+            && state.contains("completed/p/drops/KNOWLEDGE-DROP-00-alpha"),
+        "{state}"
+    );
+}
+
+/// Issue #11 item 4: with `.git/index.lock` there, consolidate used to
+/// commit, fail to update the index (exit 3), and leave an index whose next
+/// `git commit` deleted the new files. Now it refuses before anything moves.
+#[test]
+fn index_lock_refuses_before_anything_moves() {
+    let (w, before) = ready();
+    let lock = w.path(".git/index.lock");
+    std::fs::write(&lock, "").unwrap();
+    let head = head_id(&w);
+    let files_before = files(&w);
+    let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("index.lock") && err.contains("hint:"), "{err}");
+    assert!(err.contains("expand consolidate p"), "{err}");
+    assert_eq!(files(&w), files_before, "nothing moved, no journal");
+    assert_eq!(head_id(&w), head);
+    assert_eq!(staged(&w), BTreeSet::from(["notes.txt".to_string()]));
+
+    std::fs::remove_file(&lock).unwrap();
+    let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_consolidated(&w, before);
+}
+
+/// Issue #11 item 5: no author used to fail at the commit, after the files
+/// had moved; the retry then committed without the moves.
+#[test]
+fn no_author_refuses_before_anything_moves() {
+    let (w, before) = ready();
+    w.write("expand.yaml", "git:\n  commit: true\n");
+    let home = tempfile::tempdir().unwrap();
+    let files_before = files(&w);
+    let no_identity = |c: &mut assert_cmd::Command| {
+        c.env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("GIT_CONFIG_GLOBAL", home.path().join("none"))
+            .env("GIT_CONFIG_NOSYSTEM", "1");
+    };
+    let mut c = w.expand();
+    no_identity(&mut c);
+    let out = c.args(["consolidate", "p"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("no commit author") && err.contains("git.author_name"),
+        "{err}"
+    );
+    assert_eq!(files(&w), files_before);
+
+    w.write(
+        "expand.yaml",
+        "git:\n  author_name: Test\n  author_email: test@example.com\n",
+    );
+    let mut c = w.expand();
+    no_identity(&mut c);
+    let out = c.args(["consolidate", "p"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_consolidated(&w, before);
+}
+
+#[test]
+fn a_merge_in_progress_refuses_before_anything_moves() {
+    let (w, _) = ready();
+    let head = head_id(&w);
+    std::fs::write(w.path(".git/MERGE_HEAD"), format!("{head}\n")).unwrap();
+    let files_before = files(&w);
+    let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("merge is in progress"), "{err}");
+    assert_eq!(files(&w), files_before);
+    assert_eq!(head_id(&w), head);
+}
+
+/// Issue #11 item 5: a crash at any step of a consolidation, then
+/// `expand consolidate` again, makes the one commit a clean run makes, with
+/// every path; at no point does git's index stage a deletion of a file the
+/// consolidation made, or anything at all the user did not stage, except in
+/// the moment between writing the index and moving HEAD, when it stages the
+/// consolidation itself (a `git commit` then would commit, not delete, it).
+#[test]
+fn a_crash_at_each_step_then_retry_makes_the_same_commit() {
+    for (i, step) in expand::consolidate::FAULTS.iter().enumerate() {
+        let (w, before) = ready();
+        let head = head_id(&w);
+        let out = w
+            .expand()
+            .env("EXPAND_FAULT", step)
+            .args(["consolidate", "p"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{step}: the fault hook stops it");
+        assert!(journal(&w).exists(), "{step}: the crash leaves the journal");
+        let user_only = BTreeSet::from(["notes.txt".to_string()]);
+        match *step {
+            "consolidate-git-index" => {
+                assert_eq!(head_id(&w), head, "{step}");
+                let mut want: BTreeSet<String> =
+                    CONSOLIDATED.iter().map(|s| s.to_string()).collect();
+                want.insert("notes.txt".into());
+                assert_eq!(staged(&w), want, "{step}");
+                let idx = reopen(&w).index().unwrap();
+                for p in CONSOLIDATED.iter().filter(|p| w.path(p).exists()) {
+                    assert!(idx.get_path(Path::new(p), 0).is_some(), "{step}: {p}");
+                }
+            }
+            "consolidate-head" => {
+                assert_ne!(head_id(&w), head, "{step}");
+                assert_eq!(staged(&w), user_only, "{step}");
+            }
+            _ => {
+                assert_eq!(head_id(&w), head, "{step}");
+                assert_eq!(staged(&w), user_only, "{step}");
+            }
+        }
+        // Retry by slug, by the plan's old path or its new one, or with no
+        // name at all.
+        let moved = w.path("completed/p/plan.md").exists();
+        let args: &[&str] = match i % 4 {
+            1 => &["consolidate", "plans/p.md"],
+            2 => &["consolidate"],
+            3 if moved => &["consolidate", "completed/p/plan.md"],
+            _ => &["consolidate", "p"],
+        };
+        let out = w.expand().args(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{step}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("finishing the consolidation an earlier run began"),
+            "{step}: {stdout}"
+        );
+        assert_consolidated(&w, before);
+        // And once more: nothing to do.
+        let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{step}");
+        assert_eq!(commit_count(&reopen(&w)), before + 1, "{step}");
+    }
+}
+
+/// Item 5 again, with a failure instead of a crash: exit 3 with a hint to
+/// run it again, git's index as the user left it (a failure after the
+/// index is written puts it back), and the retry finishes the commit.
+#[test]
+fn a_failure_at_each_step_then_retry_makes_the_same_commit() {
+    for step in expand::consolidate::FAULTS {
+        let (w, before) = ready();
+        let head = head_id(&w);
+        let out = w
+            .expand()
+            .env("EXPAND_FAULT", format!("error@{step}"))
+            .args(["consolidate", "p"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{step}: {err}");
+        assert!(
+            err.contains("EXPAND_FAULT")
+                && err.contains("run `expand consolidate p` again: it finishes"),
+            "{step}: {err}"
+        );
+        assert_eq!(
+            staged(&w),
+            BTreeSet::from(["notes.txt".to_string()]),
+            "{step}"
+        );
+        if step != "consolidate-head" {
+            assert_eq!(head_id(&w), head, "{step}");
+        }
+        let out = w
+            .expand()
+            .args(["--json", "consolidate", "p"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let plan = &v["plans"][0];
+        assert_eq!(plan["resumed"], true, "{step}: {v}");
+        let status = if step == "consolidate-head" {
+            "committed-earlier"
+        } else {
+            "committed"
+        };
+        assert_eq!(plan["commit_status"], status, "{step}: {v}");
+        assert_eq!(
+            plan["commit"].as_str(),
+            Some(head_id(&w).to_string().as_str())
+        );
+        assert_consolidated(&w, before);
+    }
+}
+
+/// Issue #11 item 1 (the consolidate half): a plan name used again must not
+/// overwrite the first plan's archive.
+#[test]
+fn a_plan_name_used_again_gets_its_own_archive_folder() {
+    let w = Ws::new();
+    let repo = w.git_init();
+    w.run_all();
+    w.expand().args(["consolidate", "p"]).assert().code(0);
+    let first: BTreeMap<String, Vec<u8>> = files(&w)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("completed/p/"))
+        .collect();
+    assert!(first.contains_key("completed/p/plan.md"));
+    let before = commit_count(&repo);
+
+    // A new, different plan under the same name, run to the end: the first
+    // plan's state went with it into the archive, so this one starts afresh.
+    let plan2 = crate::review_util::PLAN
+        .replace("Test Topics", "Second Topics")
+        .replace("topic/00-alpha.md", "second/00-gamma.md")
+        .replace("topic/01-beta.md", "second/01-delta.md");
+    w.write("plans/p.md", &plan2);
+    assert!(!w.path(".expand/state/p.json").exists());
+    w.done_part(
+        1,
+        "second/00-gamma.md",
+        "Gamma",
+        &["Overview", "Alpha Details"],
+    );
+    w.done_part(
+        2,
+        "second/01-delta.md",
+        "Delta",
+        &["Overview", "Beta Internals"],
+    );
+
+    let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("`completed/p/` holds another plan's archive")
+            && stdout.contains("archived to completed/p-2/plan.md"),
+        "{stdout}"
+    );
+    let now: BTreeMap<String, Vec<u8>> = files(&w)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("completed/p/"))
+        .collect();
+    assert_eq!(now, first, "the first archive is untouched");
+    assert!(w.read("completed/p-2/plan.md").contains("Second Topics"));
+    assert_eq!(commit_count(&repo), before + 1);
+    assert_eq!(
+        head_paths(&repo),
+        [
+            "completed/p-2/drops/KNOWLEDGE-DROP-00-gamma-2025-11-21-1405.md",
+            "completed/p-2/drops/KNOWLEDGE-DROP-01-delta-2025-11-21-1405.md",
+            "completed/p-2/plan.md",
+            "knowledge/INDEX.md",
+            "knowledge/SKILL.md",
+            "knowledge/second/00-gamma.md",
+            "knowledge/second/01-delta.md",
+            // plans/p.md: the second plan was never committed there.
+        ]
+    );
+    // The archived plan goes by its folder's name, and its state with it.
+    let out = w
+        .expand()
+        .args(["status", "p-2", "--json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\"done\""), "{stdout}");
+    assert!(!w.path(".expand/state/p.json").exists());
+    w.expand()
+        .args(["review", "batch", "1", "p-2"])
+        .assert()
+        .code(0);
+    // Consolidating it again changes nothing.
+    let snap = files(&w);
+    w.expand().args(["consolidate", "p-2"]).assert().code(0);
+    assert_eq!(files(&w), snap);
+    assert_eq!(commit_count(&repo), before + 1);
+}
+
+/// Running consolidate on a consolidated plan changes no file and makes no
+/// commit, even with the user's staged and dirty files around.
+#[test]
+fn consolidating_twice_changes_nothing() {
+    let (w, before) = ready();
+    w.expand().args(["consolidate", "p"]).assert().code(0);
+    assert_consolidated(&w, before);
+    let snap = files(&w);
+    let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout.contains("nothing left to do"), "{stdout}");
+    assert_eq!(files(&w), snap);
+    assert_consolidated(&w, before);
+    // Without a plan name: nothing in plans/, nothing unfinished.
+    let out = w.expand().args(["consolidate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to consolidate"));
+    assert_eq!(files(&w), snap);
+}
+
+/// A detached HEAD is committed on, as `git commit` does, with a warning.
+#[test]
+fn a_detached_head_is_committed_on_with_a_warning() {
+    let (w, before) = ready();
+    let repo = reopen(&w);
+    let head = head_id(&w);
+    repo.set_head_detached(head).unwrap();
+    let out = w.expand().args(["consolidate", "p"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("HEAD is detached"), "{err}");
+    let repo = reopen(&w);
+    assert!(repo.head_detached().unwrap());
+    assert_consolidated(&w, before);
 }

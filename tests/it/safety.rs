@@ -628,3 +628,46 @@ fn sigint_ends_every_writer_and_records_the_interrupted_parts() {
         drop(expand::run::state::Lock::acquire(&ws.jail()).expect("lock released"));
     }
 }
+
+// 10. INDEX.md or SKILL.md linking outside: consolidate refuses before it
+// changes anything, and never reads, rewrites or commits the outside file.
+#[cfg(unix)]
+#[test]
+fn consolidate_refuses_an_index_that_links_outside() {
+    for linked in ["knowledge/INDEX.md", "knowledge/SKILL.md"] {
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("credentials");
+        std::fs::write(&secret, "aws_secret_access_key = AKIAXXXXSECRET\n").unwrap();
+        let ws = ws_with(&plan("Plan", &["a/00-one.md"]));
+        git2::Repository::init(ws.path()).unwrap();
+        std::fs::remove_file(ws.path().join(linked)).unwrap();
+        std::os::unix::fs::symlink(&secret, ws.path().join(linked)).unwrap();
+        ws.expand(&["run", "p"]).code(0);
+        let snap = || {
+            let mut s = ws.snapshot();
+            s.remove(Path::new(".expand/lock")); // who held the lock last
+            s
+        };
+        let before = snap();
+        let out = ws.expand_env(
+            &["consolidate", "p"],
+            &[
+                ("GIT_AUTHOR_NAME", "t"),
+                ("GIT_AUTHOR_EMAIL", "t@example.com"),
+            ],
+        );
+        assert_ne!(out.code, 0, "{linked}: {}", out.stdout);
+        assert!(
+            out.stderr.contains("outside the workspace"),
+            "{linked}: {}",
+            out.stderr
+        );
+        assert_eq!(before, snap(), "{linked}: nothing changed");
+        assert_eq!(
+            std::fs::read_to_string(&secret).unwrap(),
+            "aws_secret_access_key = AKIAXXXXSECRET\n"
+        );
+        let repo = git2::Repository::open(ws.path()).unwrap();
+        assert!(repo.head().is_err(), "{linked}: no commit was made");
+    }
+}
