@@ -16,6 +16,7 @@ pub mod fault;
 pub mod fsutil;
 pub mod graph;
 pub mod knowledge;
+pub mod markdown;
 pub mod plan;
 pub mod report;
 pub mod review;

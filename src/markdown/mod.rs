@@ -1,0 +1,605 @@
+//! Markdown, read once. Every reader of markdown other than the plan parser
+//! (knowledge files, writer answers, drops, indexes, SKILL.md) asks this
+//! module: it runs pulldown-cmark over the text with offsets and keeps what
+//! the stages need — the title, headings, fenced and indented code, the
+//! top-level blocks, links (percent-decoded), bare URLs, tables, list items
+//! — each with its line. Fences, headings and link syntax are decided here
+//! and nowhere else.
+//!
+//! `source` decides whether a cited thing is a URL or a knowledge file.
+
+pub mod source;
+
+use std::ops::Range;
+
+use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+
+/// A heading: `# Title` or `Title\n===`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heading {
+    pub level: u8,
+    /// Its text, inline markup removed (`code` kept as its content).
+    pub text: String,
+    /// 1-based line of the heading.
+    pub line: usize,
+    /// Byte range of the heading in the text.
+    pub range: Range<usize>,
+}
+
+/// What a top-level block is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockKind {
+    Heading,
+    Paragraph,
+    /// Fenced or indented code.
+    Code,
+    Table,
+    List,
+    Quote,
+    Html,
+    Rule,
+    Other,
+}
+
+/// A block at the top level of the document, with its lines (1-based,
+/// inclusive): code and tables are one block each, never split.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub kind: BlockKind,
+    pub first: usize,
+    pub last: usize,
+    pub range: Range<usize>,
+}
+
+/// A link or image: `[text](dest)`, `<dest>`, `[text][ref]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The destination as pulldown-cmark reads it (escapes resolved,
+    /// balanced parentheses kept, `<…>` removed).
+    pub dest: String,
+    /// `dest` with `%XX` sequences decoded: the path a file link names.
+    pub decoded: String,
+    pub text: String,
+    pub line: usize,
+    pub image: bool,
+}
+
+/// One table: its rows (the header first), each a list of cell texts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Table {
+    pub line: usize,
+    pub rows: Vec<Row>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Row {
+    pub line: usize,
+    /// Cell texts, inline markup removed.
+    pub cells: Vec<String>,
+    /// Cell sources as written (backticks and links kept).
+    pub raw: Vec<String>,
+    pub range: Range<usize>,
+}
+
+/// A list item: its own text (nested lists excluded) and where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    pub line: usize,
+    pub text: String,
+    /// The item's first line as written.
+    pub raw: String,
+    pub depth: usize,
+}
+
+/// A markdown document, read once.
+#[derive(Clone, Debug, Default)]
+pub struct Doc {
+    line_starts: Vec<usize>,
+    len: usize,
+    pub headings: Vec<Heading>,
+    pub blocks: Vec<Block>,
+    pub links: Vec<Link>,
+    /// `http(s)://…` written as plain text (not as a link), with its line.
+    pub bare_urls: Vec<(String, usize)>,
+    pub tables: Vec<Table>,
+    pub items: Vec<Item>,
+    /// Line ranges (1-based, inclusive) of fenced and indented code.
+    pub code: Vec<(usize, usize)>,
+}
+
+/// Byte offsets at which each line starts (line 1 starts at 0).
+pub fn line_starts(text: &str) -> Vec<usize> {
+    let mut v = Vec::with_capacity(text.len() / 40 + 1);
+    v.push(0);
+    v.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+    v
+}
+
+fn options() -> Options {
+    Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_FOOTNOTES
+}
+
+fn level(l: HeadingLevel) -> u8 {
+    match l {
+        HeadingLevel::H1 => 1,
+        HeadingLevel::H2 => 2,
+        HeadingLevel::H3 => 3,
+        HeadingLevel::H4 => 4,
+        HeadingLevel::H5 => 5,
+        HeadingLevel::H6 => 6,
+    }
+}
+
+/// The first level-1 heading's text: the title indexes, drops and evidence
+/// show for a file. Stops reading at that heading.
+pub fn title(text: &str) -> Option<String> {
+    let mut inside = false;
+    let mut t = String::new();
+    for ev in Parser::new_ext(text, options()) {
+        match ev {
+            Event::Start(Tag::Heading {
+                level: HeadingLevel::H1,
+                ..
+            }) => inside = true,
+            Event::End(TagEnd::Heading(HeadingLevel::H1)) => {
+                let t = t.trim().to_string();
+                return (!t.is_empty()).then_some(t);
+            }
+            Event::Text(s) | Event::Code(s) if inside => t.push_str(&s),
+            Event::SoftBreak | Event::HardBreak if inside => t.push(' '),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Percent-decoding of a link destination (`a%20b.md` → `a b.md`).
+pub fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+impl Doc {
+    /// Read `text`.
+    pub fn parse(text: &str) -> Doc {
+        let line_starts = line_starts(text);
+        let mut doc = Doc {
+            len: text.len(),
+            ..Doc::default()
+        };
+        doc.line_starts = line_starts;
+        let line = |d: &Doc, off: usize| d.line_of(off);
+
+        // Containers open around the current event: (tag kind, start offset).
+        let mut depth = 0usize;
+        let mut block_start: Option<(BlockKind, usize)> = None;
+        let mut heading: Option<(u8, usize, String)> = None;
+        let mut links: Vec<(Link, usize)> = Vec::new();
+        let mut table: Option<Table> = None;
+        let mut row: Option<Row> = None;
+        let mut cell: Option<(String, usize)> = None;
+        // Items open, with their text so far and whether a nested list
+        // began (its text is not the item's).
+        let mut items: Vec<(Item, bool)> = Vec::new();
+        let mut list_depth = 0usize;
+        let mut in_code = false;
+
+        for (ev, range) in Parser::new_ext(text, options()).into_offset_iter() {
+            match &ev {
+                Event::Start(tag) => {
+                    if depth == 0 {
+                        let kind = match tag {
+                            Tag::Heading { .. } => BlockKind::Heading,
+                            Tag::Paragraph => BlockKind::Paragraph,
+                            Tag::CodeBlock(_) => BlockKind::Code,
+                            Tag::Table(_) => BlockKind::Table,
+                            Tag::List(_) => BlockKind::List,
+                            Tag::BlockQuote(_) => BlockKind::Quote,
+                            Tag::HtmlBlock => BlockKind::Html,
+                            _ => BlockKind::Other,
+                        };
+                        block_start = Some((kind, range.start));
+                    }
+                    if !matches!(
+                        tag,
+                        Tag::Emphasis
+                            | Tag::Strong
+                            | Tag::Strikethrough
+                            | Tag::Link { .. }
+                            | Tag::Image { .. }
+                    ) {
+                        depth += 1;
+                    }
+                    match tag {
+                        Tag::Heading { level: l, .. } => {
+                            heading = Some((level(*l), range.start, String::new()))
+                        }
+                        Tag::CodeBlock(kind) => {
+                            in_code = true;
+                            let (a, mut b) = (range.start, range.end);
+                            // A fence's range ends after its closing line's newline.
+                            if b > a && text.as_bytes()[b - 1] == b'\n' {
+                                b -= 1;
+                            }
+                            let _ = kind;
+                            doc.code.push((line(&doc, a), line(&doc, b.max(a))));
+                        }
+                        Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. } => links.push((
+                            Link {
+                                dest: dest_url.to_string(),
+                                decoded: percent_decode(dest_url),
+                                text: String::new(),
+                                line: line(&doc, range.start),
+                                image: matches!(tag, Tag::Image { .. }),
+                            },
+                            range.start,
+                        )),
+                        Tag::Table(_) => {
+                            table = Some(Table {
+                                line: line(&doc, range.start),
+                                rows: Vec::new(),
+                            })
+                        }
+                        Tag::TableHead | Tag::TableRow => {
+                            row = Some(Row {
+                                line: line(&doc, range.start),
+                                range: range.clone(),
+                                ..Row::default()
+                            })
+                        }
+                        Tag::TableCell => cell = Some((String::new(), range.start)),
+                        Tag::List(_) => {
+                            list_depth += 1;
+                            if let Some(last) = items.last_mut() {
+                                last.1 = true;
+                            }
+                        }
+                        Tag::Item => {
+                            let first_line_end = text[range.start..range.end]
+                                .find('\n')
+                                .map_or(range.end, |i| range.start + i);
+                            items.push((
+                                Item {
+                                    line: line(&doc, range.start),
+                                    text: String::new(),
+                                    raw: text[range.start..first_line_end].trim().to_string(),
+                                    depth: list_depth,
+                                },
+                                false,
+                            ))
+                        }
+                        _ => {}
+                    }
+                }
+                Event::End(tag) => {
+                    if !matches!(
+                        tag,
+                        TagEnd::Emphasis
+                            | TagEnd::Strong
+                            | TagEnd::Strikethrough
+                            | TagEnd::Link
+                            | TagEnd::Image
+                    ) {
+                        depth = depth.saturating_sub(1);
+                    }
+                    match tag {
+                        TagEnd::Heading(_) => {
+                            if let Some((l, start, t)) = heading.take() {
+                                let end = range.end;
+                                doc.headings.push(Heading {
+                                    level: l,
+                                    text: t.split_whitespace().collect::<Vec<_>>().join(" "),
+                                    line: line(&doc, start),
+                                    range: start..end,
+                                });
+                            }
+                        }
+                        TagEnd::CodeBlock => in_code = false,
+                        TagEnd::Link | TagEnd::Image => {
+                            if let Some((l, _)) = links.pop() {
+                                // Nested (an image inside a link): the outer
+                                // link's text takes the inner's.
+                                if let Some((outer, _)) = links.last_mut() {
+                                    outer.text.push_str(&l.text);
+                                }
+                                doc.links.push(l);
+                            }
+                        }
+                        TagEnd::TableCell => {
+                            if let (Some((t, start)), Some(r)) = (cell.take(), row.as_mut()) {
+                                r.cells.push(t.trim().to_string());
+                                r.raw.push(text[start..range.end].trim().to_string());
+                            }
+                        }
+                        TagEnd::TableHead | TagEnd::TableRow => {
+                            if let (Some(r), Some(t)) = (row.take(), table.as_mut()) {
+                                t.rows.push(r);
+                            }
+                        }
+                        TagEnd::Table => {
+                            if let Some(t) = table.take() {
+                                doc.tables.push(t);
+                            }
+                        }
+                        TagEnd::List(_) => list_depth = list_depth.saturating_sub(1),
+                        TagEnd::Item => {
+                            if let Some((mut it, _)) = items.pop() {
+                                it.text = it.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                                doc.items.push(it);
+                            }
+                        }
+                        _ => {}
+                    }
+                    if depth == 0 {
+                        if let Some((kind, start)) = block_start.take() {
+                            let mut end = range.end.max(start);
+                            while end > start && text.as_bytes()[end - 1] == b'\n' {
+                                end -= 1;
+                            }
+                            doc.blocks.push(Block {
+                                kind,
+                                first: line(&doc, start),
+                                last: line(&doc, end.max(start + 1) - 1).max(line(&doc, start)),
+                                range: start..end,
+                            });
+                        }
+                    }
+                }
+                Event::Text(s) | Event::Code(s) => {
+                    if let Some((_, _, t)) = heading.as_mut() {
+                        t.push_str(s);
+                    }
+                    if let Some((l, _)) = links.last_mut() {
+                        l.text.push_str(s);
+                    }
+                    if let Some((c, _)) = cell.as_mut() {
+                        c.push_str(s);
+                    }
+                    if let Some((it, nested)) = items.last_mut() {
+                        if !*nested {
+                            it.text.push_str(s);
+                        }
+                    }
+                    if matches!(ev, Event::Text(_)) && !in_code && links.is_empty() {
+                        let at = line(&doc, range.start);
+                        for u in bare_urls(s) {
+                            doc.bare_urls.push((u.to_string(), at));
+                        }
+                    }
+                }
+                Event::SoftBreak | Event::HardBreak => {
+                    if let Some((_, _, t)) = heading.as_mut() {
+                        t.push(' ');
+                    }
+                    if let Some((it, nested)) = items.last_mut() {
+                        if !*nested {
+                            it.text.push(' ');
+                        }
+                    }
+                }
+                Event::Html(_) | Event::Rule if depth == 0 => {
+                    let kind = if matches!(ev, Event::Rule) {
+                        BlockKind::Rule
+                    } else {
+                        BlockKind::Html
+                    };
+                    doc.blocks.push(Block {
+                        kind,
+                        first: line(&doc, range.start),
+                        last: line(&doc, range.end.saturating_sub(1).max(range.start)),
+                        range: range.clone(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        doc.items.sort_by_key(|i| i.line);
+        doc
+    }
+
+    /// The 1-based line holding byte `offset`.
+    pub fn line_of(&self, offset: usize) -> usize {
+        match self.line_starts.binary_search(&offset) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
+    }
+
+    /// Number of lines (a trailing newline does not start another line).
+    pub fn line_count(&self) -> usize {
+        let n = self.line_starts.len();
+        if self.len == 0 {
+            0
+        } else if n > 1 && self.line_starts[n - 1] == self.len {
+            n - 1
+        } else {
+            n
+        }
+    }
+
+    /// Byte range of lines `first..=last` (1-based).
+    pub fn line_range(&self, first: usize, last: usize) -> Range<usize> {
+        let start = self
+            .line_starts
+            .get(first.saturating_sub(1))
+            .copied()
+            .unwrap_or(self.len);
+        let end = self.line_starts.get(last).copied().unwrap_or(self.len);
+        start..end.max(start)
+    }
+
+    /// The first level-1 heading.
+    pub fn title(&self) -> Option<&Heading> {
+        self.headings.iter().find(|h| h.level == 1)
+    }
+
+    /// Whether 1-based `line` is inside fenced or indented code.
+    pub fn in_code(&self, line: usize) -> bool {
+        self.code.iter().any(|&(a, b)| a <= line && line <= b)
+    }
+
+    /// Each heading with the lines of its section: from the heading to the
+    /// line before the next heading of the same or a higher level (or the
+    /// end). `(heading index, first line, last line)`.
+    pub fn sections(&self) -> Vec<(usize, usize, usize)> {
+        let end = self.line_count();
+        self.headings
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let last = self.headings[i + 1..]
+                    .iter()
+                    .find(|n| n.level <= h.level)
+                    .map_or(end, |n| n.line.saturating_sub(1));
+                (i, h.line, last.max(h.line))
+            })
+            .collect()
+    }
+}
+
+/// `http://` and `https://` URLs in plain text, up to the first space or
+/// closing bracket, trailing punctuation dropped.
+pub fn bare_urls(s: &str) -> impl Iterator<Item = &str> {
+    let b = s.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < b.len() {
+            let rest = &s[at..];
+            let i = rest.find("http")?;
+            let start = at + i;
+            let tail = &s[start..];
+            let scheme = if tail.len() >= 8 && tail[..8].eq_ignore_ascii_case("https://") {
+                8
+            } else if tail.len() >= 7 && tail[..7].eq_ignore_ascii_case("http://") {
+                7
+            } else {
+                at = start + 4;
+                continue;
+            };
+            let len = tail
+                .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '`' | ']'))
+                .unwrap_or(tail.len());
+            let mut url = &tail[..len];
+            // Sentence punctuation and an unbalanced closing parenthesis
+            // after a URL are not part of it.
+            loop {
+                let t = url.trim_end_matches(['.', ',', ';', ':', '!', '?', '\'', '*', '_']);
+                let t = if t.ends_with(')') && t.matches('(').count() < t.matches(')').count() {
+                    &t[..t.len() - 1]
+                } else {
+                    t
+                };
+                if t.len() == url.len() {
+                    break;
+                }
+                url = t;
+            }
+            at = start + len.max(1);
+            if url.len() > scheme {
+                return Some(url);
+            }
+        }
+        None
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headings_outside_code_whatever_the_fences() {
+        let t = "# Title\n\n```\n## not a heading\n~~~\n## still code\n```\n\n## Real\n\n~~~~ rust\n# code\n```\n~~~~\n\n### Deep `x`\nSetext\n===\n    # indented code\n";
+        let d = Doc::parse(t);
+        let hs: Vec<(u8, &str, usize)> = d
+            .headings
+            .iter()
+            .map(|h| (h.level, h.text.as_str(), h.line))
+            .collect();
+        assert_eq!(
+            hs,
+            [
+                (1, "Title", 1),
+                (2, "Real", 9),
+                (3, "Deep x", 16),
+                (1, "Setext", 17)
+            ]
+        );
+        assert!(d.in_code(4) && d.in_code(6) && d.in_code(12) && d.in_code(19));
+        assert!(!d.in_code(9));
+        assert_eq!(title(t).as_deref(), Some("Title"));
+    }
+
+    #[test]
+    fn links_are_decoded_and_keep_parentheses() {
+        let t = "See [a](dir/My%20File.md), [b](x_(y).md), [c](<sp ace.md>) and ![i](img.png).\n\n`[no](code.md)`\n\n```\n[no](fence.md)\n```\n";
+        let d = Doc::parse(t);
+        let dests: Vec<(&str, &str, bool)> = d
+            .links
+            .iter()
+            .map(|l| (l.dest.as_str(), l.decoded.as_str(), l.image))
+            .collect();
+        assert_eq!(
+            dests,
+            [
+                ("dir/My%20File.md", "dir/My File.md", false),
+                ("x_(y).md", "x_(y).md", false),
+                ("sp ace.md", "sp ace.md", false),
+                ("img.png", "img.png", true),
+            ]
+        );
+    }
+
+    #[test]
+    fn bare_urls_lose_trailing_punctuation() {
+        let t =
+            "Read https://a.example/x. Or (https://b.example/y_(z)) and http://c.example/q?x=1,\n";
+        let v: Vec<&str> = bare_urls(t).collect();
+        assert_eq!(
+            v,
+            [
+                "https://a.example/x",
+                "https://b.example/y_(z)",
+                "http://c.example/q?x=1"
+            ]
+        );
+        let d = Doc::parse("[x](https://in.link) and https://bare.example/p\n");
+        assert_eq!(d.bare_urls, [("https://bare.example/p".to_string(), 1)]);
+    }
+
+    #[test]
+    fn tables_items_and_blocks() {
+        let t = "# I\n\n| File | Lines |\n|---|---|\n| `a.md` | 3 |\n| [b](b.md) | 4 |\n\n- one `x.md`\n  - nested\n- two\n\n```\nc\n```\n";
+        let d = Doc::parse(t);
+        assert_eq!(d.tables.len(), 1);
+        let rows = &d.tables[0].rows;
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[1].cells, ["a.md", "3"]);
+        assert_eq!(rows[1].raw[0], "`a.md`");
+        assert_eq!(rows[2].line, 6);
+        let items: Vec<(&str, usize)> = d.items.iter().map(|i| (i.text.as_str(), i.line)).collect();
+        assert_eq!(items, [("one x.md", 8), ("nested", 9), ("two", 10)]);
+        let kinds: Vec<(BlockKind, usize, usize)> =
+            d.blocks.iter().map(|b| (b.kind, b.first, b.last)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (BlockKind::Heading, 1, 1),
+                (BlockKind::Table, 3, 6),
+                (BlockKind::List, 8, 10),
+                (BlockKind::Code, 12, 14)
+            ]
+        );
+        assert_eq!(d.line_count(), 14);
+    }
+
+    #[test]
+    fn sections_run_to_the_next_heading_of_their_level() {
+        let d = Doc::parse("# T\n\n## A\n\nx\n\n### A.1\n\ny\n\n## B\n\nz\n");
+        assert_eq!(
+            d.sections(),
+            [(0, 1, 13), (1, 3, 10), (2, 7, 10), (3, 11, 13)]
+        );
+    }
+}
