@@ -12,7 +12,7 @@ pub mod source;
 
 use std::ops::Range;
 
-use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 /// A heading: `# Title` or `Title\n===`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -215,14 +215,13 @@ impl Doc {
                         Tag::Heading { level: l, .. } => {
                             heading = Some((level(*l), range.start, String::new()))
                         }
-                        Tag::CodeBlock(kind) => {
+                        Tag::CodeBlock(_) => {
                             in_code = true;
                             let (a, mut b) = (range.start, range.end);
                             // A fence's range ends after its closing line's newline.
                             if b > a && text.as_bytes()[b - 1] == b'\n' {
                                 b -= 1;
                             }
-                            let _ = kind;
                             doc.code.push((line(&doc, a), line(&doc, b.max(a))));
                         }
                         Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. } => links.push((

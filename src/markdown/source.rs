@@ -87,13 +87,9 @@ pub fn line_range(after: &str) -> Option<(usize, usize)> {
             &t[6..]
         } else if lower.starts_with("line ") {
             &t[5..]
-        } else if let Some(r) = t
-            .strip_prefix('L')
-            .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
-        {
-            r
         } else {
-            return None;
+            t.strip_prefix('L')
+                .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))?
         }
     };
     let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
