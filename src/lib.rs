@@ -18,6 +18,7 @@ pub mod graph;
 pub mod knowledge;
 pub mod markdown;
 pub mod plan;
+pub mod quality;
 pub mod report;
 pub mod review;
 pub mod steps;

@@ -62,6 +62,8 @@ pub struct Link {
     pub text: String,
     pub line: usize,
     pub image: bool,
+    /// Byte range of the whole link in the text.
+    pub range: Range<usize>,
 }
 
 /// One table: its rows (the header first), each a list of cell texts.
@@ -231,6 +233,7 @@ impl Doc {
                                 text: String::new(),
                                 line: line(&doc, range.start),
                                 image: matches!(tag, Tag::Image { .. }),
+                                range: range.clone(),
                             },
                             range.start,
                         )),

@@ -1,0 +1,631 @@
+//! How a file is judged: the one check of a written knowledge file against
+//! its PART. The write step asks it whether to request a repair, the runner
+//! whether the PART is done or needs review, the drop what to report,
+//! `review` what to show and consolidate whether to take the file — so what
+//! they say always agrees.
+//!
+//! A file fails when it is empty, a planned section is missing or has no
+//! content, it has no sources section or no citation, a placeholder is
+//! left, or a citation points nowhere (a knowledge file that does not
+//! exist, a line range past its end, a URL the research step never
+//! retrieved, a quote not found in the lines it cites). Shorter than
+//! planned is a warning, never by itself a failure (drafts run a third
+//! short and are fine).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::markdown::source::{line_range, Source};
+use crate::markdown::{BlockKind, Doc};
+
+/// What the offline writer (or any writer) puts in a planned section it
+/// has nothing for: such a section is present but not filled.
+pub const NOTHING_FOUND: &str = "Nothing in the evidence matched this section";
+
+/// Placeholders a finished file must not hold.
+const PLACEHOLDERS: [&str; 6] = [
+    "[TIME]",
+    "[DATE]",
+    "TODO",
+    "TBD",
+    "FIXME",
+    "[citation needed]",
+];
+
+/// What the check knows beyond the file.
+pub struct Context<'a> {
+    /// The file's knowledge-relative path: relative links resolve from its
+    /// folder, and it does not count as a source of its own.
+    pub target: &'a str,
+    /// A knowledge path (as cited, knowledge-relative) → the file it names
+    /// and that file's text, when it exists.
+    pub knowledge: &'a dyn Fn(&str) -> Option<(String, std::sync::Arc<str>)>,
+    /// URLs the research step retrieved (search results, fetched pages,
+    /// evidence), when known: a cited URL outside it is fabricated. `None`
+    /// (nothing recorded) leaves URLs unchecked.
+    pub seen_urls: Option<&'a BTreeSet<String>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Warn,
+    Fail,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub level: Level,
+    pub message: String,
+}
+
+/// A planned section and what the file has for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SectionCheck {
+    pub title: String,
+    /// The heading that matched, if any.
+    pub heading: Option<String>,
+    pub filled: bool,
+}
+
+/// One cited source and whether it holds up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Citation {
+    pub source: String,
+    pub url: bool,
+    pub line: usize,
+    /// `None`: verified (or not checkable); `Some(why)`: points nowhere.
+    pub fabricated: Option<String>,
+}
+
+/// The verdict on a file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub lines: usize,
+    pub expected_lines: Option<u32>,
+    pub sections: Vec<SectionCheck>,
+    pub sources_section: bool,
+    pub citations: Vec<Citation>,
+    pub placeholders: Vec<String>,
+    pub problems: Vec<Problem>,
+}
+
+impl Verdict {
+    /// Good enough: no failure (warnings allowed).
+    pub fn passes(&self) -> bool {
+        !self.problems.iter().any(|p| p.level == Level::Fail)
+    }
+
+    pub fn failures(&self) -> Vec<String> {
+        self.of(Level::Fail)
+    }
+
+    pub fn warnings(&self) -> Vec<String> {
+        self.of(Level::Warn)
+    }
+
+    fn of(&self, l: Level) -> Vec<String> {
+        self.problems
+            .iter()
+            .filter(|p| p.level == l)
+            .map(|p| p.message.clone())
+            .collect()
+    }
+
+    /// Distinct URLs and knowledge files cited.
+    pub fn counts(&self) -> (usize, usize) {
+        let urls: BTreeSet<&str> = self
+            .citations
+            .iter()
+            .filter(|c| c.url)
+            .map(|c| c.source.as_str())
+            .collect();
+        let files: BTreeSet<&str> = self
+            .citations
+            .iter()
+            .filter(|c| !c.url)
+            .map(|c| c.source.split('#').next().unwrap_or(&c.source))
+            .collect();
+        (urls.len(), files.len())
+    }
+
+    /// Citations that hold up and those that point nowhere.
+    pub fn verified_and_fabricated(&self) -> (usize, usize) {
+        let bad = self
+            .citations
+            .iter()
+            .filter(|c| c.fabricated.is_some())
+            .count();
+        (self.citations.len() - bad, bad)
+    }
+
+    /// The planned sections that got content.
+    pub fn filled(&self) -> impl Iterator<Item = &SectionCheck> {
+        self.sections.iter().filter(|s| s.filled)
+    }
+}
+
+/// Words of a title that carry its meaning: lowercased, numbering, stop
+/// words and plural `s` dropped.
+fn words(s: &str) -> Vec<String> {
+    s.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
+        .filter(|w| {
+            !matches!(
+                *w,
+                "a" | "an" | "the" | "and" | "of" | "for" | "to" | "in" | "on" | "with" | "vs"
+            )
+        })
+        .map(|w| {
+            let w = w.strip_suffix('s').filter(|r| r.len() > 2).unwrap_or(w);
+            w.to_string()
+        })
+        .collect()
+}
+
+/// The one rule for "this heading is that planned section": the heading
+/// holds at least two thirds of the planned title's words (numbering, case,
+/// stop words and plurals aside). `## Retry` is not "Retry budgets and
+/// backoff"; "3. Error Handling in Practice" is "Error handling".
+pub fn section_matches(planned: &str, heading: &str) -> bool {
+    let p = words(planned);
+    if p.is_empty() {
+        return planned.trim().eq_ignore_ascii_case(heading.trim());
+    }
+    let h = words(heading);
+    let hit = p.iter().filter(|w| h.contains(w)).count();
+    hit > 0 && hit * 3 >= p.len() * 2
+}
+
+/// Whether a heading names the sources section.
+pub fn is_sources_heading(heading: &str) -> bool {
+    let w = words(heading);
+    matches!(
+        w.iter().map(String::as_str).collect::<Vec<_>>().as_slice(),
+        ["source"]
+            | ["reference"]
+            | ["bibliography"]
+            | ["citation"]
+            | ["work", "cited"]
+            | ["source", "reference"]
+            | ["reference", "source"]
+            | ["further", "reading"]
+    )
+}
+
+/// Knowledge-relative path of link `dest` in a file at `target`.
+fn resolve_link(target: &str, dest: &str) -> Option<String> {
+    let mut parts: Vec<&str> = match target.rfind('/') {
+        Some(i) => target[..i].split('/').collect(),
+        None => Vec::new(),
+    };
+    for seg in dest.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            s => parts.push(s),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// The sources cited in `text` (a file at `target`): links, bare URLs, and
+/// knowledge paths written in the text, each with its line.
+pub fn citations_of(doc: &Doc, text: &str, target: &str) -> Vec<(Source, usize)> {
+    let mut out: Vec<(Source, usize)> = Vec::new();
+    for l in doc.links.iter().filter(|l| !l.image) {
+        let (path, frag) = match l.decoded.split_once('#') {
+            Some((p, f)) => (p, Some(f)),
+            None => (l.decoded.as_str(), None),
+        };
+        if crate::markdown::source::is_url(&l.dest) {
+            out.push((Source::Url(l.dest.clone()), l.line));
+        } else if path.ends_with(".md") && !path.contains("://") {
+            if let Some(p) = resolve_link(target, path) {
+                let lines = frag.and_then(|f| line_range(&format!("#{f}")));
+                out.push((Source::Knowledge { path: p, lines }, l.line));
+            }
+        }
+    }
+    for (u, line) in &doc.bare_urls {
+        out.push((Source::Url(u.clone()), *line));
+    }
+    // Paths written as text: outside code blocks and links.
+    let mut blank: Vec<std::ops::Range<usize>> =
+        doc.links.iter().map(|l| l.range.clone()).collect();
+    for &(a, b) in &doc.code {
+        blank.push(doc.line_range(a, b));
+    }
+    blank.sort_by_key(|r| r.start);
+    let mut at = 0;
+    let mut spans = Vec::new();
+    for r in &blank {
+        if r.start > at {
+            spans.push(at..r.start);
+        }
+        at = at.max(r.end);
+    }
+    spans.push(at..text.len());
+    for span in spans {
+        let s = &text[span.clone()];
+        let mut from = 0;
+        while let Some(i) = s[from..].find(".md") {
+            let end = from + i + 3;
+            // The token before `.md`: path characters back to a space, a
+            // backtick or a bracket.
+            let start = s[..end]
+                .rfind(|c: char| {
+                    c.is_whitespace() || matches!(c, '`' | '(' | '[' | '"' | '\'' | '<' | '*')
+                })
+                .map_or(0, |k| k + 1);
+            let token = &s[start..end];
+            from = end;
+            let next = s[end..].chars().next();
+            if next.is_some_and(|c| c.is_alphanumeric() || c == '/') {
+                continue; // `.mdx`, `x.md/y`
+            }
+            if !token.contains('/') || token.contains("://") {
+                continue;
+            }
+            let path = token.trim_start_matches("./");
+            if path.starts_with('/') || path.split('/').any(|p| p == "..") {
+                continue;
+            }
+            let lines = line_range(&s[end..]);
+            let line = doc.line_of(span.start + start);
+            out.push((
+                Source::Knowledge {
+                    path: path.to_string(),
+                    lines,
+                },
+                line,
+            ));
+        }
+    }
+    out.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    out.dedup();
+    out
+}
+
+/// A URL as compared with what was retrieved: no fragment, no trailing
+/// slash, scheme and host in lower case.
+pub fn url_key(u: &str) -> String {
+    let u = u.split('#').next().unwrap_or(u).trim_end_matches('/');
+    match u.find("://") {
+        Some(i) => {
+            let rest = &u[i + 3..];
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            format!(
+                "{}://{}{}",
+                u[..i].to_ascii_lowercase(),
+                rest[..host_end].to_ascii_lowercase(),
+                &rest[host_end..]
+            )
+        }
+        None => u.to_string(),
+    }
+}
+
+fn normalize_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Check `text`, the file written for a PART whose planned sections are
+/// `planned` and expected length `expected` lines.
+pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context) -> Verdict {
+    let doc = Doc::parse(text);
+    let mut v = Verdict {
+        lines: doc.line_count(),
+        expected_lines: expected,
+        ..Verdict::default()
+    };
+    let mut fail = |v: &mut Verdict, m: String| {
+        v.problems.push(Problem {
+            level: Level::Fail,
+            message: m,
+        })
+    };
+    if text.trim().is_empty() {
+        fail(&mut v, "the file is empty".into());
+        return v;
+    }
+    let sections = doc.sections();
+    // Planned sections: the first heading that matches, and its content.
+    for title in planned {
+        let found = sections
+            .iter()
+            .find(|(h, _, _)| section_matches(title, &doc.headings[*h].text));
+        let (heading, filled) = match found {
+            Some(&(h, first, last)) => {
+                let body = &text[doc.line_range(first + 1, last)];
+                let content: usize = body
+                    .lines()
+                    .filter(|l| !l.contains(NOTHING_FOUND))
+                    .map(|l| {
+                        l.trim_start_matches('#')
+                            .split_whitespace()
+                            .map(str::len)
+                            .sum::<usize>()
+                    })
+                    .sum();
+                (Some(doc.headings[h].text.clone()), content >= 20)
+            }
+            None => (None, false),
+        };
+        match (&heading, filled) {
+            (None, _) => fail(&mut v, format!("missing planned section `{title}`")),
+            (Some(h), false) => fail(
+                &mut v,
+                format!("planned section `{title}` (`## {h}`) has no content"),
+            ),
+            _ => {}
+        }
+        v.sections.push(SectionCheck {
+            title: title.to_string(),
+            heading,
+            filled,
+        });
+    }
+    // The sources section, and citations.
+    let sources_at = doc
+        .headings
+        .iter()
+        .find(|h| is_sources_heading(&h.text))
+        .map(|h| h.line);
+    v.sources_section = sources_at.is_some();
+    if !v.sources_section {
+        fail(&mut v, "no sources section (`## Sources`)".into());
+    }
+    let cites = citations_of(&doc, text, ctx.target);
+    let mut seen_files: BTreeMap<String, Option<(String, std::sync::Arc<str>)>> = BTreeMap::new();
+    for (src, line) in &cites {
+        let fabricated = match src {
+            Source::Url(u) => ctx.seen_urls.and_then(|seen| {
+                (!seen.contains(&url_key(u)))
+                    .then(|| "never retrieved by the research step".to_string())
+            }),
+            Source::Knowledge { path, lines } => {
+                let found = seen_files
+                    .entry(path.clone())
+                    .or_insert_with(|| (ctx.knowledge)(path))
+                    .clone();
+                match (found, lines) {
+                    (None, _) => Some("no such knowledge file".to_string()),
+                    (Some((p, _)), _) if p == ctx.target => None,
+                    (Some((_, body)), Some((_, b))) => {
+                        let n = crate::markdown::line_starts(&body).len()
+                            - usize::from(body.ends_with('\n'));
+                        (*b > n).then(|| format!("lines past its end (it has {n})"))
+                    }
+                    (Some(_), None) => None,
+                }
+            }
+        };
+        if let Some(why) = &fabricated {
+            fail(
+                &mut v,
+                format!("line {line}: `{src}` points nowhere: {why}"),
+            );
+        }
+        v.citations.push(Citation {
+            source: src.to_string(),
+            url: src.is_url(),
+            line: *line,
+            fabricated,
+        });
+    }
+    // A citation in the body, not only a list of sources.
+    let in_body = cites.iter().any(|(s, l)| {
+        sources_at.is_none_or(|at| *l < at)
+            && !matches!(s, Source::Knowledge { path, .. } if path == ctx.target)
+    });
+    if !in_body {
+        fail(
+            &mut v,
+            "no citation in the text (a link to a source or a knowledge file path)".into(),
+        );
+    }
+    // Quotes: a blockquote that ends with a knowledge citation with lines
+    // must hold text of those lines.
+    for b in doc.blocks.iter().filter(|b| b.kind == BlockKind::Quote) {
+        let Some((
+            Source::Knowledge {
+                path,
+                lines: Some((a, z)),
+            },
+            _,
+        )) = cites
+            .iter()
+            .filter(|(_, l)| *l >= b.first && *l <= b.last + 1)
+            .find(|(s, _)| matches!(s, Source::Knowledge { lines: Some(_), .. }))
+        else {
+            continue;
+        };
+        let Some(Some((_, body))) = seen_files.get(path) else {
+            continue;
+        };
+        let starts = crate::markdown::line_starts(body);
+        let from = starts.get(a - 1).copied().unwrap_or(body.len());
+        let to = starts.get(*z).copied().unwrap_or(body.len());
+        let cited = normalize_ws(&body[from..to.max(from)]);
+        let quoted: Vec<String> = text[b.range.clone()]
+            .lines()
+            .map(|l| l.trim_start().trim_start_matches('>').trim())
+            .filter(|l| !l.is_empty() && !l.starts_with('—') && !l.starts_with("-- "))
+            .map(|l| l.to_string())
+            .collect();
+        let missing = quoted
+            .iter()
+            .map(|q| normalize_ws(q))
+            .filter(|q| q.len() >= 12)
+            .find(|q| !cited.contains(q.as_str()) && !cited.contains(&strip_inline(q)));
+        if let Some(q) = missing {
+            let short: String = q.chars().take(60).collect();
+            fail(
+                &mut v,
+                format!(
+                    "line {}: quoted text not found in `{path}` lines {a}-{z}: \"{short}…\"",
+                    b.first
+                ),
+            );
+            if let Some(c) = v
+                .citations
+                .iter_mut()
+                .find(|c| c.source.starts_with(path.as_str()) && c.line >= b.first)
+            {
+                c.fabricated
+                    .get_or_insert_with(|| "the quote is not in the lines it cites".into());
+            }
+        }
+    }
+    // Placeholders, outside code.
+    for (i, l) in text.lines().enumerate() {
+        if doc.in_code(i + 1) {
+            continue;
+        }
+        for p in PLACEHOLDERS {
+            let hit = if p.starts_with('[') {
+                l.contains(p)
+            } else {
+                l.split(|c: char| !c.is_alphanumeric()).any(|w| w == p)
+            };
+            if hit && !v.placeholders.iter().any(|x| x == p) {
+                v.placeholders.push(p.to_string());
+                fail(&mut v, format!("line {}: placeholder `{p}` left", i + 1));
+            }
+        }
+    }
+    if let Some(e) = expected {
+        if (v.lines as u64) * 3 < u64::from(e) * 2 {
+            v.problems.push(Problem {
+                level: Level::Warn,
+                message: format!("shorter than planned: {} of ~{e} lines", v.lines),
+            });
+        }
+    }
+    v
+}
+
+/// A quote line with its inline markup (`*`, `_`, backticks) removed, for
+/// quotes of markdown whose emphasis the writer dropped.
+fn strip_inline(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, '*' | '_' | '`'))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn kb(path: &str) -> Option<(String, Arc<str>)> {
+        match path {
+            "rust-cli/00-x.md" => Some((
+                path.into(),
+                Arc::from("# X\n\nclap is a parser.\nIt derives.\n"),
+            )),
+            "http/00-client.md" => Some((path.into(), Arc::from("# C\n\nreqwest\n"))),
+            _ => None,
+        }
+    }
+
+    fn run(planned: &[&str], text: &str, seen: Option<&BTreeSet<String>>) -> Verdict {
+        check(
+            planned,
+            Some(30),
+            text,
+            &Context {
+                target: "rust-cli/05-new.md",
+                knowledge: &kb,
+                seen_urls: seen,
+            },
+        )
+    }
+
+    #[test]
+    fn section_matching_edges_both_ways() {
+        for (planned, heading) in [
+            ("Error handling", "3. Error Handling in Practice"),
+            ("The clap derive API", "Clap derive API"),
+            (
+                "Retry budgets and backoff",
+                "Retry budgets and exponential backoff",
+            ),
+            ("Overview", "Overview"),
+            ("Tokens", "2. Token"),
+        ] {
+            assert!(section_matches(planned, heading), "{planned} ~ {heading}");
+        }
+        for (planned, heading) in [
+            ("Retry budgets and backoff", "Retry"),
+            ("Error handling", "E"),
+            ("Error handling", "Testing"),
+            ("Clap derive", "Sources"),
+        ] {
+            assert!(!section_matches(planned, heading), "{planned} !~ {heading}");
+        }
+        assert!(is_sources_heading("7. Sources") && is_sources_heading("References"));
+        assert!(is_sources_heading("Bibliography") && is_sources_heading("Works Cited"));
+        assert!(!is_sources_heading("Open source tools"));
+    }
+
+    #[test]
+    fn a_good_file_passes_and_counts_its_citations() {
+        let t = "# New\n\n## Clap derive\n\nclap is a parser ([x](00-x.md#L3-L4)), see https://docs.rs/clap.\n\n## Sources\n\n- `rust-cli/00-x.md` lines 3-4\n- https://docs.rs/clap\n";
+        let v = run(&["Clap derive"], t, None);
+        assert!(v.passes(), "{:?}", v.problems);
+        assert_eq!(v.counts(), (1, 1));
+        assert_eq!(v.verified_and_fabricated(), (4, 0));
+        assert_eq!(v.warnings(), ["shorter than planned: 10 of ~30 lines"]);
+    }
+
+    #[test]
+    fn what_the_writer_check_once_let_through_fails() {
+        // `## Retry` for "Retry budgets and backoff", a `~~~` inside a
+        // backtick fence, a bibliography heading.
+        let t = "# T\n\n## Retry\n\nBackoff doubles https://a.example/x.\n\n```\n~~~\n```\n\n## Bibliography\n\n- https://a.example/x\n";
+        let v = run(&["Retry budgets and backoff"], t, None);
+        assert_eq!(
+            v.failures(),
+            ["missing planned section `Retry budgets and backoff`"]
+        );
+        let t2 = t.replace("## Retry\n", "## Retry budgets and backoff\n");
+        assert!(run(&["Retry budgets and backoff"], &t2, None).passes());
+    }
+
+    #[test]
+    fn empty_sections_fabricated_citations_and_placeholders_fail() {
+        let t = format!(
+            "# T\n\n## A part\n\n*{NOTHING_FOUND}.*\n\n## B part\n\nSee [m](../gone/01-missing.md) and `rust-cli/00-x.md` lines 2-90 and https://never.example/p. TODO\n\n> a sentence that is nowhere at all here\n> — from [x](00-x.md#L3-L4)\n\n## Sources\n- [TIME]\n"
+        );
+        let seen = BTreeSet::from(["https://docs.rs/clap".to_string()]);
+        let v = run(&["A part", "B part"], &t, Some(&seen));
+        let f = v.failures().join("\n");
+        for want in [
+            "planned section `A part` (`## A part`) has no content",
+            "`gone/01-missing.md` points nowhere: no such knowledge file",
+            "`rust-cli/00-x.md#L2-L90` points nowhere: lines past its end (it has 4)",
+            "`https://never.example/p` points nowhere: never retrieved",
+            "quoted text not found in `rust-cli/00-x.md` lines 3-4",
+            "placeholder `TODO` left",
+            "placeholder `[TIME]` left",
+        ] {
+            assert!(f.contains(want), "missing {want:?} in\n{f}");
+        }
+        assert_eq!(v.filled().count(), 1);
+        assert_eq!(v.verified_and_fabricated().1, 4);
+    }
+
+    #[test]
+    fn a_knowledge_folder_named_http_is_knowledge() {
+        let t = "# T\n\n## Client\n\nreqwest, per `http/00-client.md` line 3 of the base.\n\n## Sources\n- `http/00-client.md`\n";
+        let v = run(&["Client"], t, Some(&BTreeSet::new()));
+        assert!(v.passes(), "{:?}", v.problems);
+        assert_eq!(v.counts(), (0, 1));
+    }
+}
