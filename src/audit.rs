@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::knowledge::{index_md, title_of};
+use crate::knowledge::index_md;
+use crate::markdown::title as title_of;
 use crate::workspace::Workspace;
 
 /// What a finding is about. The order is the order of the report.

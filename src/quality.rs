@@ -323,7 +323,7 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
         expected_lines: expected,
         ..Verdict::default()
     };
-    let mut fail = |v: &mut Verdict, m: String| {
+    let fail = |v: &mut Verdict, m: String| {
         v.problems.push(Problem {
             level: Level::Fail,
             message: m,
@@ -380,7 +380,20 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
     if !v.sources_section {
         fail(&mut v, "no sources section (`## Sources`)".into());
     }
-    let cites = citations_of(&doc, text, ctx.target);
+    let mut cites = citations_of(&doc, text, ctx.target);
+    // A quote attributed to knowledge lines is checked against them (below);
+    // the URLs and links inside it are the quoted file's, not this file's.
+    let quotes: Vec<(usize, usize, usize)> = doc
+        .blocks
+        .iter()
+        .filter(|b| b.kind == BlockKind::Quote)
+        .filter_map(|b| attribution(&cites, b).map(|(_, at)| (b.first, b.last, at)))
+        .collect();
+    cites.retain(|(_, l)| {
+        !quotes
+            .iter()
+            .any(|&(a, z, at)| a <= *l && *l <= z && *l != at)
+    });
     let mut seen_files: BTreeMap<String, Option<(String, std::sync::Arc<str>)>> = BTreeMap::new();
     for (src, line) in &cites {
         let fabricated = match src {
@@ -438,10 +451,7 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
                 lines: Some((a, z)),
             },
             _,
-        )) = cites
-            .iter()
-            .filter(|(_, l)| *l >= b.first && *l <= b.last + 1)
-            .find(|(s, _)| matches!(s, Source::Knowledge { lines: Some(_), .. }))
+        )) = attribution(&cites, b)
         else {
             continue;
         };
@@ -508,6 +518,20 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
         }
     }
     v
+}
+
+/// The knowledge lines a blockquote is attributed to: a citation with a
+/// line range on its last line or on the line or two after it
+/// (`— from [x](a.md), lines 3–9`).
+fn attribution<'a>(
+    cites: &'a [(Source, usize)],
+    b: &crate::markdown::Block,
+) -> Option<(&'a Source, usize)> {
+    cites
+        .iter()
+        .filter(|(_, l)| *l >= b.last && *l <= b.last + 2)
+        .find(|(s, _)| matches!(s, Source::Knowledge { lines: Some(_), .. }))
+        .map(|(s, l)| (s, *l))
 }
 
 /// A quote line with its inline markup (`*`, `_`, backticks) removed, for

@@ -1,7 +1,9 @@
-//! Stage 4: review (SPEC §7). The quality checks of one PART that has run:
-//! status, the file and its length, planned sections, sources and citations,
-//! placeholders left, the drop; with duration, tokens and cost.
+//! Stage 4: review (SPEC §7). What a person looks at for one PART that has
+//! run: its status, the quality check of its file (`crate::quality`, the one
+//! the run made: sections, sources, citations verified, placeholders,
+//! length), its drop; with duration, tokens and cost.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde::Serialize;
@@ -29,14 +31,19 @@ pub struct PartReview {
     pub number: u32,
     pub title: String,
     pub status: String,
+    pub accepted_at: Option<String>,
     pub error: Option<String>,
     pub target: Option<String>,
     pub lines: Option<usize>,
     pub expected_lines: Option<u32>,
     pub sections_found: usize,
+    /// Planned sections whose heading is there with content under it.
+    pub sections_filled: usize,
     pub sections_planned: usize,
     pub urls: usize,
     pub knowledge_refs: usize,
+    pub verified: usize,
+    pub fabricated: usize,
     pub drop: Option<String>,
     /// The drop's text as read for its check (for `review --show`).
     #[serde(skip)]
@@ -49,83 +56,44 @@ pub struct PartReview {
     pub ok: bool,
 }
 
-fn words(s: &str) -> Vec<String> {
-    s.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() > 1 && !matches!(*w, "and" | "the" | "of" | "for" | "to" | "in" | "a"))
-        .map(str::to_string)
-        .collect()
+/// What review needs from the workspace to judge a file the way the run
+/// did: knowledge citations resolve against the base on disk.
+pub struct Base<'a> {
+    pub fs: &'a crate::workspace::jail::Jail,
+    /// The knowledge folder.
+    pub kroot: &'a Path,
+    /// The workspace root (drops are workspace-relative).
+    pub root: &'a Path,
+    /// Every knowledge file (knowledge-relative), for citations that leave
+    /// out leading folders.
+    pub files: &'a [String],
 }
 
-/// A planned section title matches a heading when most of its words are in it.
-pub fn fuzzy_match(planned: &str, heading: &str) -> bool {
-    let p = words(planned);
-    if p.is_empty() {
-        return true;
-    }
-    let h = words(heading);
-    let hit = p.iter().filter(|w| h.contains(w)).count();
-    hit * 3 >= p.len() * 2
-}
-
-/// Headings (`#`..`######`) outside code fences.
-pub fn headings(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut fence = false;
-    for l in text.lines() {
-        let t = l.trim_start();
-        if t.starts_with("```") || t.starts_with("~~~") {
-            fence = !fence;
-            continue;
-        }
-        if fence {
-            continue;
-        }
-        let n = t.bytes().take_while(|&c| c == b'#').count();
-        if (1..=6).contains(&n) && t[n..].starts_with(' ') {
-            out.push(t[n..].trim().to_string());
-        }
-    }
-    out
-}
-
-/// (URLs, knowledge-file references) in a text.
-pub fn citations(text: &str) -> (usize, usize) {
-    let urls = text.matches("http://").count() + text.matches("https://").count();
-    let refs = crate::knowledge::index_md::mentions(text)
-        .into_iter()
-        .filter(|m| !m.starts_with('/'))
-        .count();
-    (urls, refs)
-}
-
-/// The text after a `## Sources` (or References / Citations) heading.
-fn sources_section(text: &str) -> Option<&str> {
-    let mut off = 0;
-    for l in text.split_inclusive('\n') {
-        let t = l.trim();
-        if t.starts_with('#') {
-            let h = t.trim_start_matches('#').trim().to_lowercase();
-            if h.starts_with("source") || h.starts_with("reference") || h.starts_with("citation") {
-                return Some(&text[off + l.len()..]);
+impl Base<'_> {
+    /// A cited knowledge path → the file it names and its text.
+    fn resolve(&self, path: &str) -> Option<(String, std::sync::Arc<str>)> {
+        let found = if self
+            .files
+            .binary_search_by(|f| f.as_str().cmp(path))
+            .is_ok()
+        {
+            Some(path.to_string())
+        } else {
+            let tail = format!("/{}", path.trim_start_matches('/'));
+            let mut hits = self.files.iter().filter(|f| f.ends_with(&tail));
+            match (hits.next(), hits.next()) {
+                (Some(f), None) => Some(f.clone()),
+                _ => None,
             }
-        }
-        off += l.len();
+        }?;
+        let text = self.fs.read_to_string(self.kroot.join(&found)).ok()?;
+        Some((found, std::sync::Arc::from(text)))
     }
-    None
 }
 
-const PLACEHOLDERS: [&str; 5] = ["[TIME]", "[DATE]", "TODO", "TBD", "FIXME"];
-
-/// Review one PART, reading through the workspace's jail: `kroot` is the knowledge root, `root` the workspace root
-/// (drops are workspace-relative).
-pub fn review_part(
-    fs: &crate::workspace::jail::Jail,
-    part: &Part,
-    st: Option<&PartState>,
-    kroot: &Path,
-    root: &Path,
-) -> PartReview {
+/// Review one PART: its state, and the quality check of its file
+/// (`crate::quality`, the same check the run made), its drop, its cost.
+pub fn review_part(base: &Base, part: &Part, st: Option<&PartState>) -> PartReview {
     let mut checks = Vec::new();
     let mut add = |name, level, detail: String| {
         checks.push(Check {
@@ -135,9 +103,20 @@ pub fn review_part(
         })
     };
     let status = st.map(|s| s.status).unwrap_or(PartStatus::Pending);
-    match status {
-        PartStatus::Done => add("status", Level::Pass, "done".into()),
-        PartStatus::Failed => add(
+    let accepted = st.and_then(|s| s.accepted_at.clone());
+    match (status, &accepted) {
+        (PartStatus::Done, _) => add("status", Level::Pass, "done".into()),
+        (PartStatus::NeedsReview, Some(at)) => add(
+            "status",
+            Level::Pass,
+            format!("needs review, accepted by a person at {at}"),
+        ),
+        (PartStatus::NeedsReview, None) => add(
+            "status",
+            Level::Fail,
+            "needs review: the file fails the quality check".into(),
+        ),
+        (PartStatus::Failed, _) => add(
             "status",
             Level::Fail,
             format!(
@@ -145,7 +124,7 @@ pub fn review_part(
                 st.and_then(|s| s.error.clone()).unwrap_or_default()
             ),
         ),
-        other => add(
+        (other, _) => add(
             "status",
             Level::Fail,
             format!("{} (not run)", other.as_str()),
@@ -155,111 +134,88 @@ pub fn review_part(
     let text = target
         .as_ref()
         .filter(|t| crate::fsutil::check_relative(t).is_ok())
-        .and_then(|t| fs.read_to_string(kroot.join(t)).ok());
-    let mut lines = None;
-    let (mut urls, mut refs) = (0, 0);
+        .and_then(|t| base.fs.read_to_string(base.kroot.join(t)).ok());
     let planned: Vec<&str> = part.sections().map(|s| s.title.as_str()).collect();
-    let mut found = 0;
+    let mut verdict = None;
     match (&target, &text) {
         (None, _) => add("file", Level::Fail, "the PART names no target file".into()),
         (Some(t), None) => add("file", Level::Fail, format!("`{t}` does not exist")),
-        (Some(t), Some(x)) if x.trim().is_empty() => {
-            add("file", Level::Fail, format!("`{t}` is empty"))
-        }
         (Some(t), Some(x)) => {
+            let seen: Option<BTreeSet<String>> = st
+                .and_then(|s| s.seen_urls.clone())
+                .map(|v| v.into_iter().collect());
+            let resolve = |p: &str| base.resolve(p);
+            let v = crate::quality::check(
+                &planned,
+                part.expected_lines,
+                x,
+                &crate::quality::Context {
+                    target: t,
+                    knowledge: &resolve,
+                    seen_urls: seen.as_ref(),
+                },
+            );
             add("file", Level::Pass, format!("`{t}`"));
-            let n = x.lines().count();
-            lines = Some(n);
-            if let Some(exp) = part.expected_lines {
-                let exp = exp as usize;
-                let level = if n * 2 < exp {
-                    Level::Fail
-                } else if n * 10 < exp * 8 {
-                    Level::Warn
-                } else {
-                    Level::Pass
-                };
-                add("lines", level, format!("{n} of ~{exp} planned"));
+            // An accepted file's problems stay visible, as warnings.
+            let fail = if accepted.is_some() {
+                Level::Warn
             } else {
-                add("lines", Level::Pass, format!("{n}"));
+                Level::Fail
+            };
+            for f in v.failures() {
+                add("check", fail, f);
             }
-            let hs = headings(x);
-            let missing: Vec<&str> = planned
-                .iter()
-                .filter(|p| !hs.iter().any(|h| fuzzy_match(p, h)))
-                .copied()
-                .collect();
-            found = planned.len() - missing.len();
-            if missing.is_empty() {
-                add(
-                    "sections",
-                    Level::Pass,
-                    format!("{found}/{}", planned.len()),
-                );
-            } else {
-                add(
-                    "sections",
-                    Level::Fail,
-                    format!("missing: {}", missing.join("; ")),
-                );
+            for w in v.warnings() {
+                add("check", Level::Warn, w);
             }
-            (urls, refs) = citations(x);
-            match sources_section(x) {
-                Some(s) if citations(s) != (0, 0) => add(
-                    "sources",
-                    Level::Pass,
-                    format!("{urls} URLs, {refs} knowledge refs"),
-                ),
-                Some(_) => add(
-                    "sources",
-                    Level::Fail,
-                    "the sources section lists no URL or knowledge file".into(),
-                ),
-                None => add("sources", Level::Fail, "no sources section".into()),
-            }
-            let left: Vec<&str> = PLACEHOLDERS
-                .iter()
-                .filter(|p| x.contains(*p))
-                .copied()
-                .collect();
-            if left.is_empty() {
-                add("placeholders", Level::Pass, "none".into());
-            } else {
-                add(
-                    "placeholders",
-                    Level::Fail,
-                    format!("left: {}", left.join(", ")),
-                );
-            }
+            let (ok, bad) = v.verified_and_fabricated();
+            add(
+                "citations",
+                if bad > 0 { fail } else { Level::Pass },
+                format!("{ok} verified, {bad} fabricated"),
+            );
+            verdict = Some(v);
         }
     }
     let drop = st.and_then(|s| s.drop.clone());
     let drop_text = drop
         .as_ref()
-        .and_then(|d| fs.read_to_string(root.join(d)).ok());
+        .and_then(|d| base.fs.read_to_string(base.root.join(d)).ok());
     match (&drop, &drop_text) {
         (None, _) => add("drop", Level::Fail, "no KNOWLEDGE-DROP recorded".into()),
         (Some(d), None) => add("drop", Level::Fail, format!("`{d}` does not exist")),
         (Some(d), Some(dt)) => match &target {
-            Some(t) if dt.contains(t.as_str()) => add("drop", Level::Pass, format!("`{d}`")),
+            Some(t) if dt.contains(&format!("`{t}`")) => add("drop", Level::Pass, format!("`{d}`")),
             Some(t) => add("drop", Level::Fail, format!("`{d}` does not name `{t}`")),
             None => add("drop", Level::Warn, format!("`{d}`")),
         },
     }
     let ok = checks.iter().all(|c| c.level != Level::Fail);
     let usage = st.map(|s| s.usage.clone()).unwrap_or_default();
+    let (urls, refs) = verdict.as_ref().map(|v| v.counts()).unwrap_or((0, 0));
+    let (verified, fabricated) = verdict
+        .as_ref()
+        .map(|v| v.verified_and_fabricated())
+        .unwrap_or((0, 0));
     PartReview {
         number: part.number,
         title: part.title.clone(),
         status: status.as_str().to_string(),
+        accepted_at: accepted,
         error: st.and_then(|s| s.error.clone()),
         target,
-        lines,
+        lines: verdict.as_ref().map(|v| v.lines),
         expected_lines: part.expected_lines,
-        sections_found: found,
+        sections_found: verdict
+            .as_ref()
+            .map(|v| v.sections.iter().filter(|s| s.heading.is_some()).count())
+            .unwrap_or(0),
+        sections_filled: verdict.as_ref().map(|v| v.filled().count()).unwrap_or(0),
         sections_planned: planned.len(),
         urls,
         knowledge_refs: refs,
+        verified,
+        fabricated,
         drop,
         drop_text,
         duration_ms: st.and_then(|s| s.duration_ms),
@@ -268,20 +224,5 @@ pub fn review_part(
         cost: st.and_then(|s| s.cost),
         checks,
         ok,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fuzzy_sections() {
-        assert!(fuzzy_match(
-            "Why ship completions",
-            "1. Why Ship Completions and Man Pages"
-        ));
-        assert!(!fuzzy_match("Retry budgets", "Overview"));
-        assert_eq!(headings("# A\n```\n# no\n```\n## B\n"), ["A", "B"]);
     }
 }

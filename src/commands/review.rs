@@ -59,10 +59,17 @@ pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
     parts.sort();
     let state = super::load_state(ws, plan)?.0;
     let kroot = ws.knowledge_dir();
+    let files = crate::knowledge::list_files(&ws.fs, &kroot, &ws.non_knowledge_dirs())?;
+    let base = crate::review::Base {
+        fs: &ws.fs,
+        kroot: &kroot,
+        root: &ws.root,
+        files: &files,
+    };
     let reviews: Vec<_> = parts
         .iter()
         .filter_map(|n| plan.part(*n))
-        .map(|p| review_part(&ws.fs, p, crate::run::state_of(p, &state), &kroot, &ws.root))
+        .map(|p| review_part(&base, p, crate::run::state_of(p, &state)))
         .collect();
     let ok = reviews.iter().all(|r| r.ok);
     let stdout = std::io::stdout();
@@ -95,8 +102,17 @@ pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
         writeln!(out, "{} — {what}", s.bold(&shown))?;
         writeln!(
             out,
-            "{:<5} {:<8} {:>11} {:>9} {:>5} {:>5} {:>8} {:>13} {:>9}  result",
-            "PART", "status", "lines", "sections", "URLs", "refs", "time", "tokens", "cost"
+            "{:<5} {:<12} {:>11} {:>9} {:>5} {:>5} {:>9} {:>8} {:>13} {:>9}  result",
+            "PART",
+            "status",
+            "lines",
+            "sections",
+            "URLs",
+            "refs",
+            "cites",
+            "time",
+            "tokens",
+            "cost"
         )?;
         for r in &reviews {
             let lines = match (r.lines, r.expected_lines) {
@@ -108,17 +124,21 @@ pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
                 .duration_ms
                 .map(|d| format!("{:.1}s", d as f64 / 1000.0))
                 .unwrap_or("-".into());
-            let cost = r.cost.map(|c| format!("${c:.4}")).unwrap_or("-".into());
+            let cost = r
+                .cost
+                .map(crate::providers::cost::dollars)
+                .unwrap_or("-".into());
             let result = if r.ok { s.green("ok") } else { s.red("FAIL") };
             writeln!(
                 out,
-                "{:<5} {:<8} {:>11} {:>9} {:>5} {:>5} {:>8} {:>13} {:>9}  {result}",
+                "{:<5} {:<12} {:>11} {:>9} {:>5} {:>5} {:>9} {:>8} {:>13} {:>9}  {result}",
                 r.number,
                 r.status,
                 lines,
-                format!("{}/{}", r.sections_found, r.sections_planned),
+                format!("{}/{}", r.sections_filled, r.sections_planned),
                 r.urls,
                 r.knowledge_refs,
+                format!("{}/{}", r.verified, r.verified + r.fabricated),
                 time,
                 format!("{}/{}", r.input_tokens, r.output_tokens),
                 cost

@@ -430,6 +430,12 @@ fn summary(
     budget_stop: Option<&BudgetStop>,
 ) -> Result<Code> {
     let any_failed = results.iter().any(|r| r.outcomes.iter().any(|o| !o.ok));
+    let review: Vec<u32> = results
+        .iter()
+        .flat_map(|r| &r.outcomes)
+        .filter(|o| o.needs_review)
+        .map(|o| o.part)
+        .collect();
     let usage_of = |n: u32| {
         let p = state.part(n);
         let tokens = p.map(|p| p.usage.total()).unwrap_or(0);
@@ -453,7 +459,7 @@ fn summary(
                 "batch": r.batch, "wall_ms": r.wall_ms,
                 "parts": r.outcomes.iter().map(|o| {
                     let (tokens, cost) = usage_of(o.part);
-                    serde_json::json!({"part": o.part, "ok": o.ok, "target": o.target, "lines": o.lines, "attempts": o.attempts, "error": o.error, "tokens": tokens, "cost": cost})
+                    serde_json::json!({"part": o.part, "ok": o.ok, "status": if o.needs_review { "needs-review" } else if o.ok { "done" } else { "failed" }, "target": o.target, "lines": o.lines, "attempts": o.attempts, "error": o.error, "tokens": tokens, "cost": cost})
                 }).collect::<Vec<_>>(),
                 "not_started": r.not_started,
             })).collect::<Vec<_>>(),
@@ -467,13 +473,19 @@ fn summary(
         let mut out = out.lock();
         for r in results {
             let failed = r.outcomes.iter().filter(|o| !o.ok).count();
+            let to_review = r.outcomes.iter().filter(|o| o.needs_review).count();
+            let review_note = if to_review > 0 {
+                format!(", {to_review} need review")
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
                 "{}",
                 s.bold(&format!(
-                    "batch {}: {} done, {failed} failed in {:.1} s",
+                    "batch {}: {} done{review_note}, {failed} failed in {:.1} s",
                     r.batch,
-                    r.outcomes.len() - failed,
+                    r.outcomes.len() - failed - to_review,
                     r.wall_ms as f64 / 1000.0
                 ))
             )?;
@@ -486,17 +498,30 @@ fn summary(
                         .unwrap_or_default();
                     let spent = match usage_of(o.part) {
                         (0, _) => String::new(),
-                        (t, Some(c)) => format!(", {t} tokens, ${c:.4}"),
+                        (t, Some(c)) => {
+                            format!(", {t} tokens, {}", crate::providers::cost::dollars(c))
+                        }
                         (t, None) => format!(", {t} tokens"),
+                    };
+                    let mark = if o.needs_review {
+                        s.yellow("⚠")
+                    } else {
+                        s.green("✓")
                     };
                     writeln!(
                         out,
-                        "  {} PART {:>3}  {} ({} lines{spent})  drop: {drop}",
-                        s.green("✓"),
+                        "  {mark} PART {:>3}  {} ({} lines{spent})  drop: {drop}",
                         o.part,
                         path.display(),
                         o.lines
                     )?;
+                    if o.needs_review {
+                        let problems = state
+                            .part(o.part)
+                            .map(|p| p.problems.clone())
+                            .unwrap_or_default();
+                        writeln!(out, "             needs review: {}", problems.join("; "))?;
+                    }
                 } else {
                     writeln!(
                         out,
@@ -512,7 +537,11 @@ fn summary(
         }
         let Spent { tokens, cost } = state.spent();
         if tokens > 0 {
-            writeln!(out, "tokens: {tokens}  cost: ${cost:.4}")?;
+            writeln!(
+                out,
+                "tokens: {tokens}  cost: {}",
+                crate::providers::cost::dollars(cost)
+            )?;
         }
         if let Some(b) = budget_stop {
             let list = b
@@ -540,6 +569,21 @@ fn summary(
         writeln!(out, "next:")?;
         for r in results {
             writeln!(out, "  expand review batch {} {}", r.batch, plan.slug)?;
+        }
+        if !review.is_empty() {
+            let list = review
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            writeln!(
+                out,
+                "  PART {list} need{} review: read them, then `expand review part N {} --accept`, \
+                 or `expand reset {} --part N` and run again",
+                if review.len() == 1 { "s" } else { "" },
+                plan.slug,
+                plan.slug
+            )?;
         }
         if any_failed {
             writeln!(
@@ -590,11 +634,13 @@ fn summary(
         }
     }
     // Stopped by the budget is work left undone: a script must not go on as if it ran.
-    Ok(if any_failed || budget_stop.is_some() {
-        Code::WorkFailed
-    } else {
-        Code::Ok
-    })
+    Ok(
+        if any_failed || !review.is_empty() || budget_stop.is_some() {
+            Code::WorkFailed
+        } else {
+            Code::Ok
+        },
+    )
 }
 
 /// `--dry-run`: the schedule, the resolved reads, the queries, the files that

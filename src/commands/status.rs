@@ -71,14 +71,21 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
             if ms > 0 {
                 line.push_str(&format!("  ({:.1} s of runner time", ms as f64 / 1000.0));
                 if tokens > 0 {
-                    line.push_str(&format!(", {tokens} tokens, ${cost:.4}"));
+                    line.push_str(&format!(
+                        ", {tokens} tokens, {}",
+                        crate::providers::cost::dollars(cost)
+                    ));
                 }
                 line.push(')');
             }
             writeln!(out, "{line}")?;
             for (n, t, c) in spent {
                 match c {
-                    Some(c) => writeln!(out, "    PART {n}: {t} tokens, ${c:.4}")?,
+                    Some(c) => writeln!(
+                        out,
+                        "    PART {n}: {t} tokens, {}",
+                        crate::providers::cost::dollars(c)
+                    )?,
                     None => writeln!(out, "    PART {n}: {t} tokens")?,
                 }
             }

@@ -38,13 +38,13 @@ pub fn describe(part_title: &str, drop_text: Option<&str>, file_text: &str) -> S
     if !t.is_empty() && !t.contains(".md") {
         return t.to_string();
     }
-    if let Some(d) = drop_text.and_then(crate::knowledge::title_of) {
+    if let Some(d) = drop_text.and_then(crate::markdown::title) {
         let d = d.trim_start_matches("KNOWLEDGE DROP:").trim();
         if !d.is_empty() && !d.contains(".md") {
             return d.to_string();
         }
     }
-    crate::knowledge::title_of(file_text).unwrap_or_default()
+    crate::markdown::title(file_text).unwrap_or_default()
 }
 
 fn read_opt(ws: &Workspace, p: &Path) -> Result<Option<String>, ConsolidateError> {

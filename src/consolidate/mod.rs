@@ -68,12 +68,16 @@ pub const FAULTS: [&str; 9] = [
     "consolidate-head",
 ];
 
-/// A PART left out of the consolidation because it failed.
+/// A PART left out of the consolidation: it failed, or its file needs
+/// review and no one accepted it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedPart {
     pub part: u32,
     pub title: String,
     pub error: Option<String>,
+    /// A file was written but fails the quality check.
+    #[serde(default)]
+    pub needs_review: bool,
 }
 
 /// Where each PART of a plan stands, from the run state (else the plan's ticks).
@@ -91,8 +95,16 @@ pub struct Standing {
 pub fn standing(plan: &Plan, state: &PlanState, kdir: &Path) -> Standing {
     let mut s = Standing::default();
     for part in &plan.parts {
-        let st = state.part(part.number);
-        if !crate::run::needs_run(part, state, kdir) {
+        let st = crate::run::state_of(part, state);
+        let review = st.filter(|p| p.status == PartStatus::NeedsReview && !p.finished());
+        if let Some(p) = review {
+            s.failed.push(FailedPart {
+                part: part.number,
+                title: part.title.clone(),
+                error: Some(format!("needs review: {}", p.problems.join("; "))),
+                needs_review: true,
+            });
+        } else if !crate::run::needs_run(part, state, kdir) {
             let target = st.and_then(|p| p.target.clone()).or(part.target.clone());
             if let Some(t) = target {
                 s.done.push((part.number, t));
@@ -102,6 +114,7 @@ pub fn standing(plan: &Plan, state: &PlanState, kdir: &Path) -> Standing {
                 part: part.number,
                 title: part.title.clone(),
                 error: st.and_then(|p| p.error.clone()),
+                needs_review: false,
             });
         } else {
             s.pending.push(part.number);
@@ -228,6 +241,12 @@ impl ConsolidateError {
             ConsolidateError::Pending { slug, .. } => Some(format!(
                 "run `expand run {slug} --all`, then consolidate"
             )),
+            ConsolidateError::Failed { parts, .. } if parts.iter().any(|p| p.needs_review) => Some(
+                "look at them with `expand review part N PLAN`; accept one with `--accept`, \
+                 run it again with `expand reset PLAN --part N` then `expand run PLAN`, \
+                 or pass --allow-partial to leave them out"
+                    .into(),
+            ),
             ConsolidateError::Failed { .. } => Some(
                 "re-run them with `expand run PLAN --part N`, or pass --allow-partial to leave them out"
                     .into(),

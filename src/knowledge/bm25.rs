@@ -1,11 +1,12 @@
 //! Passage retrieval over markdown: files cut into passages (by heading, then
-//! by paragraph, merged up to about 25 lines, never cutting a code fence), and
+//! by block as `crate::markdown` reads them, merged up to about 25 lines,
+//! never cutting a code block or a table), and
 //! an Okapi BM25 index over them. The offline writer and the offline search
 //! provider rank with it; it is built once per run over the whole base.
 
 use std::collections::HashMap;
 
-use super::scan::fence_marker;
+use crate::markdown::{BlockKind, Doc};
 
 /// Passages grow by whole paragraphs up to this many lines.
 const TARGET_LINES: usize = 25;
@@ -25,86 +26,70 @@ pub struct Passage {
     pub text: String,
 }
 
-/// Split a markdown file into passages: a new passage at every heading, then
-/// blank-line paragraphs merged while the passage stays within ~25 lines.
-/// Heading lines themselves are not part of any passage (they are its
-/// `heading`). A fenced code block is never split, however long; a prose
-/// paragraph longer than the target is cut at the target.
+/// Split a markdown file into passages, from its blocks as the markdown
+/// model reads them: a new passage at every heading, then blocks merged
+/// while the passage stays within ~25 lines. Heading lines are not part of
+/// any passage (they are its `heading`). A code block or a table is never
+/// split, however long; a prose block longer than the target is cut at
+/// the target. A sources section (`## Sources`, `## References`…) is a list
+/// of where the file came from, not knowledge: it gives no passage.
 pub fn passages(path: &str, text: &str) -> Vec<Passage> {
+    let doc = Doc::parse(text);
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
+    // The current heading, and whether its section is a sources list (the
+    // level it was opened at, so a deeper heading inside stays in it).
     let mut heading: Option<String> = None;
-    // Paragraphs of the current heading block, as 0-based inclusive ranges.
-    let mut paras: Vec<(usize, usize)> = Vec::new();
-    let mut para_start: Option<usize> = None;
-    let mut fence: Option<(u8, usize)> = None;
-
+    let mut skip_below: Option<u8> = None;
+    let mut cur: Option<(usize, usize)> = None;
     let flush =
-        |paras: &mut Vec<(usize, usize)>, heading: &Option<String>, out: &mut Vec<Passage>| {
-            let mut cur: Option<(usize, usize)> = None;
-            for &(a, b) in paras.iter() {
-                cur = match cur {
-                    Some((ca, cb)) if b + 1 - ca <= TARGET_LINES => Some((ca, b.max(cb))),
-                    Some(c) => {
-                        out.push(make(path, &lines, c, heading));
-                        Some((a, b))
-                    }
-                    None => Some((a, b)),
-                };
-            }
-            if let Some(c) = cur {
+        |cur: &mut Option<(usize, usize)>, heading: &Option<String>, out: &mut Vec<Passage>| {
+            if let Some(c) = cur.take() {
                 out.push(make(path, &lines, c, heading));
             }
-            paras.clear();
         };
-
-    for (i, line) in lines.iter().enumerate() {
-        if let Some(f) = fence_marker(line) {
-            match fence {
-                None => {
-                    fence = Some(f);
-                    para_start.get_or_insert(i);
+    for b in &doc.blocks {
+        if b.kind == BlockKind::Heading {
+            flush(&mut cur, &heading, &mut out);
+            // Headings are in line order; a top-level one starts its block.
+            let at = doc.headings.binary_search_by_key(&b.first, |h| h.line);
+            if let Some(h) = at.ok().map(|i| &doc.headings[i]) {
+                if skip_below.is_some_and(|l| h.level <= l) {
+                    skip_below = None;
                 }
-                Some((c, len)) if f.0 == c && f.1 >= len => fence = None,
-                Some(_) => {}
+                if skip_below.is_none() && crate::quality::is_sources_heading(&h.text) {
+                    skip_below = Some(h.level);
+                }
+                heading = Some(h.text.clone());
             }
             continue;
         }
-        if fence.is_some() {
+        if skip_below.is_some() || b.last > lines.len() || b.first == 0 {
             continue;
         }
-        if let Some(h) = heading_text(line) {
-            if let Some(s) = para_start.take() {
-                paras.push((s, i - 1));
-            }
-            flush(&mut paras, &heading, &mut out);
-            heading = Some(h);
-            continue;
-        }
-        if line.trim().is_empty() {
-            if let Some(s) = para_start.take() {
-                paras.push((s, i - 1));
-            }
-            continue;
-        }
-        match para_start {
-            // A long prose paragraph is cut so one passage stays readable.
-            Some(s) if i - s >= TARGET_LINES => {
-                paras.push((s, i - 1));
-                para_start = Some(i);
-            }
-            Some(_) => {}
-            None => para_start = Some(i),
+        let (a, z) = (b.first - 1, b.last - 1);
+        let whole = matches!(b.kind, BlockKind::Code | BlockKind::Table);
+        // A long prose block is cut so one passage stays readable.
+        let pieces: Vec<(usize, usize)> = if whole || z + 1 - a <= TARGET_LINES {
+            vec![(a, z)]
+        } else {
+            (a..=z)
+                .step_by(TARGET_LINES)
+                .map(|s| (s, (s + TARGET_LINES - 1).min(z)))
+                .collect()
+        };
+        for (a, z) in pieces {
+            cur = match cur {
+                Some((ca, _)) if z + 1 - ca <= TARGET_LINES => Some((ca, z)),
+                Some(c) => {
+                    out.push(make(path, &lines, c, &heading));
+                    Some((a, z))
+                }
+                None => Some((a, z)),
+            };
         }
     }
-    if let Some(s) = para_start.take() {
-        let mut e = lines.len() - 1;
-        while e > s && lines[e].trim().is_empty() {
-            e -= 1;
-        }
-        paras.push((s, e));
-    }
-    flush(&mut paras, &heading, &mut out);
+    flush(&mut cur, &heading, &mut out);
     out
 }
 
@@ -115,23 +100,6 @@ fn make(path: &str, lines: &[&str], (a, b): (usize, usize), heading: &Option<Str
         heading: heading.clone(),
         text: lines[a..=b].join("\n"),
     }
-}
-
-/// `## Title` → `Title` (ATX headings only).
-fn heading_text(line: &str) -> Option<String> {
-    let t = line.trim_start_matches(' ');
-    if line.len() - t.len() > 3 {
-        return None;
-    }
-    let level = t.bytes().take_while(|&b| b == b'#').count();
-    if !(1..=6).contains(&level) {
-        return None;
-    }
-    let rest = &t[level..];
-    if !(rest.is_empty() || rest.starts_with(' ') || rest.starts_with('\t')) {
-        return None;
-    }
-    Some(rest.trim().trim_end_matches('#').trim().to_string())
 }
 
 const STOPWORDS: &[&str] = &[
@@ -184,6 +152,9 @@ pub struct Bm25 {
     avgdl: f32,
     /// term → (passage index, term frequency), in passage order.
     postings: HashMap<String, Vec<(u32, u32)>>,
+    /// Passages are in source order (as a scan gives them), so one file's
+    /// are found by bisection.
+    by_source: bool,
 }
 
 impl Bm25 {
@@ -226,12 +197,63 @@ impl Bm25 {
         } else {
             (total as f32 / passages.len() as f32).max(1.0)
         };
+        let by_source = passages.windows(2).all(|w| w[0].source <= w[1].source);
         Bm25 {
             passages,
             doc_len,
             avgdl,
             postings,
+            by_source,
         }
+    }
+
+    /// Whether lines `a..=b` of `source` overlap a passage of the index:
+    /// content the index counts as knowledge (not a sources list, not a
+    /// file left out of it).
+    pub fn covers(&self, source: &str, (a, b): (usize, usize)) -> bool {
+        let overlaps = |p: &Passage| p.source == source && p.lines.0 <= b && a <= p.lines.1;
+        if !self.by_source {
+            return self.passages.iter().any(overlaps);
+        }
+        let start = self
+            .passages
+            .partition_point(|p| p.source.as_str() < source);
+        self.passages[start..]
+            .iter()
+            .take_while(|p| p.source == source)
+            .any(overlaps)
+    }
+
+    /// Distinct terms of `query` (as the index tokenizes it).
+    pub fn query_terms(&self, query: &str) -> usize {
+        let mut terms: Vec<String> = Vec::new();
+        tokenize(query, |t| {
+            if !terms.iter().any(|x| x == t) {
+                terms.push(t.to_string());
+            }
+        });
+        terms.len()
+    }
+
+    /// How many distinct terms of `query` `p` (its text or heading) holds.
+    pub fn shared_terms(&self, query: &str, p: &Passage) -> usize {
+        let mut terms: Vec<String> = Vec::new();
+        tokenize(query, |t| {
+            if !terms.iter().any(|x| x == t) {
+                terms.push(t.to_string());
+            }
+        });
+        let mut found = vec![false; terms.len()];
+        let mut mark = |t: &str| {
+            if let Some(i) = terms.iter().position(|x| x == t) {
+                found[i] = true;
+            }
+        };
+        tokenize(&p.text, &mut mark);
+        if let Some(h) = &p.heading {
+            tokenize(h, &mut mark);
+        }
+        found.iter().filter(|f| **f).count()
     }
 
     /// The `k` best passages for `query` with their scores, best first; equal

@@ -16,15 +16,6 @@ pub fn is_special(name: &str) -> bool {
     matches!(name, "INDEX.md" | "SKILL.md" | "README.md") || name.starts_with("KNOWLEDGE-DROP")
 }
 
-/// The first `# Title` of a markdown text, within its first 40 lines: the
-/// title INDEX.md rows, drops and evidence show for a file.
-pub fn title_of(text: &str) -> Option<String> {
-    text.lines()
-        .take(40)
-        .find_map(|l| l.strip_prefix("# "))
-        .map(|t| t.trim().to_string())
-}
-
 /// Every `*.md` file under `root` as forward-slash paths relative to it,
 /// sorted, skipping hidden folders and `exclude`d ones, read through the
 /// workspace's jail. A missing root is empty.

@@ -28,25 +28,24 @@ pub struct KFile {
     /// `text.chars().count()`, for budgets counted in chars.
     chars: usize,
     /// The head and `## ` sections as line ranges (see `h2_sections`),
+    /// found the first time the file is excerpted (most files never are),
     /// found once at scan time so every read of the file reuses them.
-    sections: Vec<(usize, usize)>,
+    sections: std::sync::OnceLock<Vec<(usize, usize)>>,
 }
 
 impl KFile {
     fn new(path: String, text: String) -> KFile {
-        let line_starts = line_starts(&text);
+        let line_starts = crate::markdown::line_starts(&text);
         let lower = lowercase_same_len(&text);
         let chars = text.chars().count();
-        let mut file = KFile {
+        KFile {
             path,
             text,
             line_starts,
             lower,
             chars,
-            sections: Vec::new(),
-        };
-        file.sections = h2_sections(&file);
-        file
+            sections: std::sync::OnceLock::new(),
+        }
     }
 
     /// Number of lines (a trailing newline does not start another line).
@@ -188,6 +187,20 @@ impl KnowledgeBase {
         self.by_path.get(path).map(|&i| &self.files[i])
     }
 
+    /// The file a cited path names: that path, else the one file whose path
+    /// ends with it at a `/` (a citation may leave out leading folders).
+    pub fn resolve(&self, path: &str) -> Option<&KFile> {
+        if let Some(f) = self.get(path) {
+            return Some(f);
+        }
+        let tail = format!("/{}", path.trim_start_matches('/'));
+        let mut hits = self.files.iter().filter(|f| f.path.ends_with(&tail));
+        match (hits.next(), hits.next()) {
+            (Some(f), None) => Some(f),
+            _ => None,
+        }
+    }
+
     /// Files under a folder reference like `rust-cli/` or `karpathy/`: any
     /// folder of the base whose path equals the reference or ends with it at
     /// a `/`. Plans name folders loosely, so `oracle/` finds
@@ -286,7 +299,7 @@ impl KnowledgeBase {
         if n == 0 {
             return Vec::new();
         }
-        let title = super::title_of(&file.text);
+        let title = crate::markdown::title(&file.text);
         if file.chars <= budget_chars {
             return vec![Evidence {
                 source: file.path.clone(),
@@ -295,7 +308,7 @@ impl KnowledgeBase {
                 text: file.lines(1, n),
             }];
         }
-        let sections = &file.sections;
+        let sections = file.sections.get_or_init(|| h2_sections(file));
         let focus: Vec<String> = focus
             .iter()
             .map(|t| lowercase_same_len(t.as_ref()))
@@ -366,33 +379,21 @@ impl KnowledgeBase {
 
 /// Line ranges: the head (before the first `## `, possibly empty as `(1, 0)`),
 /// then each `## ` section up to the next, trailing blank lines dropped.
-/// Fenced code is skipped so a `## ` inside a fence does not split.
+/// Headings are the markdown model's, so a `## ` inside code does not split.
 fn h2_sections(file: &KFile) -> Vec<(usize, usize)> {
     let n = file.line_count();
+    let doc = crate::markdown::Doc::parse(&file.text);
     let mut starts = vec![1usize];
-    let mut fence: Option<(u8, usize)> = None;
-    let bytes = file.text.as_bytes();
-    for i in 1..=n {
-        // Only lines starting with `#`, a fence character or a space can
-        // open a section or a fence: skip the rest on their first byte.
-        match bytes.get(file.line_starts[i - 1]) {
-            Some(b'#' | b'`' | b'~' | b' ') => {}
-            _ => continue,
-        }
-        let line = file.line(i);
-        if let Some(f) = fence_marker(line) {
-            fence = match fence {
-                None => Some(f),
-                Some((c, len)) if f.0 == c && f.1 >= len => None,
-                open => open,
-            };
-            continue;
-        }
-        if fence.is_none() && line.starts_with("## ") && i > 1 {
-            starts.push(i);
-        }
-    }
-    let head_is_h2 = file.line(1).starts_with("## ");
+    starts.extend(
+        doc.headings
+            .iter()
+            .filter(|h| h.level == 2 && h.line > 1)
+            .map(|h| h.line),
+    );
+    let head_is_h2 = doc
+        .headings
+        .first()
+        .is_some_and(|h| h.level == 2 && h.line == 1);
     let mut out = Vec::with_capacity(starts.len());
     for (k, &a) in starts.iter().enumerate() {
         let mut b = starts.get(k + 1).map(|s| s - 1).unwrap_or(n);
@@ -406,20 +407,6 @@ fn h2_sections(file: &KFile) -> Vec<(usize, usize)> {
         out.insert(0, (1, 0));
     }
     out
-}
-
-/// An opening or closing code fence: its character and length.
-pub(crate) fn fence_marker(line: &str) -> Option<(u8, usize)> {
-    let t = line.trim_start_matches(' ');
-    if line.len() - t.len() > 3 {
-        return None;
-    }
-    let c = *t.as_bytes().first()?;
-    if c != b'`' && c != b'~' {
-        return None;
-    }
-    let len = t.bytes().take_while(|&b| b == c).count();
-    (len >= 3).then_some((c, len))
 }
 
 /// Whole lines from `a..=b` that fit in `cap` chars (at least the first line,
@@ -480,13 +467,6 @@ fn take_lines(
         text,
     };
     Some((ev, used))
-}
-
-fn line_starts(text: &str) -> Vec<usize> {
-    let mut v = Vec::with_capacity(text.len() / 40 + 1);
-    v.push(0);
-    v.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-    v
 }
 
 /// Lowercase without changing any byte offset: ASCII fast, and a non-ASCII

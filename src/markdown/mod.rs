@@ -187,7 +187,20 @@ impl Doc {
         let mut list_depth = 0usize;
         let mut in_code = false;
 
+        // A run of plain text not yet searched for URLs, and where it began.
+        let mut run: Option<(String, usize)> = None;
+        let flush_run = |run: &mut Option<(String, usize)>, doc: &mut Doc| {
+            if let Some((t, start)) = run.take() {
+                let at = doc.line_of(start);
+                for u in bare_urls(&t) {
+                    doc.bare_urls.push((u.to_string(), at));
+                }
+            }
+        };
         for (ev, range) in Parser::new_ext(text, options()).into_offset_iter() {
+            if !matches!(ev, Event::Text(_)) {
+                flush_run(&mut run, &mut doc);
+            }
             match &ev {
                 Event::Start(tag) => {
                     if depth == 0 {
@@ -363,11 +376,14 @@ impl Doc {
                             it.text.push_str(s);
                         }
                     }
+                    // Plain text arrives in pieces (split at `_`, `*`…):
+                    // URLs are looked for in whole runs.
                     if matches!(ev, Event::Text(_)) && !in_code && links.is_empty() {
-                        let at = line(&doc, range.start);
-                        for u in bare_urls(s) {
-                            doc.bare_urls.push((u.to_string(), at));
+                        match &mut run {
+                            Some((t, _)) => t.push_str(s),
+                            None => run = Some((s.to_string(), range.start)),
                         }
+                        continue;
                     }
                 }
                 Event::SoftBreak | Event::HardBreak => {
@@ -396,6 +412,7 @@ impl Doc {
                 _ => {}
             }
         }
+        flush_run(&mut run, &mut doc);
         doc.items.sort_by_key(|i| i.line);
         doc
     }
@@ -458,6 +475,11 @@ impl Doc {
             })
             .collect()
     }
+}
+
+/// Every http(s) URL a text holds, as a link or written out.
+pub fn urls_in(text: &str) -> impl Iterator<Item = &str> {
+    bare_urls(text)
 }
 
 /// `http://` and `https://` URLs in plain text, up to the first space or
@@ -555,6 +577,15 @@ mod tests {
 
     #[test]
     fn bare_urls_lose_trailing_punctuation() {
+        // pulldown-cmark splits text at `_`: the URL is read whole anyway.
+        let d = Doc::parse("See https://docs.rs/clap/latest/clap/_derive/index.html now.\n");
+        assert_eq!(
+            d.bare_urls,
+            [(
+                "https://docs.rs/clap/latest/clap/_derive/index.html".to_string(),
+                1
+            )]
+        );
         let t =
             "Read https://a.example/x. Or (https://b.example/y_(z)) and http://c.example/q?x=1,\n";
         let v: Vec<&str> = bare_urls(t).collect();

@@ -19,6 +19,12 @@ pub fn cost(usage: &Usage, model: &str, prices: &BTreeMap<String, Price>) -> Opt
     )
 }
 
+/// Dollars as shown everywhere: `$0.0123`. A sum of no costs is -0.0 in
+/// Rust (float sums start from negative zero), never shown as `$-0.0000`.
+pub fn dollars(c: f64) -> String {
+    format!("${:.4}", c + 0.0)
+}
+
 /// What a run has spent so far, against `budget.max_cost` / `budget.max_tokens`.
 #[derive(Debug)]
 pub struct BudgetTracker {
@@ -72,7 +78,11 @@ impl BudgetTracker {
         let s = self.spent();
         if let Some(max) = self.max_cost {
             if s.cost >= max {
-                return Some(format!("spent ${:.4} of max_cost ${max:.4}", s.cost));
+                return Some(format!(
+                    "spent {} of max_cost {}",
+                    dollars(s.cost),
+                    dollars(max)
+                ));
             }
         }
         if let Some(max) = self.max_tokens {

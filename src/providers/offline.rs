@@ -33,8 +33,13 @@ const EVIDENCE_BOOST: f32 = 1.5;
 /// file of the knowledge base.
 pub fn knowledge_index(kb: &KnowledgeBase) -> Bm25 {
     let mut all = Vec::new();
+    // Indexes, SKILL.md and drops describe the base; they are not knowledge
+    // to quote.
     for f in kb.files() {
-        all.extend(passages(&f.path, &f.text));
+        let name = f.path.rsplit('/').next().unwrap_or(&f.path);
+        if !crate::knowledge::is_special(name) {
+            all.extend(passages(&f.path, &f.text));
+        }
     }
     Bm25::build(all)
 }
@@ -233,19 +238,27 @@ fn search_queries(part_text: &str) -> Vec<String> {
 }
 
 /// The whole offline draft for one request. Pure: same inputs, same bytes.
+///
+/// Passages are given to sections globally, not section by section: each
+/// goes to the section it is most relevant to (its score over that
+/// section's best), so an early section cannot take the one passage a
+/// later section needs. A passage is quoted once.
 fn draft(index: &Bm25, req: &WriteRequest) -> String {
     let (local, url_titles) = evidence_passages(&req.evidence, &req.target);
     let plans = section_plans(req);
-    let mut used: Vec<Origin> = Vec::new();
-    let mut body = String::new();
-    let mut quoted = 0usize;
 
-    for plan in &plans {
-        let _ = writeln!(body, "## {}\n", plan.title.trim());
+    // Every section's candidates: (relative score, section, rank, candidate).
+    let mut pool: Vec<(f32, usize, usize, Candidate)> = Vec::new();
+    for (si, plan) in plans.iter().enumerate() {
         // Evidence passages are scored with the whole base's statistics so
         // both kinds rank on one scale.
         let mut ranked: Vec<(f32, u8, usize, Candidate)> = Vec::new();
         for (i, passage) in local.iter().enumerate() {
+            // A knowledge excerpt (a grep hit's context, say) that is no
+            // passage of the base is a sources list or scaffolding.
+            if url_titles[i].is_none() && !index.covers(&passage.source, passage.lines) {
+                continue;
+            }
             let score = index.score(&plan.query, passage) * EVIDENCE_BOOST;
             if score > 0.0 {
                 let origin = match &url_titles[i] {
@@ -272,31 +285,63 @@ fn draft(index: &Bm25, req: &WriteRequest) -> String {
         // Evidence first on equal relevance: the runner chose it for this PART.
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
         let best = ranked.first().map_or(0.0, |r| r.0);
-
-        let mut chosen: Vec<Candidate> = Vec::new();
-        let mut lines = 0usize;
-        for (score, _, _, c) in ranked {
-            if chosen.len() >= MAX_PER_SECTION
-                || (chosen.len() >= MIN_PER_SECTION && lines >= plan.lines)
-                || score < best * MIN_RELATIVE_SCORE
-            {
+        // A passage that shares one incidental word with the section is not
+        // about it: below this floor nothing is quoted.
+        let floor = index.query_terms(&plan.query).min(2);
+        for (rank, (score, _, _, c)) in ranked.into_iter().enumerate() {
+            if score < best * MIN_RELATIVE_SCORE {
                 break;
             }
-            if let Origin::Knowledge { path, .. } = &c.origin {
-                if path == &req.target {
-                    continue;
-                }
-            }
-            let seen = used
-                .iter()
-                .chain(chosen.iter().map(|c| &c.origin))
-                .any(|u| overlaps(u, &c.origin));
-            if seen || c.passage.text.trim().is_empty() {
+            if matches!(&c.origin, Origin::Knowledge { path, .. } if path == &req.target)
+                || c.passage.text.trim().is_empty()
+                || index.shared_terms(&plan.query, c.passage) < floor
+            {
                 continue;
             }
-            lines += c.passage.text.lines().count() + 2;
-            chosen.push(c);
+            pool.push((score / best, si, rank, c));
         }
+    }
+    pool.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut chosen: Vec<Vec<Candidate>> = plans.iter().map(|_| Vec::new()).collect();
+    let mut lines: Vec<usize> = vec![0; plans.len()];
+    let mut used: Vec<Origin> = Vec::new();
+    // First every section its best free passage, the sections with the
+    // fewest candidates first (they have no second choice); then the rest
+    // by relevance.
+    let mut counts: Vec<(usize, usize)> = (0..plans.len())
+        .map(|si| (pool.iter().filter(|p| p.1 == si).count(), si))
+        .collect();
+    counts.sort_unstable();
+    let mut pool: Vec<Option<(f32, usize, usize, Candidate)>> =
+        pool.into_iter().map(Some).collect();
+    for (_, si) in counts {
+        let pick = pool.iter().position(|p| {
+            p.as_ref().is_some_and(|(_, s, _, c)| {
+                *s == si && !used.iter().any(|u| overlaps(u, &c.origin))
+            })
+        });
+        if let Some((_, _, _, c)) = pick.and_then(|i| pool[i].take()) {
+            lines[si] += c.passage.text.lines().count() + 2;
+            used.push(c.origin.clone());
+            chosen[si].push(c);
+        }
+    }
+    for (_, si, _, c) in pool.into_iter().flatten() {
+        let full = chosen[si].len() >= MAX_PER_SECTION
+            || (chosen[si].len() >= MIN_PER_SECTION && lines[si] >= plans[si].lines);
+        if full || used.iter().any(|u| overlaps(u, &c.origin)) {
+            continue;
+        }
+        lines[si] += c.passage.text.lines().count() + 2;
+        used.push(c.origin.clone());
+        chosen[si].push(c);
+    }
+
+    let mut body = String::new();
+    let mut quoted = 0usize;
+    let mut cited: Vec<Origin> = Vec::new();
+    for (plan, mut chosen) in plans.iter().zip(chosen) {
+        let _ = writeln!(body, "## {}\n", plan.title.trim());
         // Excerpts of one file read best in the file's order.
         chosen.sort_by(|a, b| a.origin.cmp(&b.origin));
         let taken = chosen.len();
@@ -313,15 +358,18 @@ fn draft(index: &Bm25, req: &WriteRequest) -> String {
                 }
             }
             let _ = writeln!(body, "\n{}\n", citation(&req.target, &c.origin));
-            used.push(c.origin);
+            cited.push(c.origin);
         }
         if taken == 0 {
-            body.push_str(
-                "No passage in the knowledge base or in the evidence gathered for this PART covers this section yet.\n\n",
+            let _ = writeln!(
+                body,
+                "*{}: no passage of the knowledge base or of this PART's evidence is relevant enough to quote.*\n",
+                crate::quality::NOTHING_FOUND
             );
         }
         quoted += taken;
     }
+    let used = cited;
 
     let mut out = String::new();
     let _ = writeln!(out, "{BANNER}\n");
@@ -420,51 +468,71 @@ fn relative_link(target: &str, source: &str) -> String {
 }
 
 /// Relative links inside a passage quoted from `source` re-pointed so they
-/// resolve from the folder of `target`. Absolute URLs, anchors and rooted
-/// paths stay as they are.
+/// resolve from the folder of `target`, read by the markdown model (so a
+/// destination with parentheses or `%20` is one destination). Absolute
+/// URLs, anchors, rooted paths and reference links stay as they are.
 fn rewrite_links(text: &str, source: &str, target: &str) -> String {
     if !text.contains("](") {
         return text.to_string();
     }
+    let doc = crate::markdown::Doc::parse(text);
     let src_dir: Vec<&str> = {
         let mut v: Vec<&str> = source.split('/').collect();
         v.pop();
         v
     };
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("](") {
-        out.push_str(&rest[..i + 2]);
-        rest = &rest[i + 2..];
-        let end = rest.find([')', ' ', '\n']).unwrap_or(rest.len());
-        let dest = &rest[..end];
-        let keep = dest.is_empty() || dest.contains(':') || dest.starts_with(['#', '/', '<']);
+    let mut at = 0;
+    let mut links: Vec<&crate::markdown::Link> = doc.links.iter().collect();
+    links.sort_by_key(|l| l.range.start);
+    for l in links {
+        let raw = &text[l.range.clone()];
+        // Inline links only: `[text](dest)`; the destination is what follows
+        // the last `](`.
+        let (Some(open), true) = (raw.rfind("]("), raw.ends_with(')')) else {
+            continue;
+        };
+        let (d0, d1) = (l.range.start + open + 2, l.range.end - 1);
+        if d0 < at || d0 > d1 {
+            continue;
+        }
+        let keep = l.dest.is_empty() || l.dest.contains(':') || l.dest.starts_with(['#', '/']);
         if keep {
-            out.push_str(dest);
-        } else {
-            let (path, frag) = match dest.find('#') {
-                Some(h) => (&dest[..h], &dest[h..]),
-                None => (dest, ""),
-            };
-            let mut parts = src_dir.clone();
-            let mut escapes = false;
-            for c in path.split('/') {
-                match c {
-                    "" | "." => {}
-                    ".." => escapes |= parts.pop().is_none(),
-                    c => parts.push(c),
-                }
-            }
-            if escapes || parts.is_empty() {
-                out.push_str(dest);
-            } else {
-                out.push_str(&relative_link(target, &parts.join("/")));
-                out.push_str(frag);
+            continue;
+        }
+        let (path, frag) = match l.decoded.find('#') {
+            Some(h) => (&l.decoded[..h], &l.decoded[h..]),
+            None => (l.decoded.as_str(), ""),
+        };
+        let mut parts = src_dir.clone();
+        let mut escapes = false;
+        for c in path.split('/') {
+            match c {
+                "" | "." => {}
+                ".." => escapes |= parts.pop().is_none(),
+                c => parts.push(c),
             }
         }
-        rest = &rest[end..];
+        if escapes || parts.is_empty() {
+            continue;
+        }
+        // A title after the destination (`(a.md "T")`) stays.
+        let written = &text[d0..d1];
+        let title = match written.trim_start().starts_with('<') {
+            true => written.find('>').map_or("", |i| &written[i + 1..]),
+            false => written
+                .find(char::is_whitespace)
+                .map_or("", |i| &written[i..]),
+        };
+        out.push_str(&text[at..d0]);
+        out.push_str(&link_dest(&format!(
+            "{}{frag}",
+            relative_link(target, &parts.join("/"))
+        )));
+        out.push_str(title);
+        at = d1;
     }
-    out.push_str(rest);
+    out.push_str(&text[at..]);
     out
 }
 
@@ -629,7 +697,12 @@ mod tests {
             ]
         );
         let zorblax = t.split("## Zorblax quantum flux").nth(1).unwrap();
-        assert!(zorblax.trim_start().starts_with("No passage"), "{zorblax}");
+        assert!(
+            zorblax
+                .trim_start()
+                .starts_with(&format!("*{}", crate::quality::NOTHING_FOUND)),
+            "{zorblax}"
+        );
         let sources: Vec<&str> = t.split("## Sources\n\n").nth(1).unwrap().lines().collect();
         let mut sorted = sources.clone();
         sorted.sort();

@@ -23,11 +23,13 @@ pub enum Event {
         part: u32,
         step: &'static str,
     },
+    /// The PART's file is written: done, or (with `problems`) needing review.
     PartDone {
         part: u32,
         target: String,
         lines: usize,
         duration_ms: u64,
+        problems: Vec<String>,
     },
     PartFailed {
         part: u32,
@@ -67,8 +69,14 @@ impl Reporter for JsonReporter {
                 target,
                 lines,
                 duration_ms,
+                problems,
             } => {
-                json!({"event": "part_done", "part": part, "target": target, "lines": lines, "duration_ms": duration_ms})
+                let status = if problems.is_empty() {
+                    "done"
+                } else {
+                    "needs-review"
+                };
+                json!({"event": "part_done", "part": part, "status": status, "target": target, "lines": lines, "duration_ms": duration_ms, "problems": problems})
             }
             Event::PartFailed {
                 part,
@@ -118,9 +126,20 @@ impl Reporter for LogReporter {
                 target,
                 lines,
                 duration_ms,
-            } => format!(
+                problems,
+            } if problems.is_empty() => format!(
                 "PART {part}: done: {target} ({lines} lines, {:.1} s)",
                 duration_ms as f64 / 1000.0
+            ),
+            Event::PartDone {
+                part,
+                target,
+                lines,
+                problems,
+                ..
+            } => format!(
+                "PART {part}: needs review: {target} ({lines} lines): {}",
+                problems.join("; ")
             ),
             Event::PartFailed {
                 part,
@@ -204,14 +223,21 @@ impl Reporter for BarReporter {
                 part,
                 target,
                 lines,
+                problems,
                 ..
             } => {
                 if let Some(b) = bars.remove(&part) {
                     b.finish_and_clear();
                 }
+                let mark = if problems.is_empty() { "✓" } else { "⚠" };
+                let note = if problems.is_empty() {
+                    ""
+                } else {
+                    ", needs review"
+                };
                 let _ = self
                     .multi
-                    .println(format!("✓ PART {part} {target} ({lines} lines)"));
+                    .println(format!("{mark} PART {part} {target} ({lines} lines{note})"));
                 self.overall.inc(1);
             }
             Event::PartFailed {

@@ -25,7 +25,9 @@ pub fn state_of<'a>(part: &Part, state: &'a PlanState) -> Option<&'a state::Part
 /// it is done.
 pub fn needs_run(part: &Part, state: &PlanState, kdir: &Path) -> bool {
     match state_of(part, state).map(|p| p.status) {
-        Some(PartStatus::Done) => false,
+        // A file that needs review waits for a person, not for another
+        // paid attempt (`expand reset --part N` runs it again).
+        Some(PartStatus::Done | PartStatus::NeedsReview) => false,
         Some(PartStatus::Running | PartStatus::Failed) => true,
         Some(PartStatus::Pending) | None => {
             let target_exists = || {

@@ -88,7 +88,10 @@ impl From<String> for PartError {
 #[derive(Clone, Debug)]
 pub struct Outcome {
     pub part: u32,
+    /// A file was written (done, or needing review).
     pub ok: bool,
+    /// The file written fails the quality check: not ticked, not done.
+    pub needs_review: bool,
     pub error: Option<String>,
     pub target: Option<String>,
     pub lines: usize,
@@ -167,11 +170,22 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
         }
         match attempt_once(&sh, number, started).await {
             Ok(out) => {
+                let problems = match out.needs_review {
+                    true => sh
+                        .state
+                        .lock()
+                        .expect("state lock")
+                        .part(number)
+                        .map(|p| p.problems.clone())
+                        .unwrap_or_default(),
+                    false => Vec::new(),
+                };
                 sh.reporter.event(Event::PartDone {
                     part: number,
                     target: out.target.clone().unwrap_or_default(),
                     lines: out.lines,
                     duration_ms: out.duration_ms,
+                    problems,
                 });
                 return Outcome {
                     attempts: attempt,
@@ -205,6 +219,7 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
     Outcome {
         part: number,
         ok: false,
+        needs_review: false,
         error: Some(last_err),
         target: None,
         lines: 0,
@@ -281,19 +296,40 @@ async fn attempt_once(
         part: number,
         step: "write",
     });
+    // What the writer is given, for the drop's "read but not cited".
+    let mut read: Vec<String> = pack.files.clone();
+    for e in pack.evidence.iter().chain(found.evidence.iter()) {
+        let key = match crate::markdown::source::Source::parse(&e.source) {
+            Some(s) => s.key().to_string(),
+            None => e.source.clone(),
+        };
+        if !read.contains(&key) {
+            read.push(key);
+        }
+    }
+    // URLs the writer may cite: what research retrieved, and those the
+    // evidence it was given holds.
+    let mut seen_urls = found.seen_urls();
+    for e in pack.evidence.iter().chain(found.evidence.iter()) {
+        seen_urls.extend(crate::markdown::urls_in(&e.text).map(crate::quality::url_key));
+    }
     let mut evidence = pack.evidence;
     evidence.extend(found.evidence);
     let req = steps::write::request(&sh.plan, &part, evidence, sh.config.budget.prompt_tokens);
-    let (mut written, problems) = steps::write::run(sh.writer.as_ref(), &req)
+    let planned: Vec<&str> = part.sections().map(|s| s.title.as_str()).collect();
+    let judge = |text: &str| sh.judge(&target, &planned, part.expected_lines, text, &seen_urls);
+    let checked = steps::write::run(sh.writer.as_ref(), &req, judge)
         .await
         .map_err(|e| format!("write: {e}"))?;
+    let mut written = checked.written;
+    let verdict = checked.verdict;
     // Counted as soon as the writer answers: a PART that fails later still spent it.
     let cost = sh.cost_of(&written);
     sh.budget.record(&written.usage, cost);
-    if !problems.is_empty() {
+    if !verdict.passes() {
         tracing::warn!(
-            "PART {number}: the written file still has problems after one repair: {}",
-            problems.join("; ")
+            "PART {number}: the file still fails the check after one repair: {}",
+            verdict.failures().join("; ")
         );
     }
     // Again: the file may have appeared while the writer worked.
@@ -313,36 +349,23 @@ async fn attempt_once(
     let stamp = clock::stamp(now);
     let (drop_rel, old_drop) = sh.reserve_drop(number, &part, &date, &hhmm)?;
     let duration_s = started.elapsed().as_secs_f64();
-    let urls: Vec<String> = found
-        .sources
-        .iter()
-        .filter(|s| s.starts_with("http"))
-        .cloned()
-        .collect();
-    let mut kfiles = pack.files;
-    for s in &found.sources {
-        if !s.starts_with("http") {
-            let p = s.split('#').next().unwrap_or(s).to_string();
-            if !kfiles.contains(&p) {
-                kfiles.push(p);
-            }
-        }
-    }
     let drop_text = steps::drop::render(&steps::drop::DropInfo {
         plan_title: &sh.plan.title,
         plan_path: &sh.plan_shown,
         part: &part,
         stamp: &stamp,
         target: &target,
-        lines,
         provider: sh.writer.name(),
         model: &written.model,
         input_tokens: written.usage.input_tokens,
         output_tokens: written.usage.output_tokens,
         cost,
         duration_s,
-        knowledge_files: &kfiles,
-        urls: &urls,
+        verdict: &verdict,
+        repaired: checked.repaired,
+        search: sh.search.name(),
+        queries: &found.queries,
+        read: &read,
         missing: &pack.missing,
     });
     let claims = vec![
@@ -381,18 +404,27 @@ async fn attempt_once(
         .map_err(|e| format!("failed to write `{drop_rel}`: {e}"))?;
     sh.fault("drop", number);
 
-    // 5. Mark: tick the plan in place, then record the outcome.
+    // 5. Mark: a file that passes the check is ticked in the plan; one
+    // that does not is recorded as needing review and left unticked.
     sh.reporter.event(Event::Step {
         part: number,
         step: "mark",
     });
-    tick(sh, number, &stamp)?;
+    let done = verdict.passes();
+    if done {
+        tick(sh, number, &stamp)?;
+    }
     sh.fault("mark", number);
     let duration_ms = started.elapsed().as_millis() as u64;
-    let mut sources = kfiles;
-    sources.extend(urls);
+    let (verified, fabricated) = verdict.verified_and_fabricated();
+    let problems = verdict.failures();
+    let seen: Vec<String> = seen_urls.into_iter().collect();
     sh.save_part(number, Durability::Synced, |p| {
-        p.status = PartStatus::Done;
+        p.status = if done {
+            PartStatus::Done
+        } else {
+            PartStatus::NeedsReview
+        };
         p.error = None;
         p.finished_at = Some(clock::rfc3339(clock::now()));
         p.duration_ms = Some(duration_ms);
@@ -401,12 +433,18 @@ async fn attempt_once(
         p.model = Some(written.model);
         p.usage = written.usage;
         p.cost = cost;
-        p.sources = sources;
+        p.sources = read;
+        p.seen_urls = Some(seen);
+        p.problems = problems.clone();
+        p.verified = verified;
+        p.fabricated = fabricated;
+        p.accepted_at = None;
     })
     .await?;
     Ok(Outcome {
         part: number,
         ok: true,
+        needs_review: !done,
         error: None,
         target: Some(target),
         lines,
@@ -422,6 +460,34 @@ impl Shared {
         let prices = &self.config.prices;
         cost::cost(&w.usage, &w.model, prices)
             .or_else(|| cost::cost(&w.usage, self.writer.model(), prices))
+    }
+
+    /// The quality check of `text`, written for the PART whose target is
+    /// `target`: knowledge citations resolve against the base as this run
+    /// knows it, URLs against what research retrieved.
+    fn judge(
+        &self,
+        target: &str,
+        planned: &[&str],
+        expected: Option<u32>,
+        text: &str,
+        seen: &std::collections::BTreeSet<String>,
+    ) -> crate::quality::Verdict {
+        let kb = self.kb.read().expect("kb lock");
+        let knowledge = |p: &str| {
+            kb.resolve(p)
+                .map(|f| (f.path.clone(), std::sync::Arc::from(f.text.as_str())))
+        };
+        crate::quality::check(
+            planned,
+            expected,
+            text,
+            &crate::quality::Context {
+                target,
+                knowledge: &knowledge,
+                seen_urls: Some(seen),
+            },
+        )
     }
 
     /// A workspace path as shown and as state records it.

@@ -112,6 +112,7 @@ pub async fn run_batch(
             Err(e) => outcomes.push(Outcome {
                 part: p,
                 ok: false,
+                needs_review: false,
                 error: Some(format!("runner crashed: {e}")),
                 target: None,
                 lines: 0,

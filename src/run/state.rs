@@ -46,6 +46,11 @@ pub enum PartStatus {
     /// Started and not finished: after a crash, the next run starts it again.
     Running,
     Done,
+    /// A file was written but still fails the quality check after the one
+    /// repair request: not ticked, not consolidated, until a person accepts
+    /// it (`expand review part N --accept`).
+    #[serde(rename = "needs-review")]
+    NeedsReview,
     Failed,
 }
 
@@ -55,6 +60,7 @@ impl PartStatus {
             PartStatus::Pending => "pending",
             PartStatus::Running => "running",
             PartStatus::Done => "done",
+            PartStatus::NeedsReview => "needs-review",
             PartStatus::Failed => "failed",
         }
     }
@@ -82,6 +88,25 @@ pub struct PartState {
     pub cost: Option<f64>,
     /// URLs and knowledge files the writer was given.
     pub sources: Vec<String>,
+    /// URLs the research step retrieved (search results and fetched pages):
+    /// what a cited URL is checked against. `None` in states from before.
+    pub seen_urls: Option<Vec<String>>,
+    /// What the quality check still found wrong with the file written.
+    pub problems: Vec<String>,
+    /// Citations of the file written that hold up, and that point nowhere.
+    pub verified: usize,
+    pub fabricated: usize,
+    /// When a person accepted a file that needs review (RFC 3339).
+    pub accepted_at: Option<String>,
+}
+
+impl PartState {
+    /// Done, or accepted by a person although it needs review: its file
+    /// counts as the PART's result.
+    pub fn finished(&self) -> bool {
+        self.status == PartStatus::Done
+            || (self.status == PartStatus::NeedsReview && self.accepted_at.is_some())
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -1,7 +1,12 @@
 //! Step 4 of a runner, drop: the KNOWLEDGE-DROP report of one PART, written to
-//! `drops/<plan-slug>/KNOWLEDGE-DROP-<topic>-<YYYY-MM-DD-HHMM>.md`.
+//! `drops/<plan-slug>/KNOWLEDGE-DROP-<topic>-<YYYY-MM-DD-HHMM>.md`. It says
+//! only what happened: its status is the quality check's verdict, "gaps
+//! filled" lists the planned sections that got content, and the sources the
+//! file cites are kept apart from what was read but not cited.
 
+use crate::markdown::source::Source;
 use crate::plan::{ItemKind, Part};
+use crate::quality::Verdict;
 
 pub struct DropInfo<'a> {
     pub plan_title: &'a str,
@@ -9,43 +14,58 @@ pub struct DropInfo<'a> {
     pub part: &'a Part,
     pub stamp: &'a str,
     pub target: &'a str,
-    pub lines: usize,
     pub provider: &'a str,
     pub model: &'a str,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cost: Option<f64>,
     pub duration_s: f64,
-    pub knowledge_files: &'a [String],
-    pub urls: &'a [String],
+    /// The check of the file written.
+    pub verdict: &'a Verdict,
+    /// A repair was asked for once.
+    pub repaired: bool,
+    /// The search provider, and the queries sent to it.
+    pub search: &'a str,
+    pub queries: &'a [String],
+    /// Everything the writer was given: knowledge files and URLs.
+    pub read: &'a [String],
+    /// Knowledge files the plan names that do not exist yet.
     pub missing: &'a [String],
 }
 
 /// `KNOWLEDGE-DROP-<topic>-<date>-<hhmm>.md`: the topic from the plan's own
-/// drop name (placeholders and dates dropped), else from the target's name.
+/// drop name (placeholders and dates dropped), else from the target's path
+/// (its folder and numbers kept, so `gpu/00-x.md` and `tpu/00-x.md` differ).
+/// The runner makes it unique among the plan's PARTs.
 pub fn file_name(part: &Part, date: &str, hhmm: &str) -> String {
     let from_plan = part.items().find_map(|i| match &i.kind {
         ItemKind::CreateDrop { name } => Some(name.clone()),
         _ => None,
     });
-    let raw = match from_plan {
-        Some(n) => n
-            .trim_start_matches("KNOWLEDGE-DROP-")
-            .trim_end_matches(".md")
-            .to_string(),
-        None => part
-            .target
-            .as_deref()
-            .and_then(|t| t.rsplit('/').next())
-            .unwrap_or("part")
-            .trim_end_matches(".md")
-            .to_string(),
+    let (raw, keep_digits) = match from_plan {
+        Some(n) => (
+            n.trim_start_matches("KNOWLEDGE-DROP-")
+                .trim_end_matches(".md")
+                .to_string(),
+            false,
+        ),
+        None => (
+            part.target
+                .as_deref()
+                .unwrap_or("part")
+                .trim_end_matches(".md")
+                .to_string(),
+            true,
+        ),
     };
-    // Drop "[TIME]"-style placeholders, dates and digit-only pieces.
+    // Drop "[TIME]"-style placeholders, and the plan's dates.
     let mut words: Vec<String> = Vec::new();
-    for w in raw.split(['-', '_', ' ']) {
+    for w in raw.split(['-', '_', ' ', '/']) {
         let w = w.trim();
-        if w.is_empty() || w.starts_with('[') || w.bytes().all(|b| b.is_ascii_digit()) {
+        if w.is_empty() || w.starts_with('[') {
+            continue;
+        }
+        if !keep_digits && w.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
         let clean: String = w
@@ -60,11 +80,12 @@ pub fn file_name(part: &Part, date: &str, hhmm: &str) -> String {
     if words.is_empty() {
         words.push(format!("part{}", part.number));
     }
-    words.truncate(8);
+    words.truncate(10);
     format!("KNOWLEDGE-DROP-{}-{date}-{hhmm}.md", words.join("-"))
 }
 
 pub fn render(d: &DropInfo) -> String {
+    let v = d.verdict;
     let mut s = String::new();
     s.push_str(&format!("# KNOWLEDGE DROP: {}\n\n", d.part.title));
     s.push_str(&format!("- **Runner**: PART {}\n", d.part.number));
@@ -73,10 +94,22 @@ pub fn render(d: &DropInfo) -> String {
         d.plan_title, d.plan_path
     ));
     s.push_str(&format!("- **Timestamp**: {}\n", d.stamp));
-    s.push_str("- **Status**: ✓ COMPLETE\n");
+    if v.passes() {
+        s.push_str("- **Status**: ✓ COMPLETE\n");
+    } else {
+        s.push_str("- **Status**: ⚠ NEEDS REVIEW (the file fails the quality check)\n");
+    }
     s.push_str(&format!(
-        "- **Knowledge file**: `{}` ({} lines)\n",
-        d.target, d.lines
+        "- **Knowledge file**: `{}` ({} lines{})\n",
+        d.target,
+        v.lines,
+        v.expected_lines
+            .map(|e| format!(" of ~{e} planned"))
+            .unwrap_or_default()
+    ));
+    let (ok, bad) = v.verified_and_fabricated();
+    s.push_str(&format!(
+        "- **Citations**: {ok} verified, {bad} fabricated\n"
     ));
     s.push_str(&format!(
         "- **Provider**: {} (model: {})\n",
@@ -87,26 +120,107 @@ pub fn render(d: &DropInfo) -> String {
         d.input_tokens, d.output_tokens
     ));
     if let Some(c) = d.cost {
-        s.push_str(&format!("- **Cost**: ${c:.4}\n"));
+        s.push_str(&format!(
+            "- **Cost**: {}\n",
+            crate::providers::cost::dollars(c)
+        ));
     }
     s.push_str(&format!("- **Duration**: {:.1} s\n", d.duration_s));
-    s.push_str("\n## Sources used\n");
-    if d.knowledge_files.is_empty() && d.urls.is_empty() {
+    if d.repaired {
+        s.push_str("- **Repair**: the first answer failed the check; one repair was asked for\n");
+    }
+    let failures = v.failures();
+    let warnings = v.warnings();
+    if !failures.is_empty() || !warnings.is_empty() {
+        s.push_str("\n## Check\n");
+        for f in &failures {
+            s.push_str(&format!("- ✗ {f}\n"));
+        }
+        for w in &warnings {
+            s.push_str(&format!("- ⚠ {w}\n"));
+        }
+    }
+
+    s.push_str("\n## Research\n");
+    if d.queries.is_empty() {
+        s.push_str("- no queries in the plan for this PART\n");
+    } else if d.search == "offline" {
+        s.push_str(
+            "- web search skipped (offline): each query was answered from the knowledge base\n",
+        );
+        for q in d.queries {
+            s.push_str(&format!("  - \"{q}\"\n"));
+        }
+    } else {
+        for q in d.queries {
+            s.push_str(&format!("- \"{q}\" ({})\n", d.search));
+        }
+    }
+
+    s.push_str("\n## Sources cited\n");
+    let mut cited: Vec<String> = Vec::new();
+    for c in &v.citations {
+        let k = Source::parse(&c.source)
+            .map(|s| s.key().to_string())
+            .unwrap_or_else(|| c.source.clone());
+        if cited.contains(&k) {
+            continue;
+        }
+        cited.push(k.clone());
+        let mark = if c.fabricated.is_some() {
+            " (points nowhere)"
+        } else {
+            ""
+        };
+        if c.url {
+            s.push_str(&format!("- {k}{mark}\n"));
+        } else {
+            s.push_str(&format!("- `{k}` (knowledge){mark}\n"));
+        }
+    }
+    if cited.is_empty() {
         s.push_str("- none\n");
     }
-    for f in d.knowledge_files {
-        s.push_str(&format!("- `{f}` (knowledge)\n"));
+    let not_cited: Vec<&String> = d
+        .read
+        .iter()
+        .filter(|r| {
+            let key = Source::parse(r)
+                .map(|s| s.key().to_string())
+                .unwrap_or_else(|| r.to_string());
+            !cited.contains(&key) && key != d.target
+        })
+        .collect();
+    if !not_cited.is_empty() {
+        s.push_str("\n## Read but not cited\n");
+        for r in not_cited {
+            match Source::parse(r) {
+                Some(src) if !src.is_url() => s.push_str(&format!("- `{}`\n", src.key())),
+                _ => s.push_str(&format!("- {r}\n")),
+            }
+        }
     }
-    for u in d.urls {
-        s.push_str(&format!("- {u}\n"));
-    }
+
     s.push_str("\n## Gaps filled\n");
-    let sections: Vec<_> = d.part.sections().collect();
-    if sections.is_empty() {
-        s.push_str(&format!("- {}\n", d.part.title));
+    let filled: Vec<_> = v.filled().collect();
+    if v.sections.is_empty() {
+        if v.passes() {
+            s.push_str(&format!("- {}\n", d.part.title));
+        } else {
+            s.push_str("- none (the file fails the check)\n");
+        }
+    } else if filled.is_empty() {
+        s.push_str("- none: no planned section got content\n");
     }
-    for sec in sections {
+    for sec in &filled {
         s.push_str(&format!("- {}\n", sec.title));
+    }
+    let empty: Vec<_> = v.sections.iter().filter(|x| !x.filled).collect();
+    if !empty.is_empty() {
+        s.push_str("\n## Not filled\n");
+        for sec in empty {
+            s.push_str(&format!("- {}\n", sec.title));
+        }
     }
     if !d.missing.is_empty() {
         s.push_str("\n## Not yet in the knowledge base\n");

@@ -10,6 +10,20 @@ pub struct Found {
     pub evidence: Vec<Evidence>,
     /// URLs (or knowledge locations, offline) the evidence came from.
     pub sources: Vec<String>,
+    /// The queries sent to the search provider.
+    pub queries: Vec<String>,
+}
+
+impl Found {
+    /// The URLs retrieved, as the quality check compares them.
+    pub fn seen_urls(&self) -> std::collections::BTreeSet<String> {
+        self.sources
+            .iter()
+            .chain(self.evidence.iter().map(|e| &e.source))
+            .filter(|s| crate::markdown::source::is_url(s))
+            .map(|s| crate::quality::url_key(s))
+            .collect()
+    }
 }
 
 /// Pages fetched per PART at most.
@@ -24,12 +38,13 @@ pub async fn run(
     let mut found = Found::default();
     let mut ranked_urls: Vec<String> = Vec::new();
     for q in part.queries() {
+        found.queries.push(q.to_string());
         let hits = search.search(q, results).await?;
         for h in hits {
             if !found.sources.contains(&h.url) {
                 found.sources.push(h.url.clone());
             }
-            if h.url.starts_with("http") && !ranked_urls.contains(&h.url) {
+            if crate::markdown::source::is_url(&h.url) && !ranked_urls.contains(&h.url) {
                 ranked_urls.push(h.url.clone());
             }
             found.evidence.push(Evidence {

@@ -1,12 +1,14 @@
 //! Step 3 of a runner, write: build the writer's request from the PART text
 //! verbatim, its section briefs, expected length and the evidence (within the
-//! prompt budget), call the writer, check the result and ask once for a repair.
-//! The prompt text and the checks live in `providers::prompt`, shared by all writers.
+//! prompt budget), call the writer, judge the answer with the quality check
+//! (`crate::quality`) and, when it fails, ask once for a repair naming every
+//! problem. The prompt text lives in `providers::prompt`.
 
 use crate::plan::{Part, Plan};
 use crate::providers::{
     prompt, Evidence, ProviderError, SectionBrief, WriteRequest, Writer, Written,
 };
+use crate::quality::Verdict;
 
 /// Assemble the request; `budget_tokens` bounds the prompt (4 chars ≈ 1 token).
 pub fn request(
@@ -44,10 +46,49 @@ pub fn request(
     req
 }
 
-/// Call the writer; when the result fails a check, ask once for a repair.
+/// The answer kept and what the check says of it.
+pub struct Checked {
+    pub written: Written,
+    pub verdict: Verdict,
+    /// A repair was asked for (the first answer failed the check).
+    pub repaired: bool,
+}
+
+/// Call the writer and `judge` the answer; when it fails, ask once for a
+/// repair. Keeps the answer with fewer failures (the first on a tie), with
+/// the usage of both calls.
 pub async fn run(
     writer: &dyn Writer,
     req: &WriteRequest,
-) -> Result<(Written, Vec<String>), ProviderError> {
-    prompt::write_checked(writer, req).await
+    judge: impl Fn(&str) -> Verdict,
+) -> Result<Checked, ProviderError> {
+    let first = writer.write(req).await?;
+    let verdict = judge(&first.text);
+    if verdict.passes() {
+        return Ok(Checked {
+            written: first,
+            verdict,
+            repaired: false,
+        });
+    }
+    let mut repair = req.clone();
+    repair.prompt = format!(
+        "{}\n\n---\n\nYour previous answer:\n\n{}\n\n---\n\n{}",
+        req.prompt,
+        first.text,
+        prompt::repair_prompt(&verdict.failures())
+    );
+    let second = writer.write(&repair).await?;
+    let usage = first.usage.plus(&second.usage);
+    let again = judge(&second.text);
+    let (text, verdict, model) = if again.failures().len() <= verdict.failures().len() {
+        (second.text, again, second.model)
+    } else {
+        (first.text, verdict, first.model)
+    };
+    Ok(Checked {
+        written: Written { text, usage, model },
+        verdict,
+        repaired: true,
+    })
 }

@@ -723,10 +723,26 @@ async fn failed_check_sends_one_repair_request() {
         .await;
     let cfg = writer_cfg("openai", format!("{}/v1", server.uri()), None);
     let w = OpenAi::new(&cfg, http(None)).unwrap().with_timeout(TIMEOUT);
-    let (out, left) = expand::providers::prompt::write_checked(&w, &request("p"))
-        .await
-        .unwrap();
-    assert!(left.is_empty(), "{left:?}");
+    let req = request("p");
+    let planned: Vec<&str> = req.sections.iter().map(|s| s.title.as_str()).collect();
+    let seen = std::collections::BTreeSet::from(["https://docs.rs/clap".to_string()]);
+    let nothing = |_: &str| None;
+    let judge = |t: &str| {
+        expand::quality::check(
+            &planned,
+            None,
+            t,
+            &expand::quality::Context {
+                target: &req.target,
+                knowledge: &nothing,
+                seen_urls: Some(&seen),
+            },
+        )
+    };
+    let checked = expand::steps::write::run(&w, &req, judge).await.unwrap();
+    assert!(checked.verdict.passes(), "{:?}", checked.verdict.problems);
+    assert!(checked.repaired);
+    let out = checked.written;
     assert!(out.text.contains("## Sources"));
     assert_eq!(
         out.usage,
