@@ -194,6 +194,11 @@ pub enum ReviewWhat {
         plan: Option<String>,
         #[arg(long)]
         show: bool,
+        /// Accept a PART whose file needs review: a person read it and takes
+        /// it as it is. Recorded with the time; the plan is ticked and
+        /// consolidate takes the file.
+        #[arg(long)]
+        accept: bool,
     },
 }
 

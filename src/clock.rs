@@ -15,8 +15,22 @@ pub fn init() {
 }
 
 pub fn now() -> OffsetDateTime {
+    if let Some(t) = fixed() {
+        return t;
+    }
     let offset = *OFFSET.get_or_init(|| UtcOffset::UTC);
     OffsetDateTime::now_utc().to_offset(offset)
+}
+
+/// The test hook `EXPAND_CLOCK=<RFC 3339>`: every stamp expand writes (ticks,
+/// drop names, state) says that time, so tests and snapshots can compare
+/// whole outputs. Read once.
+fn fixed() -> Option<OffsetDateTime> {
+    static FIXED: OnceLock<Option<OffsetDateTime>> = OnceLock::new();
+    *FIXED.get_or_init(|| {
+        let v = std::env::var("EXPAND_CLOCK").ok()?;
+        OffsetDateTime::parse(v.trim(), &time::format_description::well_known::Rfc3339).ok()
+    })
 }
 
 /// `2025-11-21 14:05`

@@ -33,6 +33,9 @@ const PLACEHOLDERS: [&str; 6] = [
     "[citation needed]",
 ];
 
+/// A cited knowledge path → the file it names and its text.
+pub type Resolve<'a> = dyn Fn(&str) -> Option<(String, std::sync::Arc<str>)> + 'a;
+
 /// What the check knows beyond the file.
 pub struct Context<'a> {
     /// The file's knowledge-relative path: relative links resolve from its
@@ -40,7 +43,7 @@ pub struct Context<'a> {
     pub target: &'a str,
     /// A knowledge path (as cited, knowledge-relative) → the file it names
     /// and that file's text, when it exists.
-    pub knowledge: &'a dyn Fn(&str) -> Option<(String, std::sync::Arc<str>)>,
+    pub knowledge: &'a Resolve<'a>,
     /// URLs the research step retrieved (search results, fetched pages,
     /// evidence), when known: a cited URL outside it is fabricated. `None`
     /// (nothing recorded) leaves URLs unchecked.
@@ -433,7 +436,7 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
     }
     // A citation in the body, not only a list of sources.
     let in_body = cites.iter().any(|(s, l)| {
-        sources_at.is_none_or(|at| *l < at)
+        sources_at.map_or(true, |at| *l < at)
             && !matches!(s, Source::Knowledge { path, .. } if path == ctx.target)
     });
     if !in_body {

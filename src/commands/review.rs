@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::{load_plans, Ctx};
@@ -13,9 +13,14 @@ use crate::review::{review_part, Level};
 use crate::workspace::Workspace;
 
 pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
-    let (batch, number, name, show) = match what {
-        ReviewWhat::Batch { number, plan, show } => (true, number, plan, show),
-        ReviewWhat::Part { number, plan, show } => (false, number, plan, show),
+    let (batch, number, name, show, accept) = match what {
+        ReviewWhat::Batch { number, plan, show } => (true, number, plan, show, false),
+        ReviewWhat::Part {
+            number,
+            plan,
+            show,
+            accept,
+        } => (false, number, plan, show, accept),
     };
     let file = match name {
         Some(n) => ws.find_plan(&n)?,
@@ -35,6 +40,9 @@ pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
             v.into_iter().next().expect("one plan")
         }
     };
+    if accept {
+        return accept_part(ws, ctx, &file, number);
+    }
     let loaded = load_plans(ws, std::slice::from_ref(&file), ws.config.batch_size)?;
     let plan = &loaded.plans[0];
     let graph = &loaded.graphs[0];
@@ -171,4 +179,67 @@ pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
         }
     }
     Ok(if ok { Code::Ok } else { Code::WorkFailed })
+}
+
+/// `review part N PLAN --accept`: a person takes a file that needs review
+/// as it is. Recorded in state with the time; the plan is ticked, so run,
+/// status and consolidate count the PART as finished.
+fn accept_part(ws: &Workspace, ctx: &Ctx, file: &std::path::Path, number: u32) -> Result<Code> {
+    ws.plan_to_change(file)?;
+    let _lock = super::lock(ws)?;
+    let plan = ws.load_plan(file)?;
+    let shown = ws.show(file).display().to_string();
+    let part = plan
+        .part(number)
+        .ok_or_else(|| bad_input(format!("`{shown}` has no PART {number}")))?;
+    let (mut state, _) = super::load_state(ws, &plan)?;
+    let status = crate::run::state_of(part, &state).map(|p| p.status);
+    if status != Some(crate::run::state::PartStatus::NeedsReview) {
+        return Err(crate::error::with_hint(
+            Code::BadInput,
+            format!(
+                "PART {number} of `{shown}` does not need review (it is {})",
+                status.map_or("pending", |s| s.as_str())
+            ),
+            "--accept takes a file that the quality check failed; `expand status` shows which",
+        ));
+    }
+    let now = crate::clock::now();
+    let at = crate::clock::rfc3339(now);
+    let stamp = crate::clock::stamp(now);
+    ws.fs
+        .rewrite(file, |bytes| {
+            let current = crate::plan::from_bytes(std::path::Path::new(&shown), bytes)
+                .map_err(std::io::Error::other)?;
+            let Some(p) = current.part(number) else {
+                return Ok(None);
+            };
+            let edits = crate::plan::edit::tick_part(&current, p, &stamp);
+            if edits.is_empty() {
+                return Ok(None);
+            }
+            let text =
+                crate::plan::edit::apply(&current.text, &edits).map_err(std::io::Error::other)?;
+            Ok(Some(crate::plan::to_bytes(&current, &text)))
+        })
+        .with_context(|| format!("failed to tick `{shown}`"))?;
+    let p = state.part_mut(number);
+    p.accepted_at = Some(at.clone());
+    let problems = p.problems.clone();
+    state.save(&ws.fs).context("failed to save run state")?;
+    let mut out = std::io::stdout().lock();
+    if ctx.json {
+        writeln!(
+            out,
+            "{}",
+            json!({"plan": shown, "part": number, "accepted_at": at, "problems": problems})
+        )?;
+    } else {
+        writeln!(out, "{shown}: PART {number} accepted at {at}, as it is:")?;
+        for p in &problems {
+            writeln!(out, "  {p}")?;
+        }
+        writeln!(out, "the plan is ticked; consolidate takes its file")?;
+    }
+    Ok(Code::Ok)
 }

@@ -31,14 +31,18 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
         }
         for b in &graph.batches {
             let (mut done, mut failed, mut running, mut pending) = (0, 0, 0, 0);
+            let mut review: Vec<(u32, Vec<String>)> = Vec::new();
+            let (mut verified, mut fabricated) = (0usize, 0usize);
             let (mut ms, mut tokens, mut cost) = (0u64, 0u64, 0f64);
             let mut failures = Vec::new();
             // (part, tokens, cost) of the PARTs a paid writer wrote.
             let mut spent = Vec::new();
             for &n in &b.parts {
                 let part = plan.part(n).expect("PART");
-                let st = state.part(n);
+                let st = crate::run::state_of(part, &state);
                 if let Some(s) = st {
+                    verified += s.verified;
+                    fabricated += s.fabricated;
                     let t = s.usage.total();
                     ms += s.duration_ms.unwrap_or(0);
                     tokens += t;
@@ -53,18 +57,27 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
                         failures.push((n, st.and_then(|s| s.error.clone()).unwrap_or_default()));
                     }
                     Some(PartStatus::Running) => running += 1,
+                    Some(PartStatus::NeedsReview) if !st.is_some_and(|s| s.finished()) => {
+                        review.push((n, st.map(|s| s.problems.clone()).unwrap_or_default()))
+                    }
                     _ if !crate::run::needs_run(part, &state, &kdir) => done += 1,
                     _ => pending += 1,
                 }
             }
             if ctx.json {
-                batches.push(serde_json::json!({"batch": b.number, "parts": b.parts, "done": done, "failed": failed, "interrupted": running, "pending": pending, "duration_ms": ms, "tokens": tokens, "cost": cost, "usage": spent.iter().map(|(n, t, c)| serde_json::json!({"part": n, "tokens": t, "cost": c})).collect::<Vec<_>>(), "failures": failures.iter().map(|(n, e)| serde_json::json!({"part": n, "error": e})).collect::<Vec<_>>()}));
+                batches.push(serde_json::json!({"batch": b.number, "parts": b.parts, "done": done, "needs_review": review.iter().map(|(n, _)| n).collect::<Vec<_>>(), "failed": failed, "interrupted": running, "pending": pending, "citations": {"verified": verified, "fabricated": fabricated}, "duration_ms": ms, "tokens": tokens, "cost": cost, "usage": spent.iter().map(|(n, t, c)| serde_json::json!({"part": n, "tokens": t, "cost": c})).collect::<Vec<_>>(), "failures": failures.iter().map(|(n, e)| serde_json::json!({"part": n, "error": e})).collect::<Vec<_>>()}));
                 continue;
             }
-            let mut line = format!(
-                "  batch {}: {done} done, {failed} failed, {pending} pending",
-                b.number
-            );
+            let mut line = format!("  batch {}: {done} done", b.number);
+            if !review.is_empty() {
+                line.push_str(&format!(", {} need review", review.len()));
+            }
+            line.push_str(&format!(", {failed} failed, {pending} pending"));
+            if verified + fabricated > 0 {
+                line.push_str(&format!(
+                    "; citations: {verified} verified, {fabricated} fabricated"
+                ));
+            }
             if running > 0 {
                 line.push_str(&format!(", {running} interrupted"));
             }
@@ -91,6 +104,9 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
             }
             for (n, e) in failures {
                 writeln!(out, "    PART {n} failed: {e}")?;
+            }
+            for (n, problems) in &review {
+                writeln!(out, "    PART {n} needs review: {}", problems.join("; "))?;
             }
         }
         all.push(serde_json::json!({"plan": plan.slug, "path": show(&plan.path), "title": plan.title, "batches": batches}));

@@ -538,7 +538,7 @@ mod tests {
             kb.get("rust-cli/00-argument-parsing.md")
                 .unwrap()
                 .line_count(),
-            141
+            167
         );
     }
 
@@ -608,7 +608,7 @@ mod tests {
         let f = kb.get("text-search/02-bm25-ranking.md").unwrap();
         let ev = kb.excerpt(&f.path, 1_000_000, &[]);
         assert_eq!(ev.len(), 1);
-        assert_eq!(ev[0].lines, Some((1, 119)));
+        assert_eq!(ev[0].lines, Some((1, 132)));
         assert_eq!(ev[0].text, f.text.trim_end_matches('\n'));
         assert_eq!(
             ev[0].title.as_deref(),

@@ -23,8 +23,8 @@ fn consolidate_commits_exactly_the_touched_paths_once() {
     assert_eq!(
         head_paths(&repo),
         [
-            "completed/p/drops/KNOWLEDGE-DROP-00-alpha-2025-11-21-1405.md",
-            "completed/p/drops/KNOWLEDGE-DROP-01-beta-2025-11-21-1405.md",
+            "completed/p/drops/KNOWLEDGE-DROP-topic-00-alpha-2025-11-21-1405.md",
+            "completed/p/drops/KNOWLEDGE-DROP-topic-01-beta-2025-11-21-1405.md",
             "completed/p/plan.md",
             "knowledge/INDEX.md",
             "knowledge/SKILL.md",
@@ -140,7 +140,9 @@ fn consolidate_refuses_failed_part_unless_allow_partial() {
         .unwrap()
         .to_string();
     assert!(
-        msg.contains("(1 file)") && msg.contains("PART 2: Beta Details (writer timed out)"),
+        msg.contains("(1 file)")
+            && msg.contains("PART 2: Beta Details (")
+            && msg.contains("writer timed out)"),
         "{msg}"
     );
 }
@@ -188,11 +190,11 @@ fn consolidate_agrees_with_run_on_what_is_done() {
 #[test]
 fn consolidate_per_folder_index() {
     let w = Ws::new();
+    w.run_all();
     w.write(
         "expand.yaml",
         "index:\n  mode: per-folder\ngit:\n  commit: false\n",
     );
-    w.run_all();
     w.expand().args(["consolidate", "p"]).assert().code(0);
     let idx = w.read("knowledge/topic/INDEX.md");
     assert!(
@@ -253,8 +255,8 @@ fn commit_author_is_git_config_else_expand_yaml() {
 /// What a consolidation of `PLAN` commits: the new files, the index and
 /// skill, the archived plan and drops, and the plan's removal from plans/.
 const CONSOLIDATED: [&str; 8] = [
-    "completed/p/drops/KNOWLEDGE-DROP-00-alpha-2025-11-21-1405.md",
-    "completed/p/drops/KNOWLEDGE-DROP-01-beta-2025-11-21-1405.md",
+    "completed/p/drops/KNOWLEDGE-DROP-topic-00-alpha-2025-11-21-1405.md",
+    "completed/p/drops/KNOWLEDGE-DROP-topic-01-beta-2025-11-21-1405.md",
     "completed/p/plan.md",
     "knowledge/INDEX.md",
     "knowledge/SKILL.md",
@@ -393,7 +395,7 @@ fn assert_consolidated(w: &Ws, commits_before: usize) {
     let state = std::fs::read_to_string(w.path(".expand/state/completed/p.json")).unwrap();
     assert!(
         state.contains("\"plan_path\": \"completed/p/plan.md\"")
-            && state.contains("completed/p/drops/KNOWLEDGE-DROP-00-alpha"),
+            && state.contains("completed/p/drops/KNOWLEDGE-DROP-topic-00-alpha"),
         "{state}"
     );
 }
@@ -669,8 +671,8 @@ fn a_plan_name_used_again_gets_its_own_archive_folder() {
     assert_eq!(
         head_paths(&repo),
         [
-            "completed/p-2/drops/KNOWLEDGE-DROP-00-gamma-2025-11-21-1405.md",
-            "completed/p-2/drops/KNOWLEDGE-DROP-01-delta-2025-11-21-1405.md",
+            "completed/p-2/drops/KNOWLEDGE-DROP-second-00-gamma-2025-11-21-1405.md",
+            "completed/p-2/drops/KNOWLEDGE-DROP-second-01-delta-2025-11-21-1405.md",
             "completed/p-2/plan.md",
             "knowledge/INDEX.md",
             "knowledge/SKILL.md",

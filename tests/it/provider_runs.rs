@@ -167,26 +167,39 @@ fn part_in(prompt: &str) -> u32 {
         .unwrap()
 }
 
-/// The file a well-behaved model writes: the planned sections, an inline
-/// citation and a Sources section, so no repair request follows.
-fn article(n: u32) -> String {
+/// The file a well-behaved model writes: the planned sections, inline
+/// citations of what it was given (the knowledge file, the first page its
+/// prompt's evidence holds) and a Sources section, so no repair follows.
+fn article(n: u32, url: &str) -> String {
     format!(
         "# {}\n\n## Overview\n\nMOCK-WRITER PART {n}: what `mock/00-base.md` says, extended [1].\n\n\
-         ## Details\n\nMore on {} from the web [2].\n\n## Sources\n\n- [1] mock/00-base.md\n- [2] https://example.org/{n}\n",
+         ## Details\n\nMore on {} from the web ({url}).\n\n## Sources\n\n- [1] mock/00-base.md\n- [2] {url}\n",
         title(n),
         topic(n)
     )
 }
 
-fn writer_answer(kind: WriterKind, n: u32) -> serde_json::Value {
+/// The first page of the research evidence in a prompt.
+fn page_in(prompt: &str) -> String {
+    let at = prompt
+        .find("/page/")
+        .expect("the prompt holds a fetched page");
+    let start = prompt[..at].rfind("http").expect("a URL");
+    let end = prompt[at..]
+        .find(|c: char| c.is_whitespace())
+        .map_or(prompt.len(), |e| at + e);
+    prompt[start..end].to_string()
+}
+
+fn writer_answer(kind: WriterKind, n: u32, url: &str) -> serde_json::Value {
     let usage_openai = json!({"prompt_tokens": USAGE_IN, "completion_tokens": USAGE_OUT});
     let usage_anthropic = json!({"input_tokens": USAGE_IN, "output_tokens": USAGE_OUT});
     match kind {
         WriterKind::OpenAi => json!({"id": "c", "model": "mock-model",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": article(n)}}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": article(n, url)}}],
             "usage": usage_openai}),
         WriterKind::Anthropic => json!({"id": "m", "type": "message", "model": "mock-model",
-            "content": [{"type": "text", "text": article(n)}], "usage": usage_anthropic}),
+            "content": [{"type": "text", "text": article(n, url)}], "usage": usage_anthropic}),
     }
 }
 
@@ -203,12 +216,13 @@ async fn upstream(kind: WriterKind, b: Behaviour) -> MockServer {
     Mock::given(method("POST"))
         .and(path(writer_path))
         .respond_with(move |req: &Request| {
-            let n = part_in(&prompt_of(req));
+            let prompt = prompt_of(req);
+            let n = part_in(&prompt);
             if wb.failing_part == Some(n) {
                 return ResponseTemplate::new(500).set_body_string("upstream exploded");
             }
             let ok = ResponseTemplate::new(200)
-                .set_body_json(writer_answer(kind, n))
+                .set_body_json(writer_answer(kind, n, &page_in(&prompt)))
                 .set_delay(wb.writer_delay);
             match &wb.faults {
                 Some(f) => f.respond(req, ok),

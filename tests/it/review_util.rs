@@ -1,10 +1,12 @@
-//! Shared helpers: a temporary workspace with a plan, and hand-made run
-//! results (knowledge file, drop, state) standing in for `expand run`.
+//! Shared helpers: a temporary workspace with a plan, run for real by
+//! `expand run` with a `command` writer — a small script that answers like a
+//! well-behaved model (the planned sections, an inline citation, a Sources
+//! section), or fails, or crafts a file a test gives it. Review, audit and
+//! consolidate tests read what the run really wrote.
 
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use expand::run::state::{PartStatus, PlanState};
 
 pub const PLAN: &str = "# Knowledge Expansion: Test Topics (2 runners in 1 batch)
 
@@ -29,6 +31,36 @@ pub const PLAN: &str = "# Knowledge Expansion: Test Topics (2 runners in 1 batch
 - [ ] Section 2: Beta Internals (~10 lines)
 ";
 
+/// The time every test run says it is (`EXPAND_CLOCK`): drop names are
+/// `KNOWLEDGE-DROP-<topic>-2025-11-21-1405.md`.
+pub const CLOCK: &str = "2025-11-21T14:05:00Z";
+
+/// A model that does what the prompt asks: a `# ` title (the PART's), each
+/// planned section with ten lines citing the knowledge file `old/00-x.md`,
+/// and a Sources section. `.crafted/<n>.md` replaces its answer for PART
+/// `n`; `.crafted/<n>.fail` makes it fail with that text on stderr.
+const WRITER: &str = r#"#!/bin/sh
+prompt=$(cat)
+dir=$(dirname "$0")
+n=$(printf '%s\n' "$prompt" | sed -n 's/.*": PART \([0-9]*\) — .*/\1/p' | head -n 1)
+if [ -f "$dir/.crafted/$n.fail" ]; then cat "$dir/.crafted/$n.fail" >&2; exit 1; fi
+if [ -f "$dir/.crafted/$n.md" ]; then cat "$dir/.crafted/$n.md"; exit 0; fi
+title=$(printf '%s\n' "$prompt" | sed -n 's/.*": PART [0-9]* — \(.*\)\.$/\1/p' | head -n 1)
+printf '# %s\n\n' "$title"
+printf '%s\n' "$prompt" | sed -n '/^## Planned sections$/,/^Expected length/p' \
+  | sed -n 's/^- \(.*\) (~[0-9]* lines)$/\1/p; t; s/^- \(.*\)$/\1/p' \
+  | while IFS= read -r s; do
+      printf '## %s\n\n' "$s"
+      i=0
+      while [ $i -lt 10 ]; do
+        printf 'Line %s about %s, as `old/00-x.md` says.\n' "$i" "$s"
+        i=$((i + 1))
+      done
+      printf '\n'
+    done
+printf '## Sources\n\n- `old/00-x.md` (knowledge)\n'
+"#;
+
 pub struct Ws {
     pub dir: tempfile::TempDir,
 }
@@ -37,9 +69,14 @@ impl Ws {
     pub fn new() -> Ws {
         let dir = tempfile::tempdir().unwrap();
         let w = Ws { dir };
+        w.write("writer.sh", WRITER);
         w.write(
             "expand.yaml",
-            "git:\n  author_name: Test\n  author_email: test@example.com\n",
+            &format!(
+                "git:\n  author_name: Test\n  author_email: test@example.com\n\
+                 writer:\n  kind: command\n  command: [sh, '{}']\n",
+                w.path("writer.sh").display()
+            ),
         );
         w.write(
             "knowledge/INDEX.md",
@@ -69,69 +106,64 @@ impl Ws {
         std::fs::read_to_string(self.path(rel)).unwrap()
     }
 
-    /// What the runner leaves for a done PART: file, drop, tick, state.
-    pub fn done_part(&self, n: u32, target: &str, title: &str, sections: &[&str]) {
-        let mut body = format!("# {title}\n\n");
+    /// Run PART `n` for real. Its file is the model's answer unless
+    /// `craft` (`.crafted/<n>.md`) holds one, which the writer then prints.
+    pub fn run_part(&self, n: u32) -> std::process::Output {
+        self.expand()
+            .args(["run", "p", "--part", &n.to_string()])
+            .env("EXPAND_CLOCK", CLOCK)
+            .output()
+            .unwrap()
+    }
+
+    /// PART `n` done by a real run. `target` and `sections` are what the
+    /// plan says of it (checked); `_title` names it for the reader.
+    pub fn done_part(&self, n: u32, target: &str, _title: &str, sections: &[&str]) {
+        let out = self.run_part(n);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "PART {n} did not run clean:\n{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = self.read(&format!("knowledge/{target}"));
         for s in sections {
-            body.push_str(&format!("## {s}\n\n"));
-            for i in 0..10 {
-                body.push_str(&format!("Line {i} about {s}.\n"));
-            }
-            body.push('\n');
+            assert!(text.contains(&format!("## {s}\n")), "{s} in {text}");
         }
-        body.push_str("## Sources\n\n- https://docs.rs/clap\n- `old/00-x.md` (knowledge)\n");
-        self.write(&format!("knowledge/{target}"), &body);
-        let topic = target.rsplit('/').next().unwrap().trim_end_matches(".md");
-        let drop = format!("drops/p/KNOWLEDGE-DROP-{topic}-2025-11-21-1405.md");
-        self.write(
-            &drop,
-            &format!(
-                "# KNOWLEDGE DROP: {title}\n\n- **Runner**: PART {n}\n- **Status**: ✓ COMPLETE\n- **Knowledge file**: `{target}` ({} lines)\n\n## Sources used\n- https://docs.rs/clap\n",
-                body.lines().count()
-            ),
-        );
-        let plan = self.read("plans/p.md");
-        self.write(
-            "plans/p.md",
-            &plan.replace(
-                &format!("- [ ] PART {n}: Create"),
-                &format!("- [✓] PART {n}: Create"),
-            ),
-        );
-        self.set_state(n, |p| {
-            p.status = PartStatus::Done;
-            p.target = Some(target.to_string());
-            p.target_lines = Some(body.lines().count());
-            p.drop = Some(drop.clone());
-            p.duration_ms = Some(1200);
-            p.usage.input_tokens = 1200;
-            p.usage.output_tokens = 800;
-            p.cost = Some(0.0012);
-            p.provider = Some("offline".into());
-        });
     }
 
+    /// The writer answers PART `n` with `text` instead of its usual file.
+    pub fn craft(&self, n: u32, text: &str) {
+        self.write(&format!(".crafted/{n}.md"), text);
+    }
+
+    /// PART `n` failed by a real run: the writer command fails every
+    /// attempt with `error` on stderr.
     pub fn failed_part(&self, n: u32, error: &str) {
-        self.set_state(n, |p| {
-            p.status = PartStatus::Failed;
-            p.error = Some(error.to_string());
-        });
+        self.write(&format!(".crafted/{n}.fail"), error);
+        let out = self.run_part(n);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        std::fs::remove_file(self.path(&format!(".crafted/{n}.fail"))).unwrap();
     }
 
-    /// What a run killed after the tick and before the outcome leaves.
+    /// A run of PART `n` (again, when it is done) killed after it ticked
+    /// the plan and before it recorded the outcome (`EXPAND_FAULT`, an
+    /// abort as `kill -9` would): the plan says done, the state running.
     pub fn interrupted_part(&self, n: u32) {
-        self.set_state(n, |p| p.status = PartStatus::Running);
-    }
-
-    fn set_state(&self, n: u32, f: impl FnOnce(&mut expand::run::state::PartState)) {
-        let fs =
-            expand::workspace::jail::Jail::open(&self.path(".").canonicalize().unwrap()).unwrap();
-        let mut s = PlanState::load(&fs, "p").unwrap();
-        s.plan_path = "plans/p.md".into();
-        let p = s.part_mut(n);
-        p.batch = 1;
-        f(p);
-        s.save(&fs).unwrap();
+        let out = self
+            .expand()
+            .args(["run", "p", "--part", &n.to_string(), "--force"])
+            .env("EXPAND_CLOCK", CLOCK)
+            .env("EXPAND_FAULT", format!("mark:{n}"))
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(0));
     }
 
     /// Both PARTs done, as after `expand run p --all`.
