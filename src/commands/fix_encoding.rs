@@ -1,6 +1,7 @@
 //! `expand fix-encoding PLAN`: rewrite a mis-encoded plan as clean UTF-8.
 
 use anyhow::{Context, Result};
+use std::io::Write;
 
 use crate::error::Code;
 use crate::plan::Encoding;
@@ -12,7 +13,11 @@ pub fn run(ws: &Workspace, name: &str) -> Result<Code> {
     let shown = ws.show(&file);
     let plan = ws.load_plan(&file)?;
     if plan.encoding == Encoding::Utf8 {
-        println!("{}: already clean UTF-8; nothing to do", shown.display());
+        writeln!(
+            std::io::stdout().lock(),
+            "{}: already clean UTF-8; nothing to do",
+            shown.display()
+        )?;
         return Ok(Code::Ok);
     }
     let _lock = super::lock(ws)?;
@@ -28,10 +33,11 @@ pub fn run(ws: &Workspace, name: &str) -> Result<Code> {
             )))
         })
         .with_context(|| format!("failed to write `{}`", shown.display()))?;
-    println!(
+    writeln!(
+        std::io::stdout().lock(),
         "{}: repaired {} → utf-8",
         shown.display(),
         plan.encoding.as_str()
-    );
+    )?;
     Ok(Code::Ok)
 }

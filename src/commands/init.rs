@@ -1,5 +1,6 @@
 //! `expand init [DIR]`: a new workspace with every folder and a commented config.
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -56,13 +57,24 @@ pub fn run(dir: Option<&Path>) -> Result<Code> {
         created.push(".git/ (git init)".into());
     }
     if created.is_empty() {
-        println!("{} is already a workspace; nothing to do", root.display());
+        writeln!(
+            std::io::stdout().lock(),
+            "{} is already a workspace; nothing to do",
+            root.display()
+        )?;
     } else {
-        println!("initialized workspace in {}", root.display());
+        writeln!(
+            std::io::stdout().lock(),
+            "initialized workspace in {}",
+            root.display()
+        )?;
         for c in created {
-            println!("  created {c}");
+            writeln!(std::io::stdout().lock(), "  created {c}")?;
         }
-        println!("next: put a plan in plans/ and run `expand validate`");
+        writeln!(
+            std::io::stdout().lock(),
+            "next: put a plan in plans/ and run `expand validate`"
+        )?;
     }
     Ok(Code::Ok)
 }

@@ -13,7 +13,7 @@ pub mod run;
 pub mod status;
 pub mod validate;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
@@ -130,8 +130,7 @@ pub fn lock(ws: &Workspace) -> Result<crate::run::state::Lock> {
 /// state is an error that says which file and how to rebuild it.
 pub fn load_state(ws: &Workspace, plan: &Plan) -> Result<(PlanState, bool)> {
     let key = state_key(ws, plan);
-    let (mut st, other) =
-        PlanState::load_for(&ws.fs, &key, &plan.title).map_err(|e| state_error(e, &plan.slug))?;
+    let (mut st, other) = PlanState::load_for(&ws.fs, &key, &plan.title).map_err(state_error)?;
     st.slug = key;
     Ok((st, other))
 }
@@ -142,17 +141,10 @@ pub fn state_key(ws: &Workspace, plan: &Plan) -> String {
 }
 
 /// A state that cannot be read, as an error with the way out.
-pub fn state_error(e: StateError, slug: &str) -> anyhow::Error {
-    match e {
-        StateError::Corrupt { .. } => crate::error::with_hint(
-            Code::Environment,
-            e.to_string(),
-            format!(
-                "`expand reset {slug} --rebuild-state` rebuilds it from the plan's ticks, \
-                 its drops and the files on disk (the damaged files are kept beside it)"
-            ),
-        ),
-        other => crate::error::environment(other.to_string()),
+pub fn state_error(e: StateError) -> anyhow::Error {
+    match e.hint() {
+        Some(h) => crate::error::with_hint(Code::Environment, e.to_string(), h),
+        None => crate::error::environment(e.to_string()),
     }
 }
 
@@ -172,6 +164,4 @@ pub fn plan_files(ws: &Workspace, names: &[String]) -> Result<Vec<PathBuf>> {
     names.iter().map(|n| ws.find_plan(n)).collect()
 }
 
-pub fn show(p: &Path) -> String {
-    p.to_string_lossy().replace('\\', "/")
-}
+pub use crate::workspace::show;

@@ -5,6 +5,7 @@
 //! `expand reset PLAN --rebuild-state`: the way out of a damaged run state.
 
 use anyhow::{Context, Result};
+use std::io::Write;
 
 use crate::error::{bad_input, Code};
 use crate::plan::{self, Status};
@@ -55,7 +56,8 @@ pub fn run(ws: &Workspace, name: &str, parts: &[u32]) -> Result<Code> {
         state.parts.remove(n);
     }
     state.save(&ws.fs).context("failed to save run state")?;
-    println!(
+    writeln!(
+        std::io::stdout().lock(),
         "{}: {} PART(s) reset to pending: {}",
         shown.display(),
         chosen.len(),
@@ -64,7 +66,7 @@ pub fn run(ws: &Workspace, name: &str, parts: &[u32]) -> Result<Code> {
             .map(|n| n.to_string())
             .collect::<Vec<_>>()
             .join(", ")
-    );
+    )?;
     Ok(Code::Ok)
 }
 
@@ -171,16 +173,30 @@ pub fn rebuild(ws: &Workspace, name: &str) -> Result<Code> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    println!("{}: run state rebuilt", shown.display());
+    writeln!(
+        std::io::stdout().lock(),
+        "{}: run state rebuilt",
+        shown.display()
+    )?;
     for k in &kept {
-        println!("  kept the old state as {}", k.display());
+        writeln!(
+            std::io::stdout().lock(),
+            "  kept the old state as {}",
+            k.display()
+        )?;
     }
-    println!("  done: {} PART(s) {}", done.len(), list(&done));
+    writeln!(
+        std::io::stdout().lock(),
+        "  done: {} PART(s) {}",
+        done.len(),
+        list(&done)
+    )?;
     if !missing.is_empty() {
-        println!(
+        writeln!(
+            std::io::stdout().lock(),
             "  ticked done but their file is missing (will run again): PART {}",
             list(&missing)
-        );
+        )?;
     }
     Ok(Code::Ok)
 }

@@ -2,23 +2,21 @@
 //! `--dry-run` prints the schedule and what would be read and written.
 
 use std::io::{IsTerminal, Write};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::{load_plans, show, Ctx};
 use crate::cli::RunArgs;
 use crate::error::{bad_input, with_hint, Code};
 use crate::graph::references::Resolution;
-use crate::graph::{Batch, PlanGraph, RefKind};
-use crate::knowledge::scan::KnowledgeBase;
+use crate::graph::{PlanGraph, RefKind};
 use crate::plan::{ItemKind, Plan, Severity};
-use crate::providers::cost::{BudgetTracker, Spent};
+use crate::providers::cost::Spent;
 use crate::report::progress::{BarReporter, JsonReporter, LogReporter, Reporter};
 use crate::run::needs_run;
-use crate::run::runner::{PlanEdits, Shared};
-use crate::run::scheduler::{run_batch, BatchResult};
-use crate::run::state::{Journal, PlanState, StateCommit};
+use crate::run::state::PlanState;
+use crate::run::{Options, RunReport, Selection, Signal};
 use crate::workspace::Workspace;
 
 pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
@@ -61,271 +59,95 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
 
     ws.plan_to_change(&file)?;
     let _lock = super::lock(ws)?;
-    let (state, other_plan) = super::load_state(ws, &plan)?;
-    let kdir = ws.knowledge_dir();
-
-    // What to run.
-    let selected: Vec<(Batch, Vec<u32>)> = select(&plan, &graph, &state, &kdir, &args)?;
-    if selected.is_empty() {
-        let done = plan.parts.len();
-        if ctx.json {
-            println!(
-                "{}",
-                serde_json::json!({"event": "nothing_to_do", "plan": plan.slug})
-            );
-        } else {
-            println!(
-                "{}: all {done} PARTs are done; nothing to run",
-                show(&plan.path)
-            );
-            println!("next: expand consolidate {}", plan.slug);
-        }
-        return Ok(Code::Ok);
-    }
-
-    // A run killed while writing left temp files in the folders it writes
-    // to; nothing refers to them.
-    let drops = ws.drops_dir().join(&plan.slug);
-    let mut folders: std::collections::BTreeSet<std::path::PathBuf> = plan
-        .parts
-        .iter()
-        .filter_map(|p| p.target.as_deref())
-        .filter_map(|t| kdir.join(t).parent().map(|d| d.to_path_buf()))
-        .collect();
-    folders.extend([drops.clone(), ws.root.join(crate::run::state::STATE_DIR)]);
-    folders.extend(file.parent().map(|d| d.to_path_buf()));
-    for f in &folders {
-        ws.fs.clean_temp_files(f);
-    }
-    // Folders every PART writes to: found unwritable now, before any paid work.
-    for (what, dir) in [
-        ("drops", &drops),
-        ("plan", &file.parent().unwrap_or(&ws.root).to_path_buf()),
-    ] {
-        ws.fs.probe_writable(dir).map_err(|e| {
-            crate::error::with_hint(
-                Code::Environment,
-                format!(
-                    "cannot write in the {what} folder `{}`: {e}",
-                    ws.show(dir).display()
-                ),
-                "make it writable (or free some disk space); nothing was run",
-            )
-        })?;
-    }
-
-    let kb = KnowledgeBase::scan(&ws.fs, &kdir, &ws.non_knowledge_dirs()).with_context(|| {
-        format!(
-            "failed to read the knowledge base `{}`",
-            ws.show(&kdir).display()
-        )
-    })?;
-    let (writer, search, fetch) = crate::providers::build(
-        &ws.config,
-        args.provider.as_deref(),
-        &kb,
-        &ws.state_dir().join("cache"),
-    )?;
-    let total: usize = selected.iter().map(|(_, p)| p.len()).sum();
+    let opts = options(ws, &args, batch_size);
+    let total = plan.parts.len() as u64;
     let reporter: Arc<dyn Reporter> = if ctx.json {
         Arc::new(JsonReporter)
     } else if std::io::stderr().is_terminal() && !ctx.quiet {
-        Arc::new(BarReporter::new(total as u64))
+        Arc::new(BarReporter::new(total))
     } else {
         Arc::new(LogReporter { quiet: ctx.quiet })
     };
-    let fault = crate::fault::Fault::from_env().cloned();
-    // The budget covers every run of the plan: start from what its PARTs spent before.
-    let budget = BudgetTracker::new(&ws.config.budget).with_spent(state.spent());
-    let mut st = state;
-    st.slug = super::state_key(ws, &plan);
-    st.plan_path = show(&ws.show(&file));
-    st.plan_title = Some(plan.title.clone());
-    st.version = crate::run::state::VERSION;
-    if other_plan {
-        // Another plan ran under this name: keep its state aside, start afresh.
-        match crate::run::state::PlanState::set_aside(&ws.fs, &st.slug) {
-            Ok(Some(kept)) => eprintln!(
-                "note: the run state under `{}` belonged to another plan named `{}`; kept it as `{}` and started afresh",
-                crate::run::state::PlanState::path(&plan.slug).display(),
-                plan.slug,
-                kept.display()
-            ),
-            Ok(None) => {}
-            Err(e) => {
-                return Err(e).context("failed to set aside another plan's run state")
+    let report = crate::run::execute(ws, &plan, &graph, &file, &opts, reporter).map_err(|e| {
+        let code = e.code();
+        match e.hint() {
+            Some(h) => with_hint(code, e.to_string(), h),
+            None => crate::error::Fail {
+                code,
+                message: e.to_string(),
+                hint: None,
             }
+            .into(),
         }
-    }
-    // Folds a crashed run's journal into the snapshot and starts this run's.
-    let journal = Journal::open(&ws.fs, &st).with_context(|| {
-        format!(
-            "failed to write the run state in `{}`",
-            ws.show(&ws.state_dir()).display()
-        )
     })?;
-    let sh = Arc::new(Shared {
-        root: ws.root.clone(),
-        fs: ws.fs.clone(),
-        knowledge_dir: kdir,
-        drops_dir: ws.drops_dir(),
-        plan_file: file.clone(),
-        plan_shown: show(&ws.show(&file)),
-        plan: plan.clone(),
-        graph: graph.clone(),
-        kb: RwLock::new(kb),
-        state: Mutex::new(st),
-        state_commit: StateCommit::new(journal),
-        plan_edit: Mutex::new(PlanEdits::from_plan(&plan)),
-        writer,
-        search,
-        fetch,
-        reporter: Arc::clone(&reporter),
-        config: ws.config.clone(),
-        budget,
+    let mut out = std::io::stdout().lock();
+    if let Some(kept) = &report.set_aside {
+        eprintln!(
+            "note: the run state under `{}` belonged to another plan named `{}`; kept it as `{}` and started afresh",
+            PlanState::path(&plan.slug).display(),
+            plan.slug,
+            kept.display()
+        );
+    }
+    if report.nothing_to_do {
+        if ctx.json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"event": "nothing_to_do", "plan": plan.slug})
+            )?;
+        } else {
+            writeln!(
+                out,
+                "{}: all {} PARTs are done; nothing to run",
+                show(&plan.path),
+                plan.parts.len()
+            )?;
+            writeln!(out, "next: expand consolidate {}", plan.slug)?;
+        }
+        return Ok(Code::Ok);
+    }
+    if let Some((signal, stopped)) = &report.stopped_by {
+        return interrupted(ctx, &plan, *signal, stopped);
+    }
+    drop(out);
+    summary(ctx, ws, &plan, &graph, &report)
+}
+
+/// The run's options from the command line.
+fn options(ws: &Workspace, args: &RunArgs, batch_size: usize) -> Options {
+    Options {
+        selection: if !args.parts.is_empty() {
+            Selection::Parts(args.parts.clone())
+        } else if let Some(k) = args.batch {
+            Selection::Batch(k)
+        } else {
+            Selection::Next
+        },
+        all: args.all,
+        keep_going: args.keep_going,
+        batch_size,
         retries: args.retries.unwrap_or(ws.config.retries),
         force: args.force,
-        fault,
-        stop: std::sync::atomic::AtomicBool::new(false),
-    });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
-    let mut results: Vec<BatchResult> = Vec::new();
-    let mut not_started: Vec<u32> = Vec::new();
-    let stopped_by = rt.block_on(async {
-        let work = async {
-            for (batch, parts) in &selected {
-                if sh.budget.exhausted().is_some() {
-                    not_started.extend(parts);
-                    continue;
-                }
-                let r = run_batch(Arc::clone(&sh), batch, parts, batch_size).await;
-                let failed = r.outcomes.iter().any(|o| !o.ok);
-                not_started.extend(&r.not_started);
-                results.push(r);
-                if failed && args.all && !args.keep_going {
-                    break;
-                }
-            }
-        };
-        tokio::select! {
-            () = work => None,
-            signal = stop_signal() => {
-                // Start nothing more; the batches' tasks are aborted as
-                // their future is dropped here, and the writer commands
-                // (with whatever they started) end now.
-                sh.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-                crate::providers::command::kill_all();
-                Some(signal)
-            }
-        }
-    });
-    reporter.finish();
-    if let Some(signal) = stopped_by {
-        // Writers started between the select and now, if any.
-        crate::providers::command::kill_all();
-        return interrupted(ctx, ws, &plan, &sh, signal);
-    }
-    let state = sh.state.lock().expect("state lock").clone();
-    // Every change is in the journal already; this only makes it one file again.
-    if let Err(e) = state.save(&ws.fs) {
-        tracing::warn!("failed to fold the run state journal into its snapshot: {e}");
-    }
-    not_started.sort_unstable();
-    let budget_stop = match sh.budget.exhausted() {
-        Some(why) if !not_started.is_empty() => Some(BudgetStop {
-            why,
-            not_started,
-            spent: sh.budget.spent(),
-        }),
-        _ => None,
-    };
-    summary(
-        ctx,
-        ws,
-        &plan,
-        &graph,
-        &state,
-        &results,
-        &ws.knowledge_dir(),
-        args.all && !args.keep_going,
-        budget_stop.as_ref(),
-    )
-}
-
-/// The signal that stops a run: SIGINT (Ctrl-C) or SIGTERM.
-#[derive(Clone, Copy, Debug)]
-enum Signal {
-    Int,
-    Term,
-}
-
-/// Wait for SIGINT or SIGTERM. If the handlers cannot be installed, never
-/// resolves (the default action, ending the process, stays).
-async fn stop_signal() -> Signal {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(mut int), Ok(mut term)) => tokio::select! {
-                _ = int.recv() => Signal::Int,
-                _ = term.recv() => Signal::Term,
-            },
-            _ => std::future::pending().await,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        match tokio::signal::ctrl_c().await {
-            Ok(()) => Signal::Int,
-            Err(_) => std::future::pending().await,
-        }
+        provider: args.provider.clone(),
     }
 }
 
-/// After a signal: the PARTs that were running are recorded as interrupted
-/// (pending, to run again), the state is folded into its snapshot, and the
-/// message says how to go on. The lock goes when the caller returns.
-fn interrupted(
-    ctx: &Ctx,
-    ws: &Workspace,
-    plan: &Plan,
-    sh: &Shared,
-    signal: Signal,
-) -> Result<Code> {
-    let name = match signal {
-        Signal::Int => "SIGINT",
-        Signal::Term => "SIGTERM",
-    };
-    let at = crate::clock::rfc3339(crate::clock::now());
-    let mut state = sh.state.lock().expect("state lock").clone();
-    let mut stopped = Vec::new();
-    for (n, p) in state.parts.iter_mut() {
-        if p.status == crate::run::state::PartStatus::Running {
-            p.status = crate::run::state::PartStatus::Pending;
-            p.error = Some(format!("interrupted by {name} at {at}"));
-            stopped.push(*n);
-        }
+/// After a signal: what was interrupted and how to go on.
+fn interrupted(ctx: &Ctx, plan: &Plan, signal: Signal, stopped: &[u32]) -> Result<Code> {
+    let name = signal.name();
+    if ctx.json {
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::json!({"event": "interrupted", "plan": plan.slug, "signal": name, "parts": stopped})
+        )?;
     }
-    state
-        .save(&ws.fs)
-        .context("failed to record the interrupted PARTs")?;
     let list = stopped
         .iter()
         .map(|n| n.to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    if ctx.json {
-        println!(
-            "{}",
-            serde_json::json!({"event": "interrupted", "plan": plan.slug, "signal": name, "parts": stopped})
-        );
-    }
     let mut err = std::io::stderr().lock();
     if stopped.is_empty() {
         let _ = writeln!(err, "stopped by {name}; no PART was running");
@@ -336,99 +158,21 @@ fn interrupted(
         );
     }
     let _ = writeln!(err, "resume: expand run {} --all", plan.slug);
-    Ok(match signal {
-        Signal::Int => Code::Interrupted,
-        Signal::Term => Code::Terminated,
-    })
+    Ok(signal.code())
 }
 
-/// The budget was reached and these PARTs were not started.
-struct BudgetStop {
-    why: String,
-    not_started: Vec<u32>,
-    spent: Spent,
-}
-
-/// The batches and PARTs this invocation runs.
-fn select(
-    plan: &Plan,
-    graph: &PlanGraph,
-    state: &PlanState,
-    kdir: &std::path::Path,
-    args: &RunArgs,
-) -> Result<Vec<(Batch, Vec<u32>)>> {
-    let pending = |n: u32| {
-        let part = plan.part(n).expect("graph PARTs are plan PARTs");
-        needs_run(part, state, kdir)
-    };
-    if !args.parts.is_empty() {
-        for n in &args.parts {
-            if plan.part(*n).is_none() {
-                return Err(bad_input(format!(
-                    "PART {n} is not in `{}`",
-                    show(&plan.path)
-                )));
-            }
-        }
-        let mut out = Vec::new();
-        for b in &graph.batches {
-            let v: Vec<u32> = b
-                .parts
-                .iter()
-                .copied()
-                .filter(|n| args.parts.contains(n) && (args.force || pending(*n)))
-                .collect();
-            if !v.is_empty() {
-                out.push((b.clone(), v));
-            }
-        }
-        return Ok(out);
-    }
-    if let Some(k) = args.batch {
-        let b = graph
-            .batches
-            .iter()
-            .find(|b| b.number == k)
-            .ok_or_else(|| {
-                bad_input(format!(
-                    "`{}` has no batch {k} (it has {})",
-                    show(&plan.path),
-                    graph.batches.len()
-                ))
-            })?;
-        let v: Vec<u32> = b.parts.iter().copied().filter(|n| pending(*n)).collect();
-        return Ok(if v.is_empty() {
-            vec![]
-        } else {
-            vec![(b.clone(), v)]
-        });
-    }
-    let mut out = Vec::new();
-    for b in &graph.batches {
-        let v: Vec<u32> = b.parts.iter().copied().filter(|n| pending(*n)).collect();
-        if v.is_empty() {
-            continue;
-        }
-        out.push((b.clone(), v));
-        if !args.all {
-            break;
-        }
-    }
-    Ok(out)
-}
-
-#[allow(clippy::too_many_arguments)]
 fn summary(
     ctx: &Ctx,
     ws: &Workspace,
     plan: &Plan,
     graph: &PlanGraph,
-    state: &PlanState,
-    results: &[BatchResult],
-    kdir: &std::path::Path,
-    stopped_on_failure: bool,
-    budget_stop: Option<&BudgetStop>,
+    report: &RunReport,
 ) -> Result<Code> {
+    let state = &report.state;
+    let results = &report.batches;
+    let kdir = &ws.knowledge_dir();
+    let stopped_on_failure = report.stopped_on_failure;
+    let budget_stop = report.budget_stop.as_ref();
     let any_failed = results.iter().any(|r| r.outcomes.iter().any(|o| !o.ok));
     let review: Vec<u32> = results
         .iter()
@@ -466,7 +210,7 @@ fn summary(
             "remaining_batches": remaining,
             "budget_reached": budget_stop.map(|b| serde_json::json!({"reason": b.why, "not_started": b.not_started, "cost": b.spent.cost, "tokens": b.spent.tokens})),
         });
-        println!("{v}");
+        writeln!(std::io::stdout().lock(), "{v}")?;
     } else {
         let s = ctx.style;
         let out = std::io::stdout();
@@ -654,16 +398,12 @@ fn dry_run(
 ) -> Result<Code> {
     let (state, _) = super::load_state(ws, plan)?;
     let kdir = ws.knowledge_dir();
-    let selected = select(
-        plan,
-        graph,
-        &state,
-        &kdir,
-        &RunArgs {
-            all: true,
-            ..args.clone()
-        },
-    )?;
+    let opts = Options {
+        all: true,
+        ..options(ws, args, args.batch_size.unwrap_or(ws.config.batch_size))
+    };
+    let selected = crate::run::execute::select(plan, graph, &state, &kdir, &opts)
+        .map_err(|e| bad_input(e.to_string()))?;
     let now = crate::clock::now();
     let (date, hhmm) = crate::clock::date_and_hhmm(now);
     let kshow = ws.show(&kdir);

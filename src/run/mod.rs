@@ -1,11 +1,14 @@
 //! Stage 3: running a plan. `scheduler` runs batches, `runner` runs one PART
 //! through its steps, `state` records what happened in `.expand/`.
 
+pub mod execute;
 pub mod runner;
 pub mod scheduler;
 pub mod state;
 
 use std::path::Path;
+
+pub use execute::{execute, Options, RunError, RunReport, Selection, Signal};
 
 use crate::plan::{Part, Status};
 use state::{PartStatus, PlanState};

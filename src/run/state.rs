@@ -165,6 +165,19 @@ pub enum StateError {
     },
 }
 
+impl StateError {
+    /// The way out: a damaged state is rebuilt from what is on disk.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            StateError::Corrupt { slug, .. } => Some(format!(
+                "`expand reset {slug} --rebuild-state` rebuilds it from the plan's ticks, \
+                 its drops and the files on disk (the damaged files are kept beside it)"
+            )),
+            StateError::Io { .. } => None,
+        }
+    }
+}
+
 impl PlanState {
     /// The snapshot's path, relative to the workspace.
     pub fn path(slug: &str) -> PathBuf {

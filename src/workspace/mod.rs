@@ -10,6 +10,11 @@ use anyhow::{Context, Result};
 use crate::config::{Config, FILE_NAME};
 use crate::error::{bad_input, with_hint, Code};
 
+/// A path as expand shows it in messages and records it: forward slashes.
+pub fn show(p: &Path) -> String {
+    p.to_string_lossy().replace('\\', "/")
+}
+
 pub struct Workspace {
     pub root: PathBuf,
     pub config: Config,

@@ -406,3 +406,36 @@ fn sigkill_at_random_moments_then_resume() {
         }
     }
 }
+
+/// Bug: `expand run x --all | head -1` on a finished plan exited 101 with a
+/// backtrace (`println!` panics on a closed pipe). A closed stdout is not
+/// an error, for any command.
+#[cfg(unix)]
+#[test]
+fn regression_a_closed_stdout_is_not_a_panic() {
+    let s = Sample::new();
+    assert_eq!(s.run(&["run", "sample-expansion", "--all"]).0, 0);
+    let bin = assert_cmd::cargo::cargo_bin("expand");
+    for args in [
+        "run sample-expansion --all",
+        "status",
+        "review batch 1 sample-expansion",
+        "validate",
+        "--json run sample-expansion --all",
+    ] {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                // The reader is gone before expand writes its first byte.
+                "{{ sleep 0.3; '{}' -C '{}' {args}; }} | true; echo \"status=${{PIPESTATUS[0]}}\"",
+                bin.display(),
+                s.path().display()
+            ))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stdout.contains("status=0"), "{args}: {stdout}{stderr}");
+        assert!(!stderr.contains("panicked"), "{args}: {stderr}");
+    }
+}
