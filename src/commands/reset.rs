@@ -61,11 +61,7 @@ pub fn run(ws: &Workspace, name: &str, parts: &[u32]) -> Result<Code> {
         "{}: {} PART(s) reset to pending: {}",
         shown.display(),
         chosen.len(),
-        chosen
-            .iter()
-            .map(|n| n.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        crate::report::numbers(&chosen)
     )?;
     Ok(Code::Ok)
 }
@@ -167,12 +163,7 @@ pub fn rebuild(ws: &Workspace, name: &str) -> Result<Code> {
     state
         .save(&ws.fs)
         .context("failed to save the rebuilt run state")?;
-    let list = |v: &[u32]| {
-        v.iter()
-            .map(|n| n.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let list = |v: &[u32]| crate::report::numbers(v);
     writeln!(
         std::io::stdout().lock(),
         "{}: run state rebuilt",

@@ -143,11 +143,7 @@ fn interrupted(ctx: &Ctx, plan: &Plan, signal: Signal, stopped: &[u32]) -> Resul
             serde_json::json!({"event": "interrupted", "plan": plan.slug, "signal": name, "parts": stopped})
         )?;
     }
-    let list = stopped
-        .iter()
-        .map(|n| n.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = crate::report::numbers(stopped);
     let mut err = std::io::stderr().lock();
     if stopped.is_empty() {
         let _ = writeln!(err, "stopped by {name}; no PART was running");
@@ -288,12 +284,7 @@ fn summary(
             )?;
         }
         if let Some(b) = budget_stop {
-            let list = b
-                .not_started
-                .iter()
-                .map(|n| n.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = crate::report::numbers(&b.not_started);
             writeln!(
                 out,
                 "{}",
@@ -315,11 +306,7 @@ fn summary(
             writeln!(out, "  expand review batch {} {}", r.batch, plan.slug)?;
         }
         if !review.is_empty() {
-            let list = review
-                .iter()
-                .map(|n| n.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = crate::report::numbers(&review);
             writeln!(
                 out,
                 "  PART {list} need{} review: read them, then `expand review part N {} --accept`, \

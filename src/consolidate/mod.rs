@@ -206,9 +206,8 @@ pub enum ConsolidateError {
     },
 }
 
-fn join(parts: &[u32]) -> String {
-    let v: Vec<String> = parts.iter().map(u32::to_string).collect();
-    v.join(", ")
+fn join(v: &[u32]) -> String {
+    crate::report::numbers(v)
 }
 
 fn failed_list(parts: &[FailedPart]) -> String {

@@ -82,3 +82,11 @@ impl Style {
     }
 }
 pub mod progress;
+
+/// PART (or batch) numbers as people read them in a message: `1, 3, 4`.
+pub fn numbers<'a>(ns: impl IntoIterator<Item = &'a u32>) -> String {
+    ns.into_iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -269,8 +269,5 @@ impl Reporter for BarReporter {
 }
 
 fn join(v: &[u32]) -> String {
-    v.iter()
-        .map(|n| n.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+    crate::report::numbers(v)
 }
