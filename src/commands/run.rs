@@ -276,12 +276,17 @@ fn summary(
             }
         }
         let Spent { tokens, cost } = state.spent();
-        if tokens > 0 {
-            writeln!(
+        // A cost is shown only when a price made one (none for offline or
+        // an unpriced model: not $0).
+        let priced = state.parts.values().any(|p| p.cost.is_some());
+        match (tokens, priced) {
+            (0, _) => {}
+            (t, true) => writeln!(
                 out,
-                "tokens: {tokens}  cost: {}",
+                "tokens: {t}  cost: {}",
                 crate::providers::cost::dollars(cost)
-            )?;
+            )?,
+            (t, false) => writeln!(out, "tokens: {t}  (no price for the model)")?,
         }
         if let Some(b) = budget_stop {
             let list = crate::report::numbers(&b.not_started);
@@ -355,6 +360,11 @@ fn summary(
                 "  expand run {}    (batch {b} of {})",
                 plan.slug,
                 graph.batches.len()
+            )?,
+            None if remaining.is_empty() && !review.is_empty() => writeln!(
+                out,
+                "  expand consolidate {}    (every PART has run; once those are accepted or run again)",
+                plan.slug
             )?,
             None if remaining.is_empty() => writeln!(
                 out,

@@ -83,11 +83,13 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
             }
             if ms > 0 {
                 line.push_str(&format!("  ({:.1} s of runner time", ms as f64 / 1000.0));
-                if tokens > 0 {
-                    line.push_str(&format!(
-                        ", {tokens} tokens, {}",
+                match (tokens, spent.iter().any(|(_, _, c)| c.is_some())) {
+                    (0, _) => {}
+                    (t, true) => line.push_str(&format!(
+                        ", {t} tokens, {}",
                         crate::providers::cost::dollars(cost)
-                    ));
+                    )),
+                    (t, false) => line.push_str(&format!(", {t} tokens")),
                 }
                 line.push(')');
             }

@@ -39,6 +39,7 @@ pub enum Event {
     BatchDone {
         batch: u32,
         done: usize,
+        needs_review: usize,
         failed: usize,
         wall_ms: u64,
     },
@@ -88,10 +89,11 @@ impl Reporter for JsonReporter {
             Event::BatchDone {
                 batch,
                 done,
+                needs_review,
                 failed,
                 wall_ms,
             } => {
-                json!({"event": "batch_done", "batch": batch, "done": done, "failed": failed, "wall_ms": wall_ms})
+                json!({"event": "batch_done", "batch": batch, "done": done, "needs_review": needs_review, "failed": failed, "wall_ms": wall_ms})
             }
         };
         let mut out = std::io::stdout().lock();
@@ -152,10 +154,11 @@ impl Reporter for LogReporter {
             Event::BatchDone {
                 batch,
                 done,
+                needs_review,
                 failed,
                 wall_ms,
             } => format!(
-                "batch {batch}: {done} done, {failed} failed in {:.1} s",
+                "batch {batch}: {done} done, {needs_review} need review, {failed} failed in {:.1} s",
                 wall_ms as f64 / 1000.0
             ),
         };

@@ -125,9 +125,11 @@ pub async fn run_batch(
     not_started.sort_unstable();
     let wall_ms = started.elapsed().as_millis() as u64;
     let failed = outcomes.iter().filter(|o| !o.ok).count();
+    let needs_review = outcomes.iter().filter(|o| o.needs_review).count();
     sh.reporter.event(Event::BatchDone {
         batch: batch.number,
-        done: outcomes.len() - failed,
+        done: outcomes.len() - failed - needs_review,
+        needs_review,
         failed,
         wall_ms,
     });

@@ -1,6 +1,7 @@
 mod audit;
 mod consolidate;
 mod hostile;
+mod outputs;
 mod parse_props;
 mod provider_runs;
 mod providers;
