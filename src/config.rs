@@ -111,6 +111,9 @@ pub struct Fetch {
     pub max_bytes: u64,
     pub timeout_s: u64,
     pub per_host: usize,
+    /// Fetch pages on loopback, private and link-local addresses too (an
+    /// intranet, tests). Off, only public addresses are fetched.
+    pub allow_private: bool,
 }
 
 impl Default for Fetch {
@@ -120,6 +123,7 @@ impl Default for Fetch {
             max_bytes: 2_000_000,
             timeout_s: 30,
             per_host: 2,
+            allow_private: false,
         }
     }
 }
@@ -383,6 +387,7 @@ pub const TEMPLATE: &str = r#"# expand.yaml: every key is optional; the values s
 #   max_bytes: 2000000
 #   timeout_s: 30
 #   per_host: 2
+#   allow_private: false        # true also fetches loopback/private/link-local addresses (intranets)
 
 # budget:
 #   max_cost: null              # stop starting PARTs past this many dollars (every run of a plan counts)
@@ -416,6 +421,8 @@ mod tests {
         std::fs::write(d.path().join(FILE_NAME), TEMPLATE).unwrap();
         let c = Config::load(d.path(), std::iter::empty()).unwrap();
         assert_eq!(c, Config::default());
+        // Safe unless asked: public pages only.
+        assert!(!c.fetch.allow_private);
         let env = vec![
             ("EXPAND_BATCH_SIZE".to_string(), "2".to_string()),
             ("EXPAND_WRITER__MODEL".to_string(), "m".to_string()),

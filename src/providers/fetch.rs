@@ -2,6 +2,10 @@
 //! requests at once per host, and HTML turned into markdown (main content
 //! only: `<main>` or `<article>` when present, chrome such as nav, header,
 //! footer, aside, scripts and styles removed). Responses are cached by `Http`.
+//!
+//! Page URLs come from search results and plan text, so they are untrusted:
+//! only public addresses are fetched unless `fetch.allow_private` is set
+//! (see `netguard`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,6 +27,8 @@ pub struct Fetcher {
     max_bytes: u64,
     timeout: Duration,
     per_host: usize,
+    /// `fetch.allow_private`: private addresses may be fetched too.
+    allow_private: bool,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
@@ -33,6 +39,7 @@ impl Fetcher {
             max_bytes: cfg.max_bytes.max(1024),
             timeout: Duration::from_secs(cfg.timeout_s.max(1)),
             per_host: cfg.per_host.max(1),
+            allow_private: cfg.allow_private,
             hosts: Mutex::new(HashMap::new()),
         }
     }
@@ -71,12 +78,15 @@ impl Fetcher {
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
-            let r = Request::get("fetch", parsed.as_str(), self.timeout)
+            let mut r = Request::get("fetch", parsed.as_str(), self.timeout)
                 .header(
                     "accept",
                     "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5",
                 )
                 .max_bytes(self.max_bytes);
+            if !self.allow_private {
+                r = r.public_only();
+            }
             self.http.send(&r).await?
         };
         let ctype = resp

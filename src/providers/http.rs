@@ -1,4 +1,4 @@
-//! HTTP shared by every network provider: one reqwest (rustls) client, a global
+//! HTTP shared by every network provider: reqwest (rustls) clients, a global
 //! concurrency cap, bounded retries with exponential backoff and jitter that
 //! honour `Retry-After`, and a response cache on disk (`.expand/cache/`) so a
 //! retry or a resumed run never repeats a request that was answered.
@@ -6,7 +6,12 @@
 //! Secrets travel only in headers marked secret or in bodies whose cache stand-in
 //! leaves them out; they are scrubbed from errors and cache files, and request
 //! logs show headers redacted and never show bodies.
+//!
+//! Two clients, one per kind of destination: configured `base_url`s, and
+//! untrusted URLs (public addresses only, checked at connect time and on
+//! every redirect hop; see `netguard`).
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +21,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use super::netguard::{self, NotPublic, PublicResolver};
 use super::ProviderError;
+
+/// Redirects followed at most, as reqwest's default policy.
+const MAX_REDIRECTS: usize = 10;
 
 /// Retry and concurrency knobs; tests shrink the backoff to milliseconds.
 #[derive(Clone, Debug)]
@@ -30,6 +39,10 @@ pub struct HttpOptions {
     pub max_retry_after: Duration,
     /// Requests in flight at once across every provider sharing this client.
     pub concurrency: usize,
+    /// Socket addresses a public-only request treats as public: for tests,
+    /// whose "public" servers run on loopback. Literal addresses only.
+    #[doc(hidden)]
+    pub treat_as_public: Vec<SocketAddr>,
 }
 
 impl Default for HttpOptions {
@@ -40,6 +53,7 @@ impl Default for HttpOptions {
             backoff_max: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(120),
             concurrency: 16,
+            treat_as_public: Vec::new(),
         }
     }
 }
@@ -111,6 +125,9 @@ pub struct Request {
     pub max_bytes: Option<u64>,
     /// Values scrubbed from errors and cached bodies.
     pub secrets: Vec<String>,
+    /// The URL is untrusted (a search result, plan text): only public
+    /// addresses are connected to, on the first request and every redirect.
+    pub public_only: bool,
 }
 
 impl std::fmt::Debug for Request {
@@ -137,6 +154,7 @@ impl Request {
             timeout,
             max_bytes: None,
             secrets: Vec::new(),
+            public_only: false,
         }
     }
 
@@ -178,8 +196,16 @@ impl Request {
         self
     }
 
-    /// sha256 of method, URL and body (or its stand-in); headers are left out,
-    /// so credentials never reach the key.
+    /// Connect to public addresses only (see `netguard`).
+    pub fn public_only(mut self) -> Request {
+        self.public_only = true;
+        self
+    }
+
+    /// sha256 of method, URL and body (or its stand-in), and of what limits
+    /// the answer; headers are left out, so credentials never reach the key.
+    /// A public-only request has its own entries, so a page cached while
+    /// private addresses were allowed is not served once they are not.
     pub fn cache_key(&self) -> String {
         let mut h = Sha256::new();
         h.update(self.method.as_str().as_bytes());
@@ -193,6 +219,9 @@ impl Request {
         }
         if let Some(m) = self.max_bytes {
             h.update(format!("\nmax_bytes={m}").as_bytes());
+        }
+        if self.public_only {
+            h.update(b"\npublic_only");
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -221,21 +250,68 @@ impl Response {
 
 /// The shared client. Clone the `Arc` to share the concurrency cap.
 pub struct Http {
-    client: reqwest::Client,
+    /// Configured base URLs.
+    trusted: reqwest::Client,
+    /// Untrusted URLs: public addresses only, at every connect and hop.
+    public: reqwest::Client,
     permits: Arc<Semaphore>,
     cache_dir: Option<PathBuf>,
     opts: HttpOptions,
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("more than {MAX_REDIRECTS} redirects")]
+struct TooManyRedirects;
+
+/// A redirect hop that an untrusted fetch may not follow, and where it led.
+#[derive(Debug, thiserror::Error)]
+#[error("a redirect to `{to}`: {why}")]
+struct PrivateHop {
+    to: String,
+    #[source]
+    why: NotPublic,
+}
+
+fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().user_agent(concat!("expand/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Every hop of an untrusted fetch is judged like its first URL; a literal
+/// address is connected to without the resolver, so it is judged here.
+fn public_policy(exempt: Vec<SocketAddr>) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            return attempt.error(TooManyRedirects);
+        }
+        match netguard::check_url(attempt.url(), &exempt) {
+            Ok(()) => attempt.follow(),
+            Err(why) => {
+                let to = attempt.url().to_string();
+                attempt.error(PrivateHop { to, why })
+            }
+        }
+    })
+}
+
 impl Http {
     /// `cache_dir` is usually `<workspace>/.expand/cache`; `None` disables the cache.
     pub fn new(cache_dir: Option<&Path>, opts: HttpOptions) -> Result<Http, ProviderError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("expand/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let build = |b: reqwest::ClientBuilder| {
+            b.build()
+                .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {e}")))
+        };
+        let trusted = build(builder())?;
+        // A proxy resolves names itself, where the resolver below cannot
+        // judge the address, so untrusted fetches connect directly.
+        let public = build(
+            builder()
+                .no_proxy()
+                .dns_resolver(Arc::new(PublicResolver))
+                .redirect(public_policy(opts.treat_as_public.clone())),
+        )?;
         Ok(Http {
-            client,
+            trusted,
+            public,
             permits: Arc::new(Semaphore::new(opts.concurrency.max(1))),
             cache_dir: cache_dir.map(Path::to_path_buf),
             opts,
@@ -244,6 +320,16 @@ impl Http {
 
     /// Send `req`, answering from the cache when it can, retrying what is retryable.
     pub async fn send(&self, req: &Request) -> Result<Response, ProviderError> {
+        if req.public_only {
+            // Before the cache too: a refused URL is refused however it was
+            // answered before.
+            let url = reqwest::Url::parse(&req.url).map_err(|e| ProviderError::BadResponse {
+                what: req.what.clone(),
+                message: format!("`{}` is not a URL: {e}", scrub(&req.url, &req.secrets)),
+            })?;
+            netguard::check_url(&url, &self.opts.treat_as_public)
+                .map_err(|e| refused(req, &e.to_string()))?;
+        }
         let cache_path = self.cache_dir.as_ref().map(|dir| {
             let key = req.cache_key();
             dir.join(&key[..2]).join(format!("{key}.json"))
@@ -255,7 +341,7 @@ impl Http {
             }
         }
         let mut attempt = 0;
-        loop {
+        let resp = loop {
             attempt += 1;
             let result = {
                 let _permit = self
@@ -266,12 +352,7 @@ impl Http {
                 self.once(req).await
             };
             match result {
-                Ok(resp) => {
-                    if let Some(path) = &cache_path {
-                        write_cache(path, &resp, &req.secrets);
-                    }
-                    return Ok(resp);
-                }
+                Ok(resp) => break resp,
                 Err(e) if e.retryable() && attempt < self.opts.max_attempts => {
                     let delay = self.delay(attempt, &e);
                     tracing::warn!(
@@ -289,7 +370,11 @@ impl Http {
                     return Err(e);
                 }
             }
+        };
+        if let Some(path) = &cache_path {
+            write_cache(path, &resp, &req.secrets);
         }
+        Ok(resp)
     }
 
     fn delay(&self, attempt: u32, e: &ProviderError) -> Duration {
@@ -309,6 +394,18 @@ impl Http {
         exp.mul_f64(0.5 + rand::thread_rng().gen::<f64>() * 0.5)
     }
 
+    fn client(&self, req: &Request) -> &reqwest::Client {
+        debug_assert!(
+            !req.public_only || req.secrets.is_empty(),
+            "untrusted URLs are fetched without credentials"
+        );
+        if req.public_only {
+            &self.public
+        } else {
+            &self.trusted
+        }
+    }
+
     async fn once(&self, req: &Request) -> Result<Response, ProviderError> {
         tracing::debug!(
             what = %req.what,
@@ -319,7 +416,7 @@ impl Http {
             "http request"
         );
         let mut rb = self
-            .client
+            .client(req)
             .request(req.method.clone(), &req.url)
             .timeout(req.timeout);
         for (k, v) in &req.headers {
@@ -382,12 +479,36 @@ impl Http {
     }
 }
 
+/// The error for a URL an untrusted request may not reach, `why` saying
+/// which address or hop it was.
+fn refused(req: &Request, why: &str) -> ProviderError {
+    ProviderError::Refused {
+        what: req.what.clone(),
+        message: format!(
+            "{}; set fetch.allow_private: true to fetch private addresses",
+            scrub(why, &req.secrets)
+        ),
+    }
+}
+
 fn map_reqwest(req: &Request, e: reqwest::Error) -> ProviderError {
     if e.is_timeout() {
         return ProviderError::Timeout {
             what: req.what.clone(),
             secs: req.timeout.as_secs_f64().ceil() as u64,
         };
+    }
+    // A refusal by the resolver or a redirect policy arrives as the source
+    // of reqwest's error; it is final, not a network fault to retry.
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        if let Some(hop) = s.downcast_ref::<PrivateHop>() {
+            return refused(req, &hop.to_string());
+        }
+        if let Some(np) = s.downcast_ref::<NotPublic>() {
+            return refused(req, &np.to_string());
+        }
+        source = s.source();
     }
     // reqwest's own message is terse; the source chain says what really failed.
     let e = e.without_url();
@@ -462,6 +583,26 @@ mod tests {
         assert_eq!(c.cache_key(), d.cache_key());
         assert_ne!(a.cache_key(), c.cache_key());
         assert!(!format!("{a:?}").contains("k1"));
+    }
+
+    #[tokio::test]
+    async fn the_public_client_connects_to_public_addresses_only() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let http = Http::new(None, HttpOptions::default()).unwrap();
+        // `once` skips the URL check `send` makes first, so a refusal here
+        // comes from the resolver, when the connection is made.
+        let url = format!("http://localhost:{port}/");
+        let req = Request::get("fetch", &url, Duration::from_secs(2)).public_only();
+        let e = http.once(&req).await.unwrap_err();
+        assert!(
+            matches!(e, ProviderError::Refused { .. })
+                && e.to_string().contains("resolves to no public address"),
+            "{e:?}"
+        );
+        assert!(!e.retryable());
+        let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+        assert!(accepted.is_err(), "nothing connected");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod command;
 pub mod cost;
 pub mod fetch;
 pub mod http;
+pub mod netguard;
 pub mod offline;
 pub mod openai;
 pub mod prompt;
@@ -182,6 +183,10 @@ pub enum ProviderError {
     Config(String),
     #[error("budget reached: {0}")]
     Budget(String),
+    /// A request expand will not make: an untrusted URL that is not public.
+    /// Never retried.
+    #[error("{what} refused: {message}")]
+    Refused { what: String, message: String },
 }
 
 impl ProviderError {

@@ -3,6 +3,7 @@ mod consolidate;
 mod hostile;
 mod parse_props;
 mod provider_runs;
+mod provider_safety;
 mod providers;
 mod review;
 mod review_util;

@@ -1,0 +1,276 @@
+//! The safety of network providers, on loopback servers: untrusted page URLs
+//! reach public addresses only (SSRF).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use expand::config;
+use expand::providers::fetch::Fetcher;
+use expand::providers::http::{Http, HttpOptions};
+use expand::providers::{Fetch, ProviderError};
+use wiremock::matchers::{any, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::provider_runs::{
+    log, prompt_of, run, state, upstream, workspace_full, Behaviour, WriterKind, SLUG,
+};
+use crate::util::Ws;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+fn http_with(cache: Option<&Path>, opts: HttpOptions) -> Arc<Http> {
+    Arc::new(
+        Http::new(
+            cache,
+            HttpOptions {
+                backoff_base: Duration::from_millis(5),
+                backoff_max: Duration::from_millis(40),
+                ..opts
+            },
+        )
+        .unwrap(),
+    )
+}
+
+fn http(cache: Option<&Path>) -> Arc<Http> {
+    http_with(cache, HttpOptions::default())
+}
+
+async fn count(server: &MockServer) -> usize {
+    server.received_requests().await.unwrap().len()
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect()
+}
+
+/// Every cache file of a workspace, concatenated.
+fn cache_text(ws: &Ws) -> String {
+    files_under(&ws.path().join(".expand/cache"))
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect()
+}
+
+fn refused(e: &ProviderError) -> bool {
+    matches!(e, ProviderError::Refused { .. }) && !e.retryable()
+}
+
+// ---------- 13: untrusted URLs reach public addresses only ----------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssrf_private_page_urls_are_fetched_only_with_allow_private() {
+    for allow in [false, true] {
+        let server = upstream(WriterKind::OpenAi, Behaviour::default()).await;
+        // Plan text names a page as well as the search results.
+        Mock::given(path("/doc/from-plan"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw("<main><p>PLAN-DOC body text.</p></main>", "text/html"),
+            )
+            .mount(&server)
+            .await;
+        let ws = workspace_full(&server, WriterKind::OpenAi, &[&[1, 2]], "", 30, allow);
+        let plan = String::from_utf8(ws.read(&format!("plans/{SLUG}.md"))).unwrap();
+        let plan = plan.replacen(
+            "- [ ] Scrape top 2 results\n",
+            &format!(
+                "- [ ] Scrape top 2 results\n- [ ] Scrape: {}/doc/from-plan\n",
+                server.uri()
+            ),
+            1,
+        );
+        ws.write(&format!("plans/{SLUG}.md"), plan);
+        let out = run(&ws, &["run", SLUG, "--all"]).code(0);
+        let l = log(&server).await;
+        // `log` files every request that is neither a search nor a
+        // `/page/` as the writer's; the plan's page is a GET.
+        let prompts: String = l
+            .writer
+            .iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .map(prompt_of)
+            .collect();
+        let plan_page = l
+            .writer
+            .iter()
+            .filter(|r| r.method.as_str() == "GET")
+            .count();
+        let cache = cache_text(&ws);
+        if allow {
+            assert_eq!(l.fetch.len(), 4, "2 results per PART");
+            assert_eq!(plan_page, 1, "and the plan's page");
+            for text in ["PLAN-DOC", "PAGE-alpha-1", "PAGE-bravo-2"] {
+                assert!(prompts.contains(&format!("{text} body text.")), "{text}");
+                assert!(cache.contains(&format!("{text} body text.")), "{text}");
+            }
+        } else {
+            // Not fetched, so in no prompt and no cache entry; the PARTs
+            // still complete (a page that cannot be fetched is a gap).
+            assert!(l.fetch.is_empty() && plan_page == 0, "{:?}", l.fetch);
+            assert!(
+                !prompts.contains("PAGE-") && !prompts.contains("PLAN-DOC"),
+                "{prompts}"
+            );
+            assert!(
+                !cache.contains("PAGE-") && !cache.contains("PLAN-DOC"),
+                "{cache}"
+            );
+            assert!(
+                out.stderr.contains("127.0.0.1 is a loopback address")
+                    && out.stderr.contains("fetch.allow_private: true"),
+                "{}",
+                out.stderr
+            );
+            assert!(out.stderr.contains("/doc/from-plan"), "{}", out.stderr);
+        }
+        assert_eq!(state(&ws)["parts"]["1"]["status"], "done");
+    }
+}
+
+#[tokio::test]
+async fn ssrf_literal_and_local_hosts_are_refused_before_connecting() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_raw("<p>inside</p>", "text/html"))
+        .mount(&server)
+        .await;
+    let port = server.address().port();
+    let f = Fetcher::new(&config::Fetch::default(), http(None)).with_timeout(TIMEOUT);
+    let mut urls: Vec<String> = [
+        "127.0.0.1",
+        "localhost",
+        "LocalHost.",
+        "app.localhost",
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:7f00:1]",
+        "2130706433",
+        "0x7f.0.0.1",
+        "0177.0.0.1",
+        "127.1",
+        "0.0.0.0",
+    ]
+    .iter()
+    .map(|h| format!("http://{h}:{port}/a"))
+    .collect();
+    // Cloud metadata and private networks: refused without a connection
+    // attempt (which would hang here until the timeout).
+    urls.extend(
+        [
+            "http://169.254.169.254/latest/meta-data/iam/",
+            "http://[fd00:ec2::254]/latest/meta-data/",
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "http://100.100.100.200/latest/meta-data/",
+            "http://10.0.0.1/",
+            "http://172.16.5.4/",
+            "http://192.168.1.1/admin",
+            "http://[fe80::1]/",
+            "http://printer.local/",
+            "http://intranet/",
+        ]
+        .map(String::from),
+    );
+    let t = Instant::now();
+    for u in &urls {
+        let e = f.fetch(u).await.unwrap_err();
+        assert!(refused(&e), "{u}: {e:?}");
+        assert!(e.to_string().contains("fetch.allow_private"), "{u}: {e}");
+    }
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(count(&server).await, 0, "nothing reached the server");
+}
+
+#[tokio::test]
+async fn ssrf_a_redirect_to_a_private_address_is_refused() {
+    let inside = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw("<p>INTERNAL-SECRET</p>", "text/html"),
+        )
+        .mount(&inside)
+        .await;
+    let port = inside.address().port();
+    // `outside` plays a public site: the client treats its address as public.
+    let outside = MockServer::start().await;
+    let redirect = |status: u16, to: String| {
+        ResponseTemplate::new(status).insert_header("location", to.as_str())
+    };
+    for (p, status, to) in [
+        ("/to-ip", 302, format!("http://127.0.0.1:{port}/admin")),
+        ("/to-name", 301, format!("http://localhost:{port}/admin")),
+        (
+            "/to-mapped",
+            307,
+            format!("http://[::ffff:127.0.0.1]:{port}/admin"),
+        ),
+        (
+            "/to-metadata",
+            302,
+            "http://169.254.169.254/latest/meta-data/".into(),
+        ),
+        ("/to-self", 302, format!("{}/page", outside.uri())),
+    ] {
+        Mock::given(path(p))
+            .respond_with(redirect(status, to))
+            .mount(&outside)
+            .await;
+    }
+    Mock::given(path("/page"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw("<main><p>PUBLIC-PAGE</p></main>", "text/html"),
+        )
+        .mount(&outside)
+        .await;
+    let cache = tempfile::tempdir().unwrap();
+    let h = http_with(
+        Some(cache.path()),
+        HttpOptions {
+            treat_as_public: vec![*outside.address()],
+            ..HttpOptions::default()
+        },
+    );
+    let f = Fetcher::new(&config::Fetch::default(), h).with_timeout(TIMEOUT);
+    let t = Instant::now();
+    for (p, hop) in [
+        (
+            "/to-ip",
+            format!("a redirect to `http://127.0.0.1:{port}/admin`"),
+        ),
+        (
+            "/to-name",
+            format!("a redirect to `http://localhost:{port}/admin`"),
+        ),
+        (
+            "/to-mapped",
+            "::ffff:127.0.0.1 is a loopback address".into(),
+        ),
+        (
+            "/to-metadata",
+            "169.254.169.254 is a link-local address".into(),
+        ),
+    ] {
+        let e = f.fetch(&format!("{}{p}", outside.uri())).await.unwrap_err();
+        assert!(refused(&e), "{p}: {e:?}");
+        assert!(e.to_string().contains(&hop), "{p}: {e}");
+    }
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(count(&inside).await, 0, "no hop reached the private server");
+    // A redirect that stays public is followed.
+    let page = f
+        .fetch(&format!("{}/to-self", outside.uri()))
+        .await
+        .unwrap();
+    assert!(page.markdown.contains("PUBLIC-PAGE"), "{}", page.markdown);
+    let files = files_under(cache.path());
+    assert_eq!(files.len(), 1, "only the public page is cached");
+    assert!(!std::fs::read_to_string(&files[0])
+        .unwrap()
+        .contains("INTERNAL-SECRET"));
+}
