@@ -5,11 +5,13 @@
 //!
 //! Secrets travel only in headers marked secret or in bodies whose cache stand-in
 //! leaves them out; they are scrubbed from errors and cache files, and request
-//! logs show headers redacted and never show bodies.
+//! logs show headers redacted and never show bodies. A request that carries a
+//! secret never follows a redirect to another origin.
 //!
-//! Two clients, one per kind of destination: configured `base_url`s, and
-//! untrusted URLs (public addresses only, checked at connect time and on
-//! every redirect hop; see `netguard`).
+//! Three clients, one per kind of destination: configured `base_url`s without
+//! credentials (ordinary redirects), configured `base_url`s with credentials
+//! (same-origin redirects only), and untrusted URLs (public addresses only,
+//! checked at connect time and on every redirect hop; see `netguard`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -123,7 +125,8 @@ pub struct Request {
     pub timeout: Duration,
     /// Stop reading the body past this many bytes (the response is kept, truncated).
     pub max_bytes: Option<u64>,
-    /// Values scrubbed from errors and cached bodies.
+    /// Values scrubbed from errors and cached bodies. A request with any
+    /// never follows a redirect to another origin.
     pub secrets: Vec<String>,
     /// The URL is untrusted (a search result, plan text): only public
     /// addresses are connected to, on the first request and every redirect.
@@ -250,13 +253,22 @@ impl Response {
 
 /// The shared client. Clone the `Arc` to share the concurrency cap.
 pub struct Http {
-    /// Configured base URLs.
+    /// Configured base URLs, no credentials: redirects as usual.
     trusted: reqwest::Client,
+    /// Configured base URLs with a credential: same-origin redirects only.
+    credentialed: reqwest::Client,
     /// Untrusted URLs: public addresses only, at every connect and hop.
     public: reqwest::Client,
     permits: Arc<Semaphore>,
     cache_dir: Option<PathBuf>,
     opts: HttpOptions,
+}
+
+/// A redirect that a credentialed request refuses to follow.
+#[derive(Debug, thiserror::Error)]
+#[error("the server redirected to another origin ({to}), and a request carrying credentials never follows one")]
+struct CrossOrigin {
+    to: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -274,6 +286,25 @@ struct PrivateHop {
 
 fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder().user_agent(concat!("expand/", env!("CARGO_PKG_VERSION")))
+}
+
+/// A credential is for the origin it was configured with (scheme, host,
+/// port): a redirect elsewhere is an error, not a request without it, so a
+/// moved API is noticed rather than silently answered by someone else.
+fn same_origin_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            return attempt.error(TooManyRedirects);
+        }
+        let first = attempt.previous().first().map(|u| u.origin());
+        let next = attempt.url().origin();
+        if first.as_ref() == Some(&next) {
+            attempt.follow()
+        } else {
+            let to = next.ascii_serialization();
+            attempt.error(CrossOrigin { to })
+        }
+    })
 }
 
 /// Every hop of an untrusted fetch is judged like its first URL; a literal
@@ -301,6 +332,7 @@ impl Http {
                 .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {e}")))
         };
         let trusted = build(builder())?;
+        let credentialed = build(builder().redirect(same_origin_policy()))?;
         // A proxy resolves names itself, where the resolver below cannot
         // judge the address, so untrusted fetches connect directly.
         let public = build(
@@ -311,6 +343,7 @@ impl Http {
         )?;
         Ok(Http {
             trusted,
+            credentialed,
             public,
             permits: Arc::new(Semaphore::new(opts.concurrency.max(1))),
             cache_dir: cache_dir.map(Path::to_path_buf),
@@ -401,6 +434,8 @@ impl Http {
         );
         if req.public_only {
             &self.public
+        } else if !req.secrets.is_empty() {
+            &self.credentialed
         } else {
             &self.trusted
         }
@@ -507,6 +542,15 @@ fn map_reqwest(req: &Request, e: reqwest::Error) -> ProviderError {
         }
         if let Some(np) = s.downcast_ref::<NotPublic>() {
             return refused(req, &np.to_string());
+        }
+        if let Some(co) = s.downcast_ref::<CrossOrigin>() {
+            return ProviderError::Refused {
+                what: req.what.clone(),
+                message: scrub(
+                    &format!("{co}; set the base_url to the address that answers"),
+                    &req.secrets,
+                ),
+            };
         }
         source = s.source();
     }

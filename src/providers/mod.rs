@@ -183,8 +183,8 @@ pub enum ProviderError {
     Config(String),
     #[error("budget reached: {0}")]
     Budget(String),
-    /// A request expand will not make: an untrusted URL that is not public.
-    /// Never retried.
+    /// A request expand will not make: an untrusted URL that is not public,
+    /// a credential redirected to another origin. Never retried.
     #[error("{what} refused: {message}")]
     Refused { what: String, message: String },
 }

@@ -1,15 +1,21 @@
 //! The safety of network providers, on loopback servers: untrusted page URLs
-//! reach public addresses only (SSRF).
+//! reach public addresses only (SSRF), credentials never follow a redirect to
+//! another origin.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use expand::config;
+use expand::providers::anthropic::Anthropic;
+use expand::providers::brave::Brave;
 use expand::providers::fetch::Fetcher;
 use expand::providers::http::{Http, HttpOptions};
-use expand::providers::{Fetch, ProviderError};
-use wiremock::matchers::{any, path};
+use expand::providers::openai::OpenAi;
+use expand::providers::tavily::Tavily;
+use expand::providers::{Fetch, ProviderError, Search, SectionBrief, WriteRequest, Writer};
+use serde_json::json;
+use wiremock::matchers::{any, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::provider_runs::{
@@ -35,6 +41,43 @@ fn http_with(cache: Option<&Path>, opts: HttpOptions) -> Arc<Http> {
 
 fn http(cache: Option<&Path>) -> Arc<Http> {
     http_with(cache, HttpOptions::default())
+}
+
+fn request(prompt: &str) -> WriteRequest {
+    WriteRequest {
+        plan_title: "Plan".into(),
+        part: 1,
+        title: "Args".into(),
+        target: "cli/01-args.md".into(),
+        part_text: "### PART 1: Args\n".into(),
+        sections: vec![SectionBrief {
+            title: "Clap".into(),
+            expected_lines: None,
+            brief: vec![],
+        }],
+        expected_lines: None,
+        evidence: vec![],
+        prompt: prompt.into(),
+    }
+}
+
+fn writer_cfg(kind: &str, base: String, key_env: Option<&str>) -> config::Writer {
+    config::Writer {
+        kind: kind.into(),
+        base_url: Some(base),
+        model: Some("test-model".into()),
+        api_key_env: key_env.map(str::to_string),
+        ..config::Writer::default()
+    }
+}
+
+fn search_cfg(kind: &str, base: String, key_env: Option<&str>) -> config::Search {
+    config::Search {
+        kind: kind.into(),
+        base_url: Some(base),
+        api_key_env: key_env.map(str::to_string),
+        ..config::Search::default()
+    }
 }
 
 async fn count(server: &MockServer) -> usize {
@@ -273,4 +316,79 @@ async fn ssrf_a_redirect_to_a_private_address_is_refused() {
     assert!(!std::fs::read_to_string(&files[0])
         .unwrap()
         .contains("INTERNAL-SECRET"));
+}
+
+// ---------- 14: credentials stay with their origin ----------
+
+#[tokio::test]
+async fn credentials_never_follow_a_redirect_to_another_origin() {
+    const KEY: &str = "sk-redirect-7c1d9e2f4a6b";
+    std::env::set_var("EXPAND_IT_REDIRECT_KEY", KEY);
+    let key = Some("EXPAND_IT_REDIRECT_KEY");
+    let elsewhere = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .mount(&elsewhere)
+        .await;
+    let api = MockServer::start().await;
+    let to = elsewhere.uri();
+    Mock::given(any())
+        .respond_with(move |req: &wiremock::Request| {
+            ResponseTemplate::new(307).insert_header("location", format!("{to}{}", req.url.path()))
+        })
+        .mount(&api)
+        .await;
+    let h = http(None);
+    let anthropic = Anthropic::new(&writer_cfg("anthropic", api.uri(), key), h.clone())
+        .unwrap()
+        .with_timeout(TIMEOUT);
+    let openai = OpenAi::new(
+        &writer_cfg("openai", format!("{}/v1", api.uri()), key),
+        h.clone(),
+    )
+    .unwrap()
+    .with_timeout(TIMEOUT);
+    let brave = Brave::new(&search_cfg("brave", api.uri(), key), h.clone())
+        .unwrap()
+        .with_timeout(TIMEOUT);
+    let tavily = Tavily::new(&search_cfg("tavily", api.uri(), key), h.clone())
+        .unwrap()
+        .with_timeout(TIMEOUT);
+    let errors = vec![
+        anthropic.write(&request("p")).await.unwrap_err(),
+        openai.write(&request("p")).await.unwrap_err(),
+        brave.search("q", 3).await.unwrap_err(),
+        tavily.search("q", 3).await.unwrap_err(),
+    ];
+    for e in &errors {
+        assert!(refused(e), "{e:?}");
+        let shown = format!("{e} {e:?}");
+        assert!(shown.contains("another origin"), "{shown}");
+        assert!(!shown.contains(KEY), "{shown}");
+    }
+    assert_eq!(count(&api).await, 4, "one request each, none retried");
+    assert!(
+        elsewhere.received_requests().await.unwrap().is_empty(),
+        "x-api-key, authorization, x-subscription-token and Tavily's body key all stayed home"
+    );
+
+    // A redirect within the origin is followed, with the credential.
+    let moved = MockServer::start().await;
+    Mock::given(path("/v1/messages"))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", "/v2/messages"))
+        .mount(&moved)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/messages"))
+        .and(header("x-api-key", KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "content": [{"type": "text", "text": "# moved"}],
+            "usage": {"input_tokens": 1, "output_tokens": 1}})))
+        .expect(1)
+        .mount(&moved)
+        .await;
+    let a = Anthropic::new(&writer_cfg("anthropic", moved.uri(), key), h)
+        .unwrap()
+        .with_timeout(TIMEOUT);
+    assert_eq!(a.write(&request("p")).await.unwrap().text, "# moved");
 }
