@@ -4,9 +4,9 @@
 //! retry or a resumed run never repeats a request that was answered.
 //!
 //! Secrets travel only in headers marked secret or in bodies whose cache stand-in
-//! leaves them out; they are scrubbed from errors and cache files, and request
-//! logs show headers redacted and never show bodies. A request that carries a
-//! secret never follows a redirect to another origin.
+//! leaves them out; they are scrubbed from errors, answers and cache files, and
+//! request logs show headers redacted and never show bodies. A request that
+//! carries a secret never follows a redirect to another origin.
 //!
 //! Three clients, one per kind of destination: configured `base_url`s without
 //! credentials (ordinary redirects), configured `base_url`s with credentials
@@ -24,8 +24,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use super::netguard::{self, NotPublic, PublicResolver};
+pub use super::scrub::scrub;
 use super::ProviderError;
 
+/// How much of an error answer an error message shows.
+const ERROR_SNIPPET_CHARS: usize = 300;
 /// Redirects followed at most, as reqwest's default policy.
 const MAX_REDIRECTS: usize = 10;
 
@@ -89,18 +92,6 @@ pub fn redact_headers(headers: &[(String, String)]) -> String {
         .join(", ")
 }
 
-/// `text` with every occurrence of a secret value replaced by `[redacted]`.
-pub fn scrub(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    for s in secrets {
-        // Very short values would redact ordinary words; keys are never that short.
-        if s.len() >= 4 && out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "[redacted]");
-        }
-    }
-    out
-}
-
 /// Read an API key from the environment variable named in config.
 pub fn api_key(var: &str, setting: &str) -> Result<String, ProviderError> {
     match std::env::var(var) {
@@ -125,8 +116,8 @@ pub struct Request {
     pub timeout: Duration,
     /// Stop reading the body past this many bytes (the response is kept, truncated).
     pub max_bytes: Option<u64>,
-    /// Values scrubbed from errors and cached bodies. A request with any
-    /// never follows a redirect to another origin.
+    /// Values scrubbed from errors, answers and cached bodies. A request with
+    /// any never follows a redirect to another origin.
     pub secrets: Vec<String>,
     /// The URL is untrusted (a search result, plan text): only public
     /// addresses are connected to, on the first request and every redirect.
@@ -405,7 +396,7 @@ impl Http {
             }
         };
         if let Some(path) = &cache_path {
-            write_cache(path, &resp, &req.secrets);
+            write_cache(path, &resp);
         }
         Ok(resp)
     }
@@ -488,27 +479,27 @@ impl Http {
         let body = String::from_utf8_lossy(&body).into_owned();
         tracing::debug!(what = %req.what, status, bytes = body.len(), truncated, "http response");
         if !(200..300).contains(&status) {
-            let snippet: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-            let snippet: String = snippet.chars().take(300).collect();
+            // Scrub the whole body first: a key cut in two by the snippet's
+            // end would otherwise keep the part before the cut.
+            let clean = scrub(&body, &req.secrets);
+            let snippet: String = clean.split_whitespace().collect::<Vec<_>>().join(" ");
+            let snippet: String = snippet.chars().take(ERROR_SNIPPET_CHARS).collect();
             return Err(ProviderError::Http {
                 what: req.what.clone(),
                 status,
-                message: scrub(
-                    if snippet.is_empty() {
-                        "(empty body)"
-                    } else {
-                        &snippet
-                    },
-                    &req.secrets,
-                ),
+                message: if snippet.is_empty() {
+                    "(empty body)".to_string()
+                } else {
+                    snippet
+                },
                 retry_after,
             });
         }
         Ok(Response {
             status,
-            url,
+            url: scrub(&url, &req.secrets),
             content_type,
-            body,
+            body: scrub(&body, &req.secrets),
             truncated,
         })
     }
@@ -574,11 +565,10 @@ fn read_cache(path: &Path) -> Option<Response> {
     serde_json::from_str(&text).ok()
 }
 
-fn write_cache(path: &Path, resp: &Response, secrets: &[String]) {
-    let mut clean = resp.clone();
-    clean.url = scrub(&clean.url, secrets);
-    clean.body = scrub(&clean.body, secrets);
-    let bytes = serde_json::to_vec(&clean).expect("a response serializes");
+/// `resp` is already scrubbed (`once` scrubs every answer of a request with
+/// secrets).
+fn write_cache(path: &Path, resp: &Response) {
+    let bytes = serde_json::to_vec(resp).expect("a response serializes");
     if let Err(e) = crate::fsutil::atomic_write_unsynced(path, &bytes) {
         tracing::warn!("cannot write the cache entry `{}`: {e}", path.display());
     }
@@ -603,13 +593,6 @@ mod tests {
         );
         assert!(s.contains("accept: application/json"), "{s}");
         assert!(s.contains("Authorization: [redacted]"), "{s}");
-    }
-
-    #[test]
-    fn scrub_replaces_every_occurrence() {
-        let secrets = vec!["sk-secret-1".to_string(), "ab".to_string()];
-        let s = scrub("key sk-secret-1 and again sk-secret-1; ab stays", &secrets);
-        assert_eq!(s, "key [redacted] and again [redacted]; ab stays");
     }
 
     #[test]

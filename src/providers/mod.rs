@@ -13,6 +13,7 @@ pub mod netguard;
 pub mod offline;
 pub mod openai;
 pub mod prompt;
+pub mod scrub;
 pub mod searxng;
 pub mod tavily;
 

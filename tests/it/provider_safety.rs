@@ -1,11 +1,13 @@
 //! The safety of network providers, on loopback servers: untrusted page URLs
 //! reach public addresses only (SSRF), credentials never follow a redirect to
-//! another origin.
+//! another origin, keys echoed back in any shape are scrubbed before anything
+//! is cut or shown.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use expand::config;
 use expand::providers::anthropic::Anthropic;
 use expand::providers::brave::Brave;
@@ -19,7 +21,7 @@ use wiremock::matchers::{any, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::provider_runs::{
-    log, prompt_of, run, state, upstream, workspace_full, Behaviour, WriterKind, SLUG,
+    log, prompt_of, run, state, upstream, workspace_full, Behaviour, WriterKind, CANARY, SLUG,
 };
 use crate::util::Ws;
 
@@ -391,4 +393,147 @@ async fn credentials_never_follow_a_redirect_to_another_origin() {
         .unwrap()
         .with_timeout(TIMEOUT);
     assert_eq!(a.write(&request("p")).await.unwrap().text, "# moved");
+}
+
+// ---------- 15: no 8 characters of a key in any output ----------
+
+/// Does `text` hold 8 consecutive characters of `key`: as they are, in any
+/// case, behind `\u`/percent escapes, or inside base64?
+fn leaks(text: &str, key: &str) -> bool {
+    let mut decoded = String::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |from: usize, n: usize| {
+            text.get(from..from + n)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        };
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'u') && b.get(i + 2..i + 4) == Some(b"00") {
+            if let Some(c) = hex(i + 4, 2) {
+                decoded.push(c as char);
+                i += 6;
+                continue;
+            }
+        }
+        if b[i] == b'%' {
+            if let Some(c) = hex(i + 1, 2) {
+                decoded.push(c as char);
+                i += 3;
+                continue;
+            }
+        }
+        decoded.push(b[i] as char);
+        i += 1;
+    }
+    let lower = key.to_ascii_lowercase();
+    let folded = [text.to_ascii_lowercase(), decoded.to_ascii_lowercase()];
+    if lower.as_bytes().windows(8).any(|w| {
+        let w = std::str::from_utf8(w).unwrap();
+        folded.iter().any(|t| t.contains(w))
+    }) {
+        return true;
+    }
+    (0..3).any(|skip| {
+        let tail = &key.as_bytes()[skip..];
+        let enc =
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(&tail[..tail.len() / 3 * 3]);
+        enc.as_bytes()
+            .windows(8)
+            .any(|w| text.contains(std::str::from_utf8(w).unwrap()))
+    })
+}
+
+/// An error body that echoes `key` in every shape, the plain echo placed so
+/// that a 300-character cut falls after 19 of its characters.
+fn echo_body(key: &str) -> String {
+    let lead = "invalid api key ";
+    let pad = ".".repeat(300 - lead.len() - 19);
+    let escaped: String = key
+        .chars()
+        .map(|c| format!("\\u{:04x}", c as u32))
+        .collect();
+    let percent: String = key.bytes().map(|c| format!("%{c:02X}")).collect();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("user:{key}"));
+    format!(
+        "{lead}{pad}{key} upper {} escaped {escaped} percent {percent} basic {basic}",
+        key.to_uppercase()
+    )
+}
+
+#[tokio::test]
+async fn key_echoes_are_scrubbed_before_the_error_is_cut() {
+    const KEY: &str = "sk-echo-9f8e7d6c5b4a3921";
+    std::env::set_var("EXPAND_IT_ECHO_KEY", KEY);
+    let key = Some("EXPAND_IT_ECHO_KEY");
+    let server = MockServer::start().await;
+    let body = echo_body(KEY);
+    let shapes: Vec<(&str, String)> = vec![
+        ("cut", body.clone()),
+        (
+            "upper",
+            format!("{{\"error\": \"bad key {}\"}}", KEY.to_uppercase()),
+        ),
+        (
+            "escaped",
+            body[body.find(" escaped ").unwrap()..].to_string(),
+        ),
+        (
+            "percent",
+            body[body.find(" percent ").unwrap()..].to_string(),
+        ),
+        ("basic", body[body.find(" basic ").unwrap()..].to_string()),
+    ];
+    for (name, text) in &shapes {
+        Mock::given(path(format!("/{name}/v1/chat/completions")))
+            .respond_with(ResponseTemplate::new(401).set_body_string(text.clone()))
+            .mount(&server)
+            .await;
+    }
+    for (name, text) in &shapes {
+        assert!(leaks(text, KEY), "{name}: the test body echoes the key");
+        let w = OpenAi::new(
+            &writer_cfg("openai", format!("{}/{name}/v1", server.uri()), key),
+            http(None),
+        )
+        .unwrap()
+        .with_timeout(TIMEOUT);
+        let e = w.write(&request("p")).await.unwrap_err();
+        let shown = format!("{e} {e:?}");
+        assert!(!leaks(&shown, KEY), "{name}: {shown}");
+        assert!(shown.contains("[redact"), "{name}: {shown}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_echoed_key_reaches_no_output_state_or_file() {
+    let server = upstream(WriterKind::OpenAi, Behaviour::default()).await;
+    // Every writer call fails with the key echoed back in every shape.
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(401).set_body_string(echo_body(CANARY)))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let ws = workspace_full(&server, WriterKind::OpenAi, &[&[1, 2]], "", 30, true);
+    let mut outs = vec![run(&ws, &["-vv", "run", SLUG, "--all", "--keep-going"]).code(1)];
+    let st = state(&ws);
+    let err = st["parts"]["1"]["error"].as_str().unwrap().to_string();
+    assert!(err.contains("HTTP 401") && err.contains("[redact"), "{err}");
+    outs.push(run(&ws, &["status", SLUG]));
+    outs.push(run(&ws, &["--json", "status", SLUG]));
+    outs.push(run(&ws, &["review", "batch", "1", SLUG]));
+    outs.push(run(&ws, &["--json", "review", "batch", "1", SLUG]));
+    for o in &outs {
+        assert!(!leaks(&o.stdout, CANARY), "{}", o.stdout);
+        assert!(!leaks(&o.stderr, CANARY), "{}", o.stderr);
+    }
+    assert!(
+        outs[1].stdout.contains("HTTP 401"),
+        "status shows the error: {}",
+        outs[1].stdout
+    );
+    for f in files_under(ws.path()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        assert!(!leaks(&text, CANARY), "{}: {text}", f.display());
+    }
 }
