@@ -12,6 +12,10 @@
 //! credentials (ordinary redirects), configured `base_url`s with credentials
 //! (same-origin redirects only), and untrusted URLs (public addresses only,
 //! checked at connect time and on every redirect hop; see `netguard`).
+//!
+//! Every body is capped while it streams: an answer over the cap is an error
+//! (or, for a request that sets `max_bytes`, cut there), an error body is
+//! read to a few KB at most.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,6 +31,10 @@ use super::netguard::{self, NotPublic, PublicResolver};
 pub use super::scrub::scrub;
 use super::ProviderError;
 
+/// Default cap on an answer's body (`writer.max_bytes`).
+pub const DEFAULT_MAX_BODY: u64 = 4 * 1024 * 1024;
+/// How much of an error answer is read: enough for its message.
+const ERROR_BODY_MAX: usize = 4096;
 /// How much of an error answer an error message shows.
 const ERROR_SNIPPET_CHARS: usize = 300;
 /// Redirects followed at most, as reqwest's default policy.
@@ -44,6 +52,9 @@ pub struct HttpOptions {
     pub max_retry_after: Duration,
     /// Requests in flight at once across every provider sharing this client.
     pub concurrency: usize,
+    /// Cap on an answer's body when the request sets no `max_bytes`; a
+    /// larger answer is an error, never a truncated file.
+    pub max_body: u64,
     /// Socket addresses a public-only request treats as public: for tests,
     /// whose "public" servers run on loopback. Literal addresses only.
     #[doc(hidden)]
@@ -58,7 +69,18 @@ impl Default for HttpOptions {
             backoff_max: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(120),
             concurrency: 16,
+            max_body: DEFAULT_MAX_BODY,
             treat_as_public: Vec::new(),
+        }
+    }
+}
+
+impl HttpOptions {
+    /// The defaults with the body cap from `writer.max_bytes`.
+    pub fn for_config(cfg: &crate::config::Config) -> HttpOptions {
+        HttpOptions {
+            max_body: cfg.writer.max_bytes.max(1),
+            ..HttpOptions::default()
         }
     }
 }
@@ -114,7 +136,8 @@ pub struct Request {
     /// Stand-in for the body in the cache key, when the body holds a secret.
     pub cache_body: Option<String>,
     pub timeout: Duration,
-    /// Stop reading the body past this many bytes (the response is kept, truncated).
+    /// Keep at most this many bytes of the body and cut the rest (a page);
+    /// without it, a body over the client's `max_body` is an error.
     pub max_bytes: Option<u64>,
     /// Values scrubbed from errors, answers and cached bodies. A request with
     /// any never follows a redirect to another origin.
@@ -463,22 +486,47 @@ impl Http {
             header(reqwest::header::RETRY_AFTER).and_then(|s| s.trim().parse::<u64>().ok());
         let content_type = header(reqwest::header::CONTENT_TYPE);
         let url = resp.url().to_string();
+        let ok = (200..300).contains(&status);
+        // What may be read: an error's message, a page up to its size, or an
+        // answer up to the cap (past which it is refused, not cut).
+        let (limit, cut) = match (ok, req.max_bytes) {
+            (false, _) => (ERROR_BODY_MAX, true),
+            (true, Some(m)) => (usize::try_from(m).unwrap_or(usize::MAX), true),
+            (true, None) => (
+                usize::try_from(self.opts.max_body).unwrap_or(usize::MAX),
+                false,
+            ),
+        };
+        let too_large = || ProviderError::BadResponse {
+            what: req.what.clone(),
+            message: format!(
+                "the answer is larger than {limit} bytes (writer.max_bytes); \
+                 raise writer.max_bytes if such answers are expected"
+            ),
+        };
+        if !cut && resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
         let mut body: Vec<u8> = Vec::new();
         let mut truncated = false;
         while let Some(chunk) = resp.chunk().await.map_err(|e| map_reqwest(req, e))? {
-            if let Some(max) = req.max_bytes {
-                let room = (max as usize).saturating_sub(body.len());
-                if chunk.len() > room {
-                    body.extend_from_slice(&chunk[..room]);
-                    truncated = true;
-                    break;
+            let room = limit.saturating_sub(body.len());
+            if chunk.len() > room {
+                if !cut {
+                    return Err(too_large());
                 }
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
             }
             body.extend_from_slice(&chunk);
         }
+        // Dropping the response here closes the connection on whatever was
+        // not read.
+        drop(resp);
         let body = String::from_utf8_lossy(&body).into_owned();
         tracing::debug!(what = %req.what, status, bytes = body.len(), truncated, "http response");
-        if !(200..300).contains(&status) {
+        if !ok {
             // Scrub the whole body first: a key cut in two by the snippet's
             // end would otherwise keep the part before the cut.
             let clean = scrub(&body, &req.secrets);

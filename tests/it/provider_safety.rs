@@ -1,9 +1,11 @@
 //! The safety of network providers, on loopback servers: untrusted page URLs
 //! reach public addresses only (SSRF), credentials never follow a redirect to
 //! another origin, keys echoed back in any shape are scrubbed before anything
-//! is cut or shown.
+//! is cut or shown, and every body is capped while it streams.
 
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,17 +13,21 @@ use base64::Engine as _;
 use expand::config;
 use expand::providers::anthropic::Anthropic;
 use expand::providers::brave::Brave;
+use expand::providers::command::CommandWriter;
 use expand::providers::fetch::Fetcher;
 use expand::providers::http::{Http, HttpOptions};
 use expand::providers::openai::OpenAi;
+use expand::providers::searxng::Searxng;
 use expand::providers::tavily::Tavily;
 use expand::providers::{Fetch, ProviderError, Search, SectionBrief, WriteRequest, Writer};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{any, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::provider_runs::{
-    log, prompt_of, run, state, upstream, workspace_full, Behaviour, WriterKind, CANARY, SLUG,
+    log, prompt_of, run, run_env, state, target, upstream, workspace_full, Behaviour, WriterKind,
+    CANARY, SLUG,
 };
 use crate::util::Ws;
 
@@ -536,4 +542,185 @@ async fn an_echoed_key_reaches_no_output_state_or_file() {
         let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
         assert!(!leaks(&text, CANARY), "{}: {text}", f.display());
     }
+}
+
+// ---------- 16: every body is capped while it streams ----------
+
+/// A server that answers every request with `status` and a chunked body
+/// that never ends; the counter holds the bytes it managed to send.
+async fn endless(status: u16, ctype: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let total = Arc::clone(&sent);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let total = Arc::clone(&total);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 {status} Endless\r\ncontent-type: {ctype}\r\ntransfer-encoding: chunked\r\n\r\n"
+                );
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = format!("4000\r\n{}\r\n", "y".repeat(0x4000));
+                while sock.write_all(chunk.as_bytes()).await.is_ok() {
+                    total.fetch_add(chunk.len(), Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    (addr, sent)
+}
+
+#[tokio::test]
+async fn endless_bodies_are_cut_while_they_stream() {
+    // An error body: a few KB are read for the message, then the request
+    // fails as an HTTP error (reading it whole would end in the timeout).
+    let (addr, _) = endless(500, "text/plain").await;
+    let w = OpenAi::new(
+        &writer_cfg("openai", format!("http://{addr}/v1"), None),
+        http(None),
+    )
+    .unwrap()
+    .with_timeout(TIMEOUT);
+    let t = Instant::now();
+    let e = w.write(&request("p")).await.unwrap_err();
+    assert!(
+        matches!(e, ProviderError::Http { status: 500, .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().len() < 400, "{e}");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+
+    // An answer: over the cap is an error, not a truncated answer.
+    let (addr, _) = endless(200, "application/json").await;
+    let h = http_with(
+        None,
+        HttpOptions {
+            max_body: 256 * 1024,
+            ..HttpOptions::default()
+        },
+    );
+    let s = Searxng::new(&search_cfg("searxng", format!("http://{addr}"), None), h)
+        .with_timeout(TIMEOUT);
+    let e = s.search("q", 3).await.unwrap_err();
+    assert!(
+        matches!(e, ProviderError::BadResponse { .. })
+            && e.to_string()
+                .contains("larger than 262144 bytes (writer.max_bytes)"),
+        "{e:?}"
+    );
+    assert!(!e.retryable());
+
+    // A page: cut at fetch.max_bytes and kept.
+    let (addr, _) = endless(200, "text/plain").await;
+    let cfg = config::Fetch {
+        max_bytes: 100_000,
+        allow_private: true,
+        ..config::Fetch::default()
+    };
+    let f = Fetcher::new(&cfg, http(None)).with_timeout(TIMEOUT);
+    let page = f.fetch(&format!("http://{addr}/page")).await.unwrap();
+    assert_eq!(page.markdown.len(), 100_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_answer_over_max_bytes_fails_the_part_and_writes_nothing() {
+    let server = upstream(WriterKind::OpenAi, Behaviour::default()).await;
+    let huge = format!("# Big\n\n{}\n", "lorem ipsum ".repeat(200_000));
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "model": "mock-model",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": huge}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1}})))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let ws = workspace_full(&server, WriterKind::OpenAi, &[&[1, 2]], "", 30, true);
+    let out = run_env(
+        &ws,
+        &["run", SLUG, "--all", "--keep-going"],
+        &[("EXPAND_WRITER__MAX_BYTES", "1000000")],
+    )
+    .code(1);
+    assert!(
+        out.stdout
+            .contains("larger than 1000000 bytes (writer.max_bytes)"),
+        "{}",
+        out.stdout
+    );
+    let st = state(&ws);
+    for n in [1u32, 2] {
+        assert_eq!(st["parts"][n.to_string()]["status"], "failed", "PART {n}");
+        assert!(!ws.path().join("knowledge").join(target(n)).exists());
+    }
+    assert!(
+        !cache_text(&ws).contains("lorem ipsum lorem"),
+        "the answer is not cached"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_command_writer_past_max_bytes_is_killed_with_its_group() {
+    let d = tempfile::tempdir().unwrap();
+    let pidfile = d.path().join("helper.pid");
+    let script = d.path().join("agent.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nsleep 60 &\necho $! > '{}'\nexec yes\n",
+            pidfile.display()
+        ),
+    )
+    .unwrap();
+    let cfg = config::Writer {
+        kind: "command".into(),
+        command: Some(vec!["sh".into(), script.to_string_lossy().into_owned()]),
+        max_bytes: 1_000_000,
+        timeout_s: 30,
+        ..config::Writer::default()
+    };
+    let w = CommandWriter::new(&cfg).unwrap();
+    let t = Instant::now();
+    let e = w.write(&request("p")).await.unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert!(
+        e.to_string()
+            .contains("more than 1000000 bytes (writer.max_bytes) on stdout"),
+        "{e}"
+    );
+    // The helper it left in the background went with the group.
+    let pid = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
+    let dead = || match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // A killed process nobody has reaped yet is a zombie (`Z`).
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+    };
+    let until = Instant::now() + Duration::from_secs(3);
+    while !dead() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(dead(), "helper {pid} still runs");
 }
