@@ -17,6 +17,7 @@
 //! (or, for a request that sets `max_bytes`, cut there), an error body is
 //! read to a few KB at most.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -145,6 +146,9 @@ pub struct Request {
     /// The URL is untrusted (a search result, plan text): only public
     /// addresses are connected to, on the first request and every redirect.
     pub public_only: bool,
+    /// What the cache holds for this request when it is not the raw answer
+    /// (see `Http::send_then`); part of the cache key.
+    pub cache_tag: Option<&'static str>,
 }
 
 impl std::fmt::Debug for Request {
@@ -172,6 +176,7 @@ impl Request {
             max_bytes: None,
             secrets: Vec::new(),
             public_only: false,
+            cache_tag: None,
         }
     }
 
@@ -219,10 +224,16 @@ impl Request {
         self
     }
 
+    pub fn cache_tag(mut self, tag: &'static str) -> Request {
+        self.cache_tag = Some(tag);
+        self
+    }
+
     /// sha256 of method, URL and body (or its stand-in), and of what limits
-    /// the answer; headers are left out, so credentials never reach the key.
-    /// A public-only request has its own entries, so a page cached while
-    /// private addresses were allowed is not served once they are not.
+    /// and shapes the answer; headers are left out, so credentials never
+    /// reach the key. A public-only request has its own entries, so a page
+    /// cached while private addresses were allowed is not served once they
+    /// are not.
     pub fn cache_key(&self) -> String {
         let mut h = Sha256::new();
         h.update(self.method.as_str().as_bytes());
@@ -239,6 +250,9 @@ impl Request {
         }
         if self.public_only {
             h.update(b"\npublic_only");
+        }
+        if let Some(t) = self.cache_tag {
+            h.update(format!("\ntag={t}").as_bytes());
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -367,6 +381,23 @@ impl Http {
 
     /// Send `req`, answering from the cache when it can, retrying what is retryable.
     pub async fn send(&self, req: &Request) -> Result<Response, ProviderError> {
+        self.send_then(req, |resp| async move { Ok(resp) }).await
+    }
+
+    /// `send`, with `finish` turning a network answer into what is returned
+    /// and cached: the cache holds only answers `finish` accepted, in the
+    /// form it gave them, so an answer that cannot be used is never replayed
+    /// to a resumed run. Requests whose cached form is not the raw answer
+    /// set a `cache_tag`.
+    pub async fn send_then<F, Fut>(
+        &self,
+        req: &Request,
+        finish: F,
+    ) -> Result<Response, ProviderError>
+    where
+        F: FnOnce(Response) -> Fut,
+        Fut: Future<Output = Result<Response, ProviderError>>,
+    {
         if req.public_only {
             // Before the cache too: a refused URL is refused however it was
             // answered before.
@@ -418,6 +449,7 @@ impl Http {
                 }
             }
         };
+        let resp = finish(resp).await?;
         if let Some(path) = &cache_path {
             write_cache(path, &resp);
         }

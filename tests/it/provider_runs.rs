@@ -87,6 +87,8 @@ pub(crate) struct Behaviour {
     /// The writer answers 500 to every request for this PART.
     pub(crate) failing_part: Option<u32>,
     pub(crate) writer_delay: Duration,
+    /// The body of the page at `/page/<name>` instead of the usual one.
+    pub(crate) page: Option<fn(&str) -> String>,
 }
 
 /// One kind of fault a request's attempt meets.
@@ -241,10 +243,13 @@ pub(crate) async fn upstream(kind: WriterKind, b: Behaviour) -> MockServer {
         .and(path_regex("^/page/"))
         .respond_with(move |req: &Request| {
             let name = req.url.path().trim_start_matches("/page/").to_string();
-            let html = format!(
-                "<html><head><title>{name}</title></head><body><nav>NAV</nav>\
-                 <main><h1>{name}</h1><p>PAGE-{name} body text.</p></main></body></html>"
-            );
+            let html = match pb.page {
+                Some(page) => page(&name),
+                None => format!(
+                    "<html><head><title>{name}</title></head><body><nav>NAV</nav>\
+                     <main><h1>{name}</h1><p>PAGE-{name} body text.</p></main></body></html>"
+                ),
+            };
             let ok = ResponseTemplate::new(200).set_body_raw(html, "text/html; charset=utf-8");
             match &pb.faults {
                 Some(f) => f.respond(req, ok),

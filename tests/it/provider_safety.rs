@@ -1,7 +1,8 @@
 //! The safety of network providers, on loopback servers: untrusted page URLs
 //! reach public addresses only (SSRF), credentials never follow a redirect to
 //! another origin, keys echoed back in any shape are scrubbed before anything
-//! is cut or shown, and every body is capped while it streams.
+//! is cut or shown, every body is capped while it streams, and a page nested
+//! thousands deep converts (and is cached only once it has).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -723,4 +724,77 @@ async fn a_command_writer_past_max_bytes_is_killed_with_its_group() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(dead(), "helper {pid} still runs");
+}
+
+// ---------- 17: deep pages convert, and only converted pages are cached ----------
+
+/// 5,000 nested elements (about 55 KB) around the page's text.
+fn deep_page(name: &str) -> String {
+    format!(
+        "<html><head><title>{name}</title></head><body><main>{}<p>DEEP-{name} text.</p>{}</main></body></html>",
+        "<div>".repeat(5000),
+        "</div>".repeat(5000)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_nested_5000_deep_converts_and_its_part_completes() {
+    let server = upstream(
+        WriterKind::OpenAi,
+        Behaviour {
+            page: Some(deep_page),
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    assert!(deep_page("x").len() > 55_000);
+    let ws = workspace_full(&server, WriterKind::OpenAi, &[&[1, 2]], "", 30, true);
+    run(&ws, &["run", SLUG, "--all"]).code(0);
+    let st = state(&ws);
+    for n in [1, 2] {
+        assert_eq!(st["parts"][n.to_string()]["status"], "done", "PART {n}");
+    }
+    let l = log(&server).await;
+    let prompts: String = l.writer.iter().map(prompt_of).collect();
+    assert!(prompts.contains("DEEP-alpha-1 text."), "{prompts}");
+    // The cache holds the converted page, not the markup.
+    let cache = cache_text(&ws);
+    assert!(cache.contains("DEEP-alpha-1 text."));
+    assert!(!cache.contains("<div><div>"), "raw markup cached");
+}
+
+#[tokio::test]
+async fn only_pages_that_converted_are_cached() {
+    let server = MockServer::start().await;
+    Mock::given(path("/doc.pdf"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(vec![0u8; 64], "application/pdf"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/deep"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(deep_page("x"), "text/html"))
+        .mount(&server)
+        .await;
+    let cache = tempfile::tempdir().unwrap();
+    let cfg = config::Fetch {
+        allow_private: true,
+        ..config::Fetch::default()
+    };
+    let f = Fetcher::new(&cfg, http(Some(cache.path()))).with_timeout(TIMEOUT);
+    let pdf = format!("{}/doc.pdf", server.uri());
+    assert!(f.fetch(&pdf).await.is_err());
+    assert!(f.fetch(&pdf).await.is_err());
+    assert_eq!(count(&server).await, 2, "a page that failed is asked again");
+    assert!(files_under(cache.path()).is_empty(), "and never cached");
+
+    let deep = format!("{}/deep", server.uri());
+    let page = f.fetch(&deep).await.unwrap();
+    assert!(page.markdown.contains("DEEP-x text."), "{}", page.markdown);
+    assert_eq!(page.title.as_deref(), Some("x"));
+    // A resumed run reads the converted page from the cache.
+    let again = Fetcher::new(&cfg, http(Some(cache.path())))
+        .fetch(&deep)
+        .await
+        .unwrap();
+    assert_eq!(again.markdown, page.markdown);
+    assert_eq!(count(&server).await, 3);
 }
