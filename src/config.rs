@@ -64,6 +64,9 @@ pub struct Writer {
     pub timeout_s: u64,
     /// For `command`: the program and its arguments.
     pub command: Option<Vec<String>>,
+    /// Largest answer read from a writer (and any provider's API), in bytes;
+    /// a larger one fails the request. A command writer's stdout too.
+    pub max_bytes: u64,
 }
 
 impl Default for Writer {
@@ -77,6 +80,7 @@ impl Default for Writer {
             temperature: None,
             timeout_s: 600,
             command: None,
+            max_bytes: crate::providers::http::DEFAULT_MAX_BODY,
         }
     }
 }
@@ -111,6 +115,9 @@ pub struct Fetch {
     pub max_bytes: u64,
     pub timeout_s: u64,
     pub per_host: usize,
+    /// Fetch pages on loopback, private and link-local addresses too (an
+    /// intranet, tests). Off, only public addresses are fetched.
+    pub allow_private: bool,
 }
 
 impl Default for Fetch {
@@ -120,6 +127,7 @@ impl Default for Fetch {
             max_bytes: 2_000_000,
             timeout_s: 30,
             per_host: 2,
+            allow_private: false,
         }
     }
 }
@@ -370,6 +378,7 @@ pub const TEMPLATE: &str = r#"# expand.yaml: every key is optional; the values s
 #   temperature: 0.2
 #   timeout_s: 600
 #   command: ["my-agent", "--print"]   # for kind: command
+#   max_bytes: 4194304          # largest answer (or command stdout) accepted; more fails the request
 
 # search:
 #   kind: offline               # offline | searxng | brave | tavily
@@ -383,6 +392,7 @@ pub const TEMPLATE: &str = r#"# expand.yaml: every key is optional; the values s
 #   max_bytes: 2000000
 #   timeout_s: 30
 #   per_host: 2
+#   allow_private: false        # true also fetches loopback/private/link-local addresses (intranets)
 
 # budget:
 #   max_cost: null              # stop starting PARTs past this many dollars (every run of a plan counts)
@@ -416,6 +426,9 @@ mod tests {
         std::fs::write(d.path().join(FILE_NAME), TEMPLATE).unwrap();
         let c = Config::load(d.path(), std::iter::empty()).unwrap();
         assert_eq!(c, Config::default());
+        // Safe unless asked: public pages only, answers capped.
+        assert!(!c.fetch.allow_private);
+        assert_eq!(c.writer.max_bytes, 4 * 1024 * 1024);
         let env = vec![
             ("EXPAND_BATCH_SIZE".to_string(), "2".to_string()),
             ("EXPAND_WRITER__MODEL".to_string(), "m".to_string()),

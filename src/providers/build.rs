@@ -34,11 +34,11 @@ use crate::config::Config;
 pub const WRITER_KINDS: &[&str] = &["offline", "openai", "anthropic", "command"];
 pub const SEARCH_KINDS: &[&str] = &["offline", "searxng", "brave", "tavily"];
 
-/// One shared client (cache, concurrency cap) for every provider of a run.
-pub fn shared_http(cache_dir: &Path) -> Result<Arc<Http>, ProviderError> {
+/// One shared client (cache, concurrency cap, body cap) for every provider of a run.
+pub fn shared_http(cfg: &Config, cache_dir: &Path) -> Result<Arc<Http>, ProviderError> {
     Ok(Arc::new(Http::new(
         Some(cache_dir),
-        HttpOptions::default(),
+        HttpOptions::for_config(cfg),
     )?))
 }
 
@@ -47,7 +47,7 @@ pub fn network_writer(
     cfg: &Config,
     cache_dir: &Path,
 ) -> Result<Option<Arc<dyn Writer>>, ProviderError> {
-    network_writer_with(cfg, shared_http(cache_dir)?)
+    network_writer_with(cfg, shared_http(cfg, cache_dir)?)
 }
 
 /// The network search for `cfg.search.kind`, or `None` for `offline`.
@@ -55,12 +55,12 @@ pub fn network_search(
     cfg: &Config,
     cache_dir: &Path,
 ) -> Result<Option<Arc<dyn Search>>, ProviderError> {
-    network_search_with(cfg, shared_http(cache_dir)?)
+    network_search_with(cfg, shared_http(cfg, cache_dir)?)
 }
 
 /// The page fetcher (`fetch.enabled` is the caller's to check).
 pub fn fetcher(cfg: &Config, cache_dir: &Path) -> Result<Arc<dyn Fetch>, ProviderError> {
-    Ok(fetcher_with(cfg, shared_http(cache_dir)?))
+    Ok(fetcher_with(cfg, shared_http(cfg, cache_dir)?))
 }
 
 pub fn network_writer_with(
@@ -121,7 +121,8 @@ pub fn build(
     let bad = |e: ProviderError| crate::error::bad_input(e.to_string());
     let needs_index = cfg.writer.kind == "offline" || cfg.search.kind == "offline";
     let index = needs_index.then(|| Arc::new(knowledge_index(kb)));
-    let http = shared_http(cache_dir).map_err(|e| crate::error::environment(e.to_string()))?;
+    let http =
+        shared_http(&cfg, cache_dir).map_err(|e| crate::error::environment(e.to_string()))?;
     let writer: Arc<dyn Writer> = match network_writer_with(&cfg, Arc::clone(&http)).map_err(bad)? {
         Some(w) => w,
         None => Arc::new(OfflineWriter::new(Arc::clone(

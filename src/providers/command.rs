@@ -1,11 +1,13 @@
 //! Writer that runs an external agent command: the prompt goes to its stdin,
 //! the file content comes from its stdout, within a timeout. A non-zero exit
-//! fails with the tail of its stderr.
+//! fails with the tail of its stderr. Stdout is capped at `writer.max_bytes`
+//! (past it the command's process group is killed and the request fails) and
+//! only the tail of stderr is kept, so a runaway command cannot grow memory.
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::prompt::estimate_tokens;
 use super::{BoxFuture, ProviderError, Usage, WriteRequest, Writer, Written};
@@ -57,6 +59,15 @@ pub struct CommandWriter {
     argv: Vec<String>,
     model: String,
     timeout: Duration,
+    /// Most bytes of stdout accepted.
+    max_bytes: usize,
+}
+
+/// Why reading the command's output stopped early.
+enum Stop {
+    Io(String),
+    /// Stdout passed `max_bytes`.
+    TooLarge,
 }
 
 impl CommandWriter {
@@ -72,6 +83,7 @@ impl CommandWriter {
             argv,
             model,
             timeout: Duration::from_secs(cfg.timeout_s.max(1)),
+            max_bytes: usize::try_from(cfg.max_bytes.max(1)).unwrap_or(usize::MAX),
         })
     }
 
@@ -103,32 +115,42 @@ impl CommandWriter {
         let mut stdout = child.stdout.take().expect("stdout is piped");
         let mut stderr = child.stderr.take().expect("stderr is piped");
         let input = req.prompt.clone().into_bytes();
+        let max = self.max_bytes;
         let work = async {
             // Feed stdin while draining stdout/stderr, or a chatty child deadlocks.
             let feed = async move {
                 // A child that exits without reading its input is not our failure.
                 let _ = stdin.write_all(&input).await;
                 let _ = stdin.shutdown().await;
+                Ok::<_, Stop>(())
             };
-            let mut out = Vec::new();
-            let mut err = Vec::new();
-            let (_, o, e) = tokio::join!(
+            // The first to fail (stdout over its cap) ends the others.
+            let (_, out, err) = tokio::try_join!(
                 feed,
-                stdout.read_to_end(&mut out),
-                stderr.read_to_end(&mut err)
-            );
-            o.and(e).map_err(|e| e.to_string())?;
-            let status = child.wait().await.map_err(|e| e.to_string())?;
-            Ok::<_, String>((status, out, err))
+                read_capped(&mut stdout, max),
+                read_tail(&mut stderr, STDERR_TAIL)
+            )?;
+            let status = child.wait().await.map_err(|e| Stop::Io(e.to_string()))?;
+            Ok::<_, Stop>((status, out, err))
         };
         let (status, out, err) = match tokio::time::timeout(self.timeout, work).await {
             Ok(Ok(r)) => r,
-            Ok(Err(message)) => {
+            Ok(Err(Stop::Io(message))) => {
+                kill_group(pid);
                 return Err(ProviderError::Command {
                     program,
                     code: "i/o error".into(),
                     stderr_tail: message,
-                })
+                });
+            }
+            Ok(Err(Stop::TooLarge)) => {
+                kill_group(pid);
+                return Err(ProviderError::BadResponse {
+                    what: format!("writer command `{program}`"),
+                    message: format!(
+                        "it printed more than {max} bytes (writer.max_bytes) on stdout and was stopped"
+                    ),
+                });
             }
             Err(_) => {
                 kill_group(pid);
@@ -164,6 +186,44 @@ impl CommandWriter {
             text,
             model: self.model.clone(),
         })
+    }
+}
+
+/// All of `r`, or `Stop::TooLarge` as soon as it passes `max` bytes.
+async fn read_capped(r: &mut (impl AsyncRead + Unpin), max: usize) -> Result<Vec<u8>, Stop> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r
+            .read(&mut buf)
+            .await
+            .map_err(|e| Stop::Io(e.to_string()))?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if out.len() + n > max {
+            return Err(Stop::TooLarge);
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// The last bytes of `r` (at least `keep`, at most twice that), read to its end.
+async fn read_tail(r: &mut (impl AsyncRead + Unpin), keep: usize) -> Result<Vec<u8>, Stop> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 8 * 1024];
+    loop {
+        let n = r
+            .read(&mut buf)
+            .await
+            .map_err(|e| Stop::Io(e.to_string()))?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.len() > 2 * keep {
+            out.drain(..out.len() - keep);
+        }
     }
 }
 

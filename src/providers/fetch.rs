@@ -1,7 +1,14 @@
 //! Page fetch for the research step: timeout, size cap, at most `per_host`
 //! requests at once per host, and HTML turned into markdown (main content
 //! only: `<main>` or `<article>` when present, chrome such as nav, header,
-//! footer, aside, scripts and styles removed). Responses are cached by `Http`.
+//! footer, aside, scripts and styles removed).
+//!
+//! Page URLs come from search results and plan text, so they are untrusted:
+//! only public addresses are fetched unless `fetch.allow_private` is set
+//! (see `netguard`). A page is cached by `Http` once it has been converted,
+//! in its converted form, so a page that cannot be converted is never
+//! replayed to a resumed run. Nesting is bounded before conversion (see
+//! `nesting`), because the converter recurses once per level.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,8 +16,13 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use super::http::{Http, Request};
+use super::http::{Http, Request, Response};
 use super::{BoxFuture, Fetch, Page, ProviderError};
+
+/// The cached form of a fetched page: a `Page` as JSON. The version changes
+/// when conversion does, so older conversions are not replayed.
+const PAGE_TAG: &str = "page-markdown/1";
+const PAGE_CONTENT_TYPE: &str = "application/vnd.expand.page+json";
 
 /// Tags dropped with their content before conversion.
 const CHROME: &[&str] = &[
@@ -23,6 +35,8 @@ pub struct Fetcher {
     max_bytes: u64,
     timeout: Duration,
     per_host: usize,
+    /// `fetch.allow_private`: private addresses may be fetched too.
+    allow_private: bool,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
@@ -33,6 +47,7 @@ impl Fetcher {
             max_bytes: cfg.max_bytes.max(1024),
             timeout: Duration::from_secs(cfg.timeout_s.max(1)),
             per_host: cfg.per_host.max(1),
+            allow_private: cfg.allow_private,
             hosts: Mutex::new(HashMap::new()),
         }
     }
@@ -71,47 +86,71 @@ impl Fetcher {
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
-            let r = Request::get("fetch", parsed.as_str(), self.timeout)
+            let mut r = Request::get("fetch", parsed.as_str(), self.timeout)
                 .header(
                     "accept",
                     "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5",
                 )
-                .max_bytes(self.max_bytes);
-            self.http.send(&r).await?
+                .max_bytes(self.max_bytes)
+                .cache_tag(PAGE_TAG);
+            if !self.allow_private {
+                r = r.public_only();
+            }
+            self.http.send_then(&r, to_page).await?
         };
-        let ctype = resp
-            .content_type
-            .clone()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let looks_html =
-            ctype.contains("html") || (ctype.is_empty() && resp.body.trim_start().starts_with('<'));
-        if looks_html {
-            let body = resp.body;
-            let (title, markdown) = tokio::task::spawn_blocking(move || html_to_markdown(&body))
-                .await
-                .map_err(|e| ProviderError::BadResponse {
-                    what: "fetch".into(),
-                    message: format!("html conversion failed: {e}"),
-                })?;
-            return Ok(Page {
-                url: resp.url,
-                title,
-                markdown,
-            });
-        }
-        if ctype.starts_with("text/") || ctype.contains("json") || ctype.contains("markdown") {
-            return Ok(Page {
-                url: resp.url,
-                title: None,
-                markdown: resp.body,
-            });
-        }
-        Err(ProviderError::BadResponse {
+        serde_json::from_str(&resp.body).map_err(|e| ProviderError::BadResponse {
             what: "fetch".into(),
-            message: format!("`{url}` is `{ctype}`, not a page that can be read as text"),
+            message: format!("a cached page of `{url}` cannot be read: {e}"),
         })
     }
+}
+
+/// A fetched answer as the page it holds (JSON in the body, the form that is
+/// cached), or why it is not a page that can be read as text.
+async fn to_page(resp: Response) -> Result<Response, ProviderError> {
+    let ctype = resp
+        .content_type
+        .clone()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let looks_html =
+        ctype.contains("html") || (ctype.is_empty() && resp.body.trim_start().starts_with('<'));
+    let page = if looks_html {
+        let body = resp.body;
+        // A panic in the converter fails this page only.
+        let (title, markdown) = tokio::task::spawn_blocking(move || html_to_markdown(&body))
+            .await
+            .map_err(|e| ProviderError::BadResponse {
+                what: "fetch".into(),
+                message: format!("`{}`: html conversion failed: {e}", resp.url),
+            })?;
+        Page {
+            url: resp.url.clone(),
+            title,
+            markdown,
+        }
+    } else if ctype.starts_with("text/") || ctype.contains("json") || ctype.contains("markdown") {
+        Page {
+            url: resp.url.clone(),
+            title: None,
+            markdown: resp.body,
+        }
+    } else {
+        return Err(ProviderError::BadResponse {
+            what: "fetch".into(),
+            message: format!(
+                "`{}` is `{ctype}`, not a page that can be read as text",
+                resp.url
+            ),
+        });
+    };
+    Ok(Response {
+        status: resp.status,
+        url: resp.url,
+        content_type: Some(PAGE_CONTENT_TYPE.to_string()),
+        body: serde_json::to_string(&page).expect("a page serializes"),
+        truncated: resp.truncated,
+    })
 }
 
 /// Case-insensitive position of `needle` (ASCII) in `hay` from `from`.
@@ -167,6 +206,7 @@ pub fn html_to_markdown(html: &str) -> (Option<String>, String) {
         .or_else(|| element(html, "article"))
         .or_else(|| element(html, "body"))
         .unwrap_or_else(|| html.to_string());
+    let main = super::nesting::bound(&main);
     let converter = htmd::HtmlToMarkdown::builder()
         .skip_tags(CHROME.to_vec())
         .build();
@@ -223,5 +263,57 @@ mod tests {
         let (_, md) = html_to_markdown("<body><nav>N</nav><p>B</p><footer>F</footer></body>");
         assert_eq!(md.trim(), "B");
         assert!(element("<mainframe>x</mainframe>", "main").is_none());
+    }
+
+    #[test]
+    fn deep_nesting_converts_on_a_default_thread_stack() {
+        // Each pattern 5,000 levels deep (tables four elements a level),
+        // converted on a thread with the default 2 MiB stack: unbounded,
+        // the converter's recursion overflows it and aborts the process.
+        let patterns = [
+            ("<div>", "</div>"),
+            ("<ul><li>", "</li></ul>"),
+            ("<table><tr><td>", "</td></tr></table>"),
+            ("<blockquote>", "</blockquote>"),
+            ("<b>", "</b>"),
+            ("<em><strong>", "</strong></em>"),
+            ("<ol><li><p>", "</p></li></ol>"),
+        ];
+        for (open, close) in patterns {
+            let html = format!(
+                "<html><body><main><h1>Top</h1>{}<p>DEEP text</p>{}<p>after</p></main></body></html>",
+                open.repeat(5000),
+                close.repeat(5000)
+            );
+            let md = std::thread::Builder::new()
+                .stack_size(2 * 1024 * 1024)
+                .spawn(move || html_to_markdown(&html).1)
+                .unwrap()
+                .join()
+                .unwrap_or_else(|_| panic!("{open}: conversion panicked"));
+            assert!(md.contains("# Top"), "{open}: {md:.200}");
+            assert!(md.contains("DEEP text"), "{open}");
+            assert!(md.contains("after"), "{open}");
+        }
+        // Formatting elements closed out of order are reopened by the
+        // parser (each `<b>` here reopens every earlier one): nesting, and
+        // elements, that grow with the square of the tags unless bounded.
+        let reopened: String = (0..5000)
+            .map(|i| format!("<div><b id=\"b{i}\"></div>"))
+            .collect();
+        let html = format!("<body><main>{reopened}<p>DEEP text</p></main></body>");
+        let t = std::time::Instant::now();
+        let md = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || html_to_markdown(&html).1)
+            .unwrap()
+            .join()
+            .expect("reopened formatting elements convert");
+        assert!(md.contains("DEEP text"));
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }

@@ -1,12 +1,24 @@
-//! HTTP shared by every network provider: one reqwest (rustls) client, a global
+//! HTTP shared by every network provider: reqwest (rustls) clients, a global
 //! concurrency cap, bounded retries with exponential backoff and jitter that
 //! honour `Retry-After`, and a response cache on disk (`.expand/cache/`) so a
 //! retry or a resumed run never repeats a request that was answered.
 //!
 //! Secrets travel only in headers marked secret or in bodies whose cache stand-in
-//! leaves them out; they are scrubbed from errors and cache files, and request
-//! logs show headers redacted and never show bodies.
+//! leaves them out; they are scrubbed from errors, answers and cache files, and
+//! request logs show headers redacted and never show bodies. A request that
+//! carries a secret never follows a redirect to another origin.
+//!
+//! Three clients, one per kind of destination: configured `base_url`s without
+//! credentials (ordinary redirects), configured `base_url`s with credentials
+//! (same-origin redirects only), and untrusted URLs (public addresses only,
+//! checked at connect time and on every redirect hop; see `netguard`).
+//!
+//! Every body is capped while it streams: an answer over the cap is an error
+//! (or, for a request that sets `max_bytes`, cut there), an error body is
+//! read to a few KB at most.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +28,18 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use super::netguard::{self, NotPublic, PublicResolver};
+pub use super::scrub::scrub;
 use super::ProviderError;
+
+/// Default cap on an answer's body (`writer.max_bytes`).
+pub const DEFAULT_MAX_BODY: u64 = 4 * 1024 * 1024;
+/// How much of an error answer is read: enough for its message.
+const ERROR_BODY_MAX: usize = 4096;
+/// How much of an error answer an error message shows.
+const ERROR_SNIPPET_CHARS: usize = 300;
+/// Redirects followed at most, as reqwest's default policy.
+const MAX_REDIRECTS: usize = 10;
 
 /// Retry and concurrency knobs; tests shrink the backoff to milliseconds.
 #[derive(Clone, Debug)]
@@ -30,6 +53,13 @@ pub struct HttpOptions {
     pub max_retry_after: Duration,
     /// Requests in flight at once across every provider sharing this client.
     pub concurrency: usize,
+    /// Cap on an answer's body when the request sets no `max_bytes`; a
+    /// larger answer is an error, never a truncated file.
+    pub max_body: u64,
+    /// Socket addresses a public-only request treats as public: for tests,
+    /// whose "public" servers run on loopback. Literal addresses only.
+    #[doc(hidden)]
+    pub treat_as_public: Vec<SocketAddr>,
 }
 
 impl Default for HttpOptions {
@@ -40,6 +70,18 @@ impl Default for HttpOptions {
             backoff_max: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(120),
             concurrency: 16,
+            max_body: DEFAULT_MAX_BODY,
+            treat_as_public: Vec::new(),
+        }
+    }
+}
+
+impl HttpOptions {
+    /// The defaults with the body cap from `writer.max_bytes`.
+    pub fn for_config(cfg: &crate::config::Config) -> HttpOptions {
+        HttpOptions {
+            max_body: cfg.writer.max_bytes.max(1),
+            ..HttpOptions::default()
         }
     }
 }
@@ -73,18 +115,6 @@ pub fn redact_headers(headers: &[(String, String)]) -> String {
         .join(", ")
 }
 
-/// `text` with every occurrence of a secret value replaced by `[redacted]`.
-pub fn scrub(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    for s in secrets {
-        // Very short values would redact ordinary words; keys are never that short.
-        if s.len() >= 4 && out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "[redacted]");
-        }
-    }
-    out
-}
-
 /// Read an API key from the environment variable named in config.
 pub fn api_key(var: &str, setting: &str) -> Result<String, ProviderError> {
     match std::env::var(var) {
@@ -107,10 +137,18 @@ pub struct Request {
     /// Stand-in for the body in the cache key, when the body holds a secret.
     pub cache_body: Option<String>,
     pub timeout: Duration,
-    /// Stop reading the body past this many bytes (the response is kept, truncated).
+    /// Keep at most this many bytes of the body and cut the rest (a page);
+    /// without it, a body over the client's `max_body` is an error.
     pub max_bytes: Option<u64>,
-    /// Values scrubbed from errors and cached bodies.
+    /// Values scrubbed from errors, answers and cached bodies. A request with
+    /// any never follows a redirect to another origin.
     pub secrets: Vec<String>,
+    /// The URL is untrusted (a search result, plan text): only public
+    /// addresses are connected to, on the first request and every redirect.
+    pub public_only: bool,
+    /// What the cache holds for this request when it is not the raw answer
+    /// (see `Http::send_then`); part of the cache key.
+    pub cache_tag: Option<&'static str>,
 }
 
 impl std::fmt::Debug for Request {
@@ -137,6 +175,8 @@ impl Request {
             timeout,
             max_bytes: None,
             secrets: Vec::new(),
+            public_only: false,
+            cache_tag: None,
         }
     }
 
@@ -178,8 +218,22 @@ impl Request {
         self
     }
 
-    /// sha256 of method, URL and body (or its stand-in); headers are left out,
-    /// so credentials never reach the key.
+    /// Connect to public addresses only (see `netguard`).
+    pub fn public_only(mut self) -> Request {
+        self.public_only = true;
+        self
+    }
+
+    pub fn cache_tag(mut self, tag: &'static str) -> Request {
+        self.cache_tag = Some(tag);
+        self
+    }
+
+    /// sha256 of method, URL and body (or its stand-in), and of what limits
+    /// and shapes the answer; headers are left out, so credentials never
+    /// reach the key. A public-only request has its own entries, so a page
+    /// cached while private addresses were allowed is not served once they
+    /// are not.
     pub fn cache_key(&self) -> String {
         let mut h = Sha256::new();
         h.update(self.method.as_str().as_bytes());
@@ -193,6 +247,12 @@ impl Request {
         }
         if let Some(m) = self.max_bytes {
             h.update(format!("\nmax_bytes={m}").as_bytes());
+        }
+        if self.public_only {
+            h.update(b"\npublic_only");
+        }
+        if let Some(t) = self.cache_tag {
+            h.update(format!("\ntag={t}").as_bytes());
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -221,21 +281,98 @@ impl Response {
 
 /// The shared client. Clone the `Arc` to share the concurrency cap.
 pub struct Http {
-    client: reqwest::Client,
+    /// Configured base URLs, no credentials: redirects as usual.
+    trusted: reqwest::Client,
+    /// Configured base URLs with a credential: same-origin redirects only.
+    credentialed: reqwest::Client,
+    /// Untrusted URLs: public addresses only, at every connect and hop.
+    public: reqwest::Client,
     permits: Arc<Semaphore>,
     cache_dir: Option<PathBuf>,
     opts: HttpOptions,
 }
 
+/// A redirect that a credentialed request refuses to follow.
+#[derive(Debug, thiserror::Error)]
+#[error("the server redirected to another origin ({to}), and a request carrying credentials never follows one")]
+struct CrossOrigin {
+    to: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("more than {MAX_REDIRECTS} redirects")]
+struct TooManyRedirects;
+
+/// A redirect hop that an untrusted fetch may not follow, and where it led.
+#[derive(Debug, thiserror::Error)]
+#[error("a redirect to `{to}`: {why}")]
+struct PrivateHop {
+    to: String,
+    #[source]
+    why: NotPublic,
+}
+
+fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().user_agent(concat!("expand/", env!("CARGO_PKG_VERSION")))
+}
+
+/// A credential is for the origin it was configured with (scheme, host,
+/// port): a redirect elsewhere is an error, not a request without it, so a
+/// moved API is noticed rather than silently answered by someone else.
+fn same_origin_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            return attempt.error(TooManyRedirects);
+        }
+        let first = attempt.previous().first().map(|u| u.origin());
+        let next = attempt.url().origin();
+        if first.as_ref() == Some(&next) {
+            attempt.follow()
+        } else {
+            let to = next.ascii_serialization();
+            attempt.error(CrossOrigin { to })
+        }
+    })
+}
+
+/// Every hop of an untrusted fetch is judged like its first URL; a literal
+/// address is connected to without the resolver, so it is judged here.
+fn public_policy(exempt: Vec<SocketAddr>) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            return attempt.error(TooManyRedirects);
+        }
+        match netguard::check_url(attempt.url(), &exempt) {
+            Ok(()) => attempt.follow(),
+            Err(why) => {
+                let to = attempt.url().to_string();
+                attempt.error(PrivateHop { to, why })
+            }
+        }
+    })
+}
+
 impl Http {
     /// `cache_dir` is usually `<workspace>/.expand/cache`; `None` disables the cache.
     pub fn new(cache_dir: Option<&Path>, opts: HttpOptions) -> Result<Http, ProviderError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("expand/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let build = |b: reqwest::ClientBuilder| {
+            b.build()
+                .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {e}")))
+        };
+        let trusted = build(builder())?;
+        let credentialed = build(builder().redirect(same_origin_policy()))?;
+        // A proxy resolves names itself, where the resolver below cannot
+        // judge the address, so untrusted fetches connect directly.
+        let public = build(
+            builder()
+                .no_proxy()
+                .dns_resolver(Arc::new(PublicResolver))
+                .redirect(public_policy(opts.treat_as_public.clone())),
+        )?;
         Ok(Http {
-            client,
+            trusted,
+            credentialed,
+            public,
             permits: Arc::new(Semaphore::new(opts.concurrency.max(1))),
             cache_dir: cache_dir.map(Path::to_path_buf),
             opts,
@@ -244,6 +381,33 @@ impl Http {
 
     /// Send `req`, answering from the cache when it can, retrying what is retryable.
     pub async fn send(&self, req: &Request) -> Result<Response, ProviderError> {
+        self.send_then(req, |resp| async move { Ok(resp) }).await
+    }
+
+    /// `send`, with `finish` turning a network answer into what is returned
+    /// and cached: the cache holds only answers `finish` accepted, in the
+    /// form it gave them, so an answer that cannot be used is never replayed
+    /// to a resumed run. Requests whose cached form is not the raw answer
+    /// set a `cache_tag`.
+    pub async fn send_then<F, Fut>(
+        &self,
+        req: &Request,
+        finish: F,
+    ) -> Result<Response, ProviderError>
+    where
+        F: FnOnce(Response) -> Fut,
+        Fut: Future<Output = Result<Response, ProviderError>>,
+    {
+        if req.public_only {
+            // Before the cache too: a refused URL is refused however it was
+            // answered before.
+            let url = reqwest::Url::parse(&req.url).map_err(|e| ProviderError::BadResponse {
+                what: req.what.clone(),
+                message: format!("`{}` is not a URL: {e}", scrub(&req.url, &req.secrets)),
+            })?;
+            netguard::check_url(&url, &self.opts.treat_as_public)
+                .map_err(|e| refused(req, &e.to_string()))?;
+        }
         let cache_path = self.cache_dir.as_ref().map(|dir| {
             let key = req.cache_key();
             dir.join(&key[..2]).join(format!("{key}.json"))
@@ -255,7 +419,7 @@ impl Http {
             }
         }
         let mut attempt = 0;
-        loop {
+        let resp = loop {
             attempt += 1;
             let result = {
                 let _permit = self
@@ -266,12 +430,7 @@ impl Http {
                 self.once(req).await
             };
             match result {
-                Ok(resp) => {
-                    if let Some(path) = &cache_path {
-                        write_cache(path, &resp, &req.secrets);
-                    }
-                    return Ok(resp);
-                }
+                Ok(resp) => break resp,
                 Err(e) if e.retryable() && attempt < self.opts.max_attempts => {
                     let delay = self.delay(attempt, &e);
                     tracing::warn!(
@@ -289,7 +448,12 @@ impl Http {
                     return Err(e);
                 }
             }
+        };
+        let resp = finish(resp).await?;
+        if let Some(path) = &cache_path {
+            write_cache(path, &resp);
         }
+        Ok(resp)
     }
 
     fn delay(&self, attempt: u32, e: &ProviderError) -> Duration {
@@ -309,6 +473,20 @@ impl Http {
         exp.mul_f64(0.5 + rand::thread_rng().gen::<f64>() * 0.5)
     }
 
+    fn client(&self, req: &Request) -> &reqwest::Client {
+        debug_assert!(
+            !req.public_only || req.secrets.is_empty(),
+            "untrusted URLs are fetched without credentials"
+        );
+        if req.public_only {
+            &self.public
+        } else if !req.secrets.is_empty() {
+            &self.credentialed
+        } else {
+            &self.trusted
+        }
+    }
+
     async fn once(&self, req: &Request) -> Result<Response, ProviderError> {
         tracing::debug!(
             what = %req.what,
@@ -319,7 +497,7 @@ impl Http {
             "http request"
         );
         let mut rb = self
-            .client
+            .client(req)
             .request(req.method.clone(), &req.url)
             .timeout(req.timeout);
         for (k, v) in &req.headers {
@@ -340,45 +518,82 @@ impl Http {
             header(reqwest::header::RETRY_AFTER).and_then(|s| s.trim().parse::<u64>().ok());
         let content_type = header(reqwest::header::CONTENT_TYPE);
         let url = resp.url().to_string();
+        let ok = (200..300).contains(&status);
+        // What may be read: an error's message, a page up to its size, or an
+        // answer up to the cap (past which it is refused, not cut).
+        let (limit, cut) = match (ok, req.max_bytes) {
+            (false, _) => (ERROR_BODY_MAX, true),
+            (true, Some(m)) => (usize::try_from(m).unwrap_or(usize::MAX), true),
+            (true, None) => (
+                usize::try_from(self.opts.max_body).unwrap_or(usize::MAX),
+                false,
+            ),
+        };
+        let too_large = || ProviderError::BadResponse {
+            what: req.what.clone(),
+            message: format!(
+                "the answer is larger than {limit} bytes (writer.max_bytes); \
+                 raise writer.max_bytes if such answers are expected"
+            ),
+        };
+        if !cut && resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
         let mut body: Vec<u8> = Vec::new();
         let mut truncated = false;
         while let Some(chunk) = resp.chunk().await.map_err(|e| map_reqwest(req, e))? {
-            if let Some(max) = req.max_bytes {
-                let room = (max as usize).saturating_sub(body.len());
-                if chunk.len() > room {
-                    body.extend_from_slice(&chunk[..room]);
-                    truncated = true;
-                    break;
+            let room = limit.saturating_sub(body.len());
+            if chunk.len() > room {
+                if !cut {
+                    return Err(too_large());
                 }
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
             }
             body.extend_from_slice(&chunk);
         }
+        // Dropping the response here closes the connection on whatever was
+        // not read.
+        drop(resp);
         let body = String::from_utf8_lossy(&body).into_owned();
         tracing::debug!(what = %req.what, status, bytes = body.len(), truncated, "http response");
-        if !(200..300).contains(&status) {
-            let snippet: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-            let snippet: String = snippet.chars().take(300).collect();
+        if !ok {
+            // Scrub the whole body first: a key cut in two by the snippet's
+            // end would otherwise keep the part before the cut.
+            let clean = scrub(&body, &req.secrets);
+            let snippet: String = clean.split_whitespace().collect::<Vec<_>>().join(" ");
+            let snippet: String = snippet.chars().take(ERROR_SNIPPET_CHARS).collect();
             return Err(ProviderError::Http {
                 what: req.what.clone(),
                 status,
-                message: scrub(
-                    if snippet.is_empty() {
-                        "(empty body)"
-                    } else {
-                        &snippet
-                    },
-                    &req.secrets,
-                ),
+                message: if snippet.is_empty() {
+                    "(empty body)".to_string()
+                } else {
+                    snippet
+                },
                 retry_after,
             });
         }
         Ok(Response {
             status,
-            url,
+            url: scrub(&url, &req.secrets),
             content_type,
-            body,
+            body: scrub(&body, &req.secrets),
             truncated,
         })
+    }
+}
+
+/// The error for a URL an untrusted request may not reach, `why` saying
+/// which address or hop it was.
+fn refused(req: &Request, why: &str) -> ProviderError {
+    ProviderError::Refused {
+        what: req.what.clone(),
+        message: format!(
+            "{}; set fetch.allow_private: true to fetch private addresses",
+            scrub(why, &req.secrets)
+        ),
     }
 }
 
@@ -388,6 +603,27 @@ fn map_reqwest(req: &Request, e: reqwest::Error) -> ProviderError {
             what: req.what.clone(),
             secs: req.timeout.as_secs_f64().ceil() as u64,
         };
+    }
+    // A refusal by the resolver or a redirect policy arrives as the source
+    // of reqwest's error; it is final, not a network fault to retry.
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        if let Some(hop) = s.downcast_ref::<PrivateHop>() {
+            return refused(req, &hop.to_string());
+        }
+        if let Some(np) = s.downcast_ref::<NotPublic>() {
+            return refused(req, &np.to_string());
+        }
+        if let Some(co) = s.downcast_ref::<CrossOrigin>() {
+            return ProviderError::Refused {
+                what: req.what.clone(),
+                message: scrub(
+                    &format!("{co}; set the base_url to the address that answers"),
+                    &req.secrets,
+                ),
+            };
+        }
+        source = s.source();
     }
     // reqwest's own message is terse; the source chain says what really failed.
     let e = e.without_url();
@@ -409,11 +645,10 @@ fn read_cache(path: &Path) -> Option<Response> {
     serde_json::from_str(&text).ok()
 }
 
-fn write_cache(path: &Path, resp: &Response, secrets: &[String]) {
-    let mut clean = resp.clone();
-    clean.url = scrub(&clean.url, secrets);
-    clean.body = scrub(&clean.body, secrets);
-    let bytes = serde_json::to_vec(&clean).expect("a response serializes");
+/// `resp` is already scrubbed (`once` scrubs every answer of a request with
+/// secrets).
+fn write_cache(path: &Path, resp: &Response) {
+    let bytes = serde_json::to_vec(resp).expect("a response serializes");
     if let Err(e) = crate::fsutil::atomic_write_unsynced(path, &bytes) {
         tracing::warn!("cannot write the cache entry `{}`: {e}", path.display());
     }
@@ -441,13 +676,6 @@ mod tests {
     }
 
     #[test]
-    fn scrub_replaces_every_occurrence() {
-        let secrets = vec!["sk-secret-1".to_string(), "ab".to_string()];
-        let s = scrub("key sk-secret-1 and again sk-secret-1; ab stays", &secrets);
-        assert_eq!(s, "key [redacted] and again [redacted]; ab stays");
-    }
-
-    #[test]
     fn cache_key_ignores_headers_and_uses_stand_in() {
         let t = Duration::from_secs(1);
         let a =
@@ -462,6 +690,26 @@ mod tests {
         assert_eq!(c.cache_key(), d.cache_key());
         assert_ne!(a.cache_key(), c.cache_key());
         assert!(!format!("{a:?}").contains("k1"));
+    }
+
+    #[tokio::test]
+    async fn the_public_client_connects_to_public_addresses_only() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let http = Http::new(None, HttpOptions::default()).unwrap();
+        // `once` skips the URL check `send` makes first, so a refusal here
+        // comes from the resolver, when the connection is made.
+        let url = format!("http://localhost:{port}/");
+        let req = Request::get("fetch", &url, Duration::from_secs(2)).public_only();
+        let e = http.once(&req).await.unwrap_err();
+        assert!(
+            matches!(e, ProviderError::Refused { .. })
+                && e.to_string().contains("resolves to no public address"),
+            "{e:?}"
+        );
+        assert!(!e.retryable());
+        let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+        assert!(accepted.is_err(), "nothing connected");
     }
 
     #[test]

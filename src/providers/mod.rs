@@ -9,9 +9,12 @@ pub mod command;
 pub mod cost;
 pub mod fetch;
 pub mod http;
+pub mod nesting;
+pub mod netguard;
 pub mod offline;
 pub mod openai;
 pub mod prompt;
+pub mod scrub;
 pub mod searxng;
 pub mod tavily;
 
@@ -182,6 +185,10 @@ pub enum ProviderError {
     Config(String),
     #[error("budget reached: {0}")]
     Budget(String),
+    /// A request expand will not make: an untrusted URL that is not public,
+    /// a credential redirected to another origin. Never retried.
+    #[error("{what} refused: {message}")]
+    Refused { what: String, message: String },
 }
 
 impl ProviderError {

@@ -4,6 +4,7 @@ mod hostile;
 mod outputs;
 mod parse_props;
 mod provider_runs;
+mod provider_safety;
 mod providers;
 mod review;
 mod review_util;

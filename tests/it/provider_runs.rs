@@ -15,21 +15,21 @@ use crate::util::{Out, Ws};
 
 /// The variable `api_key_env` names, and the key it holds: a value that must
 /// never reach a file or an output.
-const KEY_VAR: &str = "PROVRUN_CANARY_KEY";
-const CANARY: &str = "sk-canary-5e1f0c9a7d3b";
-const SLUG: &str = "mock-plan";
+pub(crate) const KEY_VAR: &str = "PROVRUN_CANARY_KEY";
+pub(crate) const CANARY: &str = "sk-canary-5e1f0c9a7d3b";
+pub(crate) const SLUG: &str = "mock-plan";
 const TOPICS: [&str; 4] = ["alpha", "bravo", "charlie", "delta"];
 /// Every writer answer reports this usage: $0.002 at the configured prices.
 const USAGE_IN: u64 = 1000;
 const USAGE_OUT: u64 = 500;
 
 #[derive(Clone, Copy, PartialEq)]
-enum WriterKind {
+pub(crate) enum WriterKind {
     OpenAi,
     Anthropic,
 }
 
-fn topic(n: u32) -> &'static str {
+pub(crate) fn topic(n: u32) -> &'static str {
     TOPICS[n as usize - 1]
 }
 
@@ -38,13 +38,13 @@ fn title(n: u32) -> String {
     format!("{}{} Topic", t[..1].to_uppercase(), &t[1..])
 }
 
-fn target(n: u32) -> String {
+pub(crate) fn target(n: u32) -> String {
     format!("mock/0{n}-{}.md", topic(n))
 }
 
 /// A plan of PARTs 1-4 in the given batches; each PART reads a knowledge
 /// file, runs one search, fetches the top two results and plans two sections.
-fn plan_text(batches: &[&[u32]]) -> String {
+pub(crate) fn plan_text(batches: &[&[u32]]) -> String {
     let mut s = String::from("# Knowledge Expansion: Mock Topics\n\n## EXECUTION PLAN\n\n");
     for (i, b) in batches.iter().enumerate() {
         s.push_str(&format!(
@@ -81,12 +81,14 @@ fn plan_text(batches: &[&[u32]]) -> String {
 
 /// What the server does besides answering.
 #[derive(Clone, Default)]
-struct Behaviour {
+pub(crate) struct Behaviour {
     /// Fail the first attempts of a share of distinct requests.
-    faults: Option<Arc<Faults>>,
+    pub(crate) faults: Option<Arc<Faults>>,
     /// The writer answers 500 to every request for this PART.
-    failing_part: Option<u32>,
-    writer_delay: Duration,
+    pub(crate) failing_part: Option<u32>,
+    pub(crate) writer_delay: Duration,
+    /// The body of the page at `/page/<name>` instead of the usual one.
+    pub(crate) page: Option<fn(&str) -> String>,
 }
 
 /// One kind of fault a request's attempt meets.
@@ -102,7 +104,7 @@ enum Fault {
 /// the 4th a hang past the client's timeout, the 5th none again, and so on:
 /// at most two failures each, within the client's four attempts.
 #[derive(Default)]
-struct Faults {
+pub(crate) struct Faults {
     /// Request key → (its schedule, attempts seen).
     seen: Mutex<HashMap<String, (usize, u32)>>,
     fired: Mutex<Vec<Fault>>,
@@ -148,7 +150,7 @@ fn key(req: &Request) -> String {
 }
 
 /// The prompt of a writer request (both wire formats put it in `messages[0]`).
-fn prompt_of(req: &Request) -> String {
+pub(crate) fn prompt_of(req: &Request) -> String {
     let v: serde_json::Value = serde_json::from_slice(&req.body).expect("writer body is JSON");
     v["messages"][0]["content"]
         .as_str()
@@ -157,7 +159,7 @@ fn prompt_of(req: &Request) -> String {
 }
 
 /// The PART number a prompt is for, from its first line (`…: PART 3 — Title.`).
-fn part_in(prompt: &str) -> u32 {
+pub(crate) fn part_in(prompt: &str) -> u32 {
     let at = prompt.find(": PART ").expect("the prompt names its PART") + 7;
     prompt[at..]
         .split(|c: char| !c.is_ascii_digit())
@@ -205,7 +207,7 @@ fn writer_answer(kind: WriterKind, n: u32, url: &str) -> serde_json::Value {
 
 /// A loopback server speaking the writer's wire format, SearXNG's JSON API
 /// and plain HTML pages (the search results point back at it).
-async fn upstream(kind: WriterKind, b: Behaviour) -> MockServer {
+pub(crate) async fn upstream(kind: WriterKind, b: Behaviour) -> MockServer {
     let server = MockServer::start().await;
     let uri = server.uri();
     let writer_path = match kind {
@@ -255,10 +257,13 @@ async fn upstream(kind: WriterKind, b: Behaviour) -> MockServer {
         .and(path_regex("^/page/"))
         .respond_with(move |req: &Request| {
             let name = req.url.path().trim_start_matches("/page/").to_string();
-            let html = format!(
-                "<html><head><title>{name}</title></head><body><nav>NAV</nav>\
-                 <main><h1>{name}</h1><p>PAGE-{name} body text.</p></main></body></html>"
-            );
+            let html = match pb.page {
+                Some(page) => page(&name),
+                None => format!(
+                    "<html><head><title>{name}</title></head><body><nav>NAV</nav>\
+                     <main><h1>{name}</h1><p>PAGE-{name} body text.</p></main></body></html>"
+                ),
+            };
             let ok = ResponseTemplate::new(200).set_body_raw(html, "text/html; charset=utf-8");
             match &pb.faults {
                 Some(f) => f.respond(req, ok),
@@ -271,18 +276,42 @@ async fn upstream(kind: WriterKind, b: Behaviour) -> MockServer {
 }
 
 /// A workspace whose `expand.yaml` points every provider at `server`.
-fn workspace(server: &MockServer, kind: WriterKind, batches: &[&[u32]], extra: &str) -> Ws {
+pub(crate) fn workspace(
+    server: &MockServer,
+    kind: WriterKind,
+    batches: &[&[u32]],
+    extra: &str,
+) -> Ws {
     workspace_with(server, kind, batches, extra, 30)
 }
 
-fn workspace_with(
+pub(crate) fn workspace_with(
     server: &MockServer,
     kind: WriterKind,
     batches: &[&[u32]],
     extra: &str,
     timeout_s: u64,
 ) -> Ws {
+    // The pages are on loopback like everything else, which only
+    // `fetch.allow_private` lets a fetch reach.
+    workspace_full(server, kind, batches, extra, timeout_s, true)
+}
+
+pub(crate) fn workspace_full(
+    server: &MockServer,
+    kind: WriterKind,
+    batches: &[&[u32]],
+    extra: &str,
+    timeout_s: u64,
+    allow_private: bool,
+) -> Ws {
     let uri = server.uri();
+    // Without the key, as a user's config would be: the default applies.
+    let private = if allow_private {
+        "  allow_private: true\n"
+    } else {
+        ""
+    };
     let (wkind, base) = match kind {
         WriterKind::OpenAi => ("openai", format!("{uri}/v1")),
         WriterKind::Anthropic => ("anthropic", uri.clone()),
@@ -294,7 +323,7 @@ fn workspace_with(
             "batch_size: 2\nretries: 1\n\
              writer:\n  kind: {wkind}\n  base_url: \"{base}\"\n  model: mock-model\n  api_key_env: {KEY_VAR}\n  max_tokens: 2000\n  timeout_s: {timeout_s}\n\
              search:\n  kind: searxng\n  base_url: \"{uri}\"\n  results: 3\n  timeout_s: {timeout_s}\n\
-             fetch:\n  enabled: true\n  timeout_s: {timeout_s}\n\
+             fetch:\n  enabled: true\n  timeout_s: {timeout_s}\n{private}\
              prices:\n  mock-model: {{ input_per_mtok: 1.0, output_per_mtok: 2.0 }}\n{extra}"
         ),
     )
@@ -306,22 +335,22 @@ fn workspace_with(
     ws
 }
 
-fn run(ws: &Ws, args: &[&str]) -> Out {
+pub(crate) fn run(ws: &Ws, args: &[&str]) -> Out {
     run_env(ws, args, &[])
 }
 
-fn run_env(ws: &Ws, args: &[&str], env: &[(&str, &str)]) -> Out {
+pub(crate) fn run_env(ws: &Ws, args: &[&str], env: &[(&str, &str)]) -> Out {
     let mut all = vec![(KEY_VAR, CANARY)];
     all.extend_from_slice(env);
     ws.expand_env(args, &all)
 }
 
-fn state(ws: &Ws) -> serde_json::Value {
+pub(crate) fn state(ws: &Ws) -> serde_json::Value {
     let st = expand::run::state::PlanState::load(&ws.jail(), SLUG).unwrap();
     serde_json::to_value(st).unwrap()
 }
 
-fn drops(ws: &Ws) -> Vec<String> {
+pub(crate) fn drops(ws: &Ws) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(ws.path().join("drops").join(SLUG))
         .map(|r| {
             r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -342,13 +371,13 @@ fn drop_of(ws: &Ws, n: u32) -> String {
 
 /// Requests the server received, by kind.
 #[derive(Default, Debug)]
-struct Log {
-    writer: Vec<Request>,
-    search: Vec<Request>,
-    fetch: Vec<Request>,
+pub(crate) struct Log {
+    pub(crate) writer: Vec<Request>,
+    pub(crate) search: Vec<Request>,
+    pub(crate) fetch: Vec<Request>,
 }
 
-async fn log(server: &MockServer) -> Log {
+pub(crate) async fn log(server: &MockServer) -> Log {
     let mut l = Log::default();
     for r in server.received_requests().await.unwrap() {
         match r.url.path() {

@@ -33,6 +33,7 @@ fn http(cache: Option<&Path>) -> Arc<Http> {
                 backoff_max: Duration::from_millis(40),
                 max_retry_after: Duration::from_secs(3),
                 concurrency: 8,
+                ..HttpOptions::default()
             },
         )
         .unwrap(),
@@ -289,8 +290,10 @@ async fn fetch_converts_main_content_and_caps_size() {
         .respond_with(ResponseTemplate::new(200).set_body_raw(vec![0u8; 10], "application/pdf"))
         .mount(&server)
         .await;
+    // The pages are on loopback, which only `allow_private` fetches.
     let cfg = config::Fetch {
         max_bytes: 4096,
+        allow_private: true,
         ..config::Fetch::default()
     };
     let f = Fetcher::new(&cfg, http(None)).with_timeout(TIMEOUT);
@@ -326,6 +329,7 @@ async fn fetch_is_polite_per_host() {
         .await;
     let cfg = config::Fetch {
         per_host: 1,
+        allow_private: true,
         ..config::Fetch::default()
     };
     let f = Fetcher::new(&cfg, http(None)).with_timeout(Duration::from_secs(2));
