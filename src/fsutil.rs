@@ -1,65 +1,9 @@
 //! Path rules every stage uses: what a relative path from a plan may look
-//! like, how two names collide, how a path is shown. Reading and writing go
-//! through the workspace's jail (`workspace::jail`); `atomic_write` remains
-//! for the stages not moved onto it yet.
+//! like, how two names collide, how a path is shown; and whether git's own
+//! folder (which may lie outside the workspace) can be written. Reading and
+//! writing the workspace go through its jail (`workspace::jail`).
 
-use std::io::Write;
 use std::path::{Component, Path};
-
-/// Write `bytes` to `path` atomically: a temp file in the same folder, fsync,
-/// then rename over the target. Readers see the old file or the new one, never
-/// a half-written one. Creates missing parent folders.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    write_renamed(dir, path, bytes, true)
-}
-
-/// Like [`atomic_write`] without the fsync, for caches: readers still see a
-/// whole file or none, and what a power cut can cost (an entry lost or torn,
-/// which reads as a miss) is one repeated request, not worth an fsync each.
-pub fn atomic_write_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    write_renamed(dir, path, bytes, false)
-}
-
-fn write_renamed(tmp_dir: &Path, path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let prefix = format!(".{name}.");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    // Folders are made when missing, not checked before every write: a run
-    // writes into the same few folders again and again.
-    let mut tmp = match builder.tempfile_in(tmp_dir) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(tmp_dir)?;
-            builder.tempfile_in(tmp_dir)?
-        }
-        other => other?,
-    };
-    tmp.write_all(bytes)?;
-    if sync {
-        tmp.as_file().sync_all()?;
-    }
-    match tmp.persist(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.error.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            e.file.persist(path).map(|_| ()).map_err(|e| e.error)
-        }
-        Err(e) => Err(e.error),
-    }
-}
 
 /// Fail unless files can be created and removed in `dir`, or, when it does
 /// not exist yet, in its nearest existing ancestor (where it would be made).
@@ -175,15 +119,5 @@ mod tests {
         assert!(check_relative(&format!("a/{}.md", "x".repeat(240))).is_err());
         assert!(check_relative(&format!("a/{}.md", "x".repeat(200))).is_ok());
         assert_eq!(fold_name("Caf\u{e9}.md"), fold_name("cafe\u{301}.MD"));
-    }
-
-    #[test]
-    fn atomic_write_replaces() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("sub/f.md");
-        atomic_write(&p, b"one").unwrap();
-        atomic_write(&p, b"two").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        assert_eq!(std::fs::read_dir(d.path().join("sub")).unwrap().count(), 1);
     }
 }

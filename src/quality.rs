@@ -384,6 +384,8 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
         fail(&mut v, "no sources section (`## Sources`)".into());
     }
     let mut cites = citations_of(&doc, text, ctx.target);
+    // A file naming itself cites nothing.
+    cites.retain(|(s, _)| !matches!(s, Source::Knowledge { path, .. } if path == ctx.target));
     // A quote attributed to knowledge lines is checked against them (below);
     // the URLs and links inside it are the quoted file's, not this file's.
     let quotes: Vec<(usize, usize, usize)> = doc
@@ -411,7 +413,6 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
                     .clone();
                 match (found, lines) {
                     (None, _) => Some("no such knowledge file".to_string()),
-                    (Some((p, _)), _) if p == ctx.target => None,
                     (Some((_, body)), Some((_, b))) => {
                         let n = crate::markdown::line_starts(&body).len()
                             - usize::from(body.ends_with('\n'));
@@ -435,10 +436,9 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
         });
     }
     // A citation in the body, not only a list of sources.
-    let in_body = cites.iter().any(|(s, l)| {
-        sources_at.map_or(true, |at| *l < at)
-            && !matches!(s, Source::Knowledge { path, .. } if path == ctx.target)
-    });
+    let in_body = cites
+        .iter()
+        .any(|(_, l)| sources_at.map_or(true, |at| *l < at));
     if !in_body {
         fail(
             &mut v,

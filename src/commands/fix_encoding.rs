@@ -24,7 +24,7 @@ pub fn run(ws: &Workspace, name: &str) -> Result<Code> {
     // Repaired from the file as it is when written, so an edit made in the
     // meantime is kept.
     ws.fs
-        .rewrite(&file, |bytes| {
+        .rewrite_once(&file, |bytes| {
             let now = crate::plan::from_bytes(&shown, bytes).map_err(std::io::Error::other)?;
             Ok(Some(crate::plan::encoding::encode(
                 &now.text,

@@ -35,7 +35,7 @@ pub fn run(ws: &Workspace, name: &str, parts: &[u32]) -> Result<Code> {
     // Unticked from the file as it is when written, so an edit made in the
     // meantime is kept.
     ws.fs
-        .rewrite(&file, |bytes| {
+        .rewrite_once(&file, |bytes| {
             let now = plan::from_bytes(&shown, bytes).map_err(std::io::Error::other)?;
             let mut edits = Vec::new();
             for n in &chosen {

@@ -208,7 +208,7 @@ fn accept_part(ws: &Workspace, ctx: &Ctx, file: &std::path::Path, number: u32) -
     let at = crate::clock::rfc3339(now);
     let stamp = crate::clock::stamp(now);
     ws.fs
-        .rewrite(file, |bytes| {
+        .rewrite_once(file, |bytes| {
             let current = crate::plan::from_bytes(std::path::Path::new(&shown), bytes)
                 .map_err(std::io::Error::other)?;
             let Some(p) = current.part(number) else {

@@ -31,6 +31,10 @@ pub struct KFile {
     /// found the first time the file is excerpted (most files never are),
     /// found once at scan time so every read of the file reuses them.
     sections: std::sync::OnceLock<Vec<(usize, usize)>>,
+    /// The PART of this run that wrote the file, if one did: only the PARTs
+    /// that depend on it see it, so what a PART reads never depends on which
+    /// other PART finished first.
+    pub written_by: Option<u32>,
 }
 
 impl KFile {
@@ -45,6 +49,7 @@ impl KFile {
             lower,
             chars,
             sections: std::sync::OnceLock::new(),
+            written_by: None,
         }
     }
 
@@ -229,6 +234,18 @@ impl KnowledgeBase {
         folder: Option<&str>,
         max_hits: usize,
     ) -> Vec<GrepHit> {
+        self.grep_where(terms, op, folder, max_hits, |_| true)
+    }
+
+    /// [`KnowledgeBase::grep`] over the files `keep` lets through.
+    pub fn grep_where(
+        &self,
+        terms: &[impl AsRef<str>],
+        op: GrepOp,
+        folder: Option<&str>,
+        max_hits: usize,
+        keep: impl Fn(&KFile) -> bool,
+    ) -> Vec<GrepHit> {
         let lowered: Vec<String> = terms
             .iter()
             .map(|t| lowercase_same_len(t.as_ref()))
@@ -248,7 +265,7 @@ impl KnowledgeBase {
             None => Box::new(self.files.iter()),
         };
         let mut lines: Vec<usize> = Vec::new();
-        for file in candidates {
+        for file in candidates.filter(|f| keep(f)) {
             let hay = file.lower.as_bytes();
             let matched = match op {
                 GrepOp::And => finders.iter().all(|f| f.find(hay).is_some()),
@@ -363,7 +380,22 @@ impl KnowledgeBase {
     /// Add or replace a file after a PART wrote it, so later PARTs of the run
     /// see it.
     pub fn upsert(&mut self, path: String, text: String) {
-        let file = KFile::new(path, text);
+        self.upsert_written(path, text, None);
+    }
+
+    /// Say that `path`, if the base has it, is PART `by`'s to write in this
+    /// run (see [`KFile::written_by`]).
+    pub fn mark_written(&mut self, path: &str, by: u32) {
+        if let Some(&i) = self.by_path.get(path) {
+            self.files[i].written_by = Some(by);
+        }
+    }
+
+    /// Add or replace a file written by PART `by` of this run (see
+    /// [`KFile::written_by`]).
+    pub fn upsert_written(&mut self, path: String, text: String, by: Option<u32>) {
+        let mut file = KFile::new(path, text);
+        file.written_by = by;
         match self.by_path.get(&file.path) {
             Some(&i) => self.files[i] = file,
             None => {

@@ -31,6 +31,7 @@ use tokio::sync::Semaphore;
 use super::netguard::{self, NotPublic, PublicResolver};
 pub use super::scrub::scrub;
 use super::ProviderError;
+use crate::workspace::jail::Jail;
 
 /// Default cap on an answer's body (`writer.max_bytes`).
 pub const DEFAULT_MAX_BODY: u64 = 4 * 1024 * 1024;
@@ -288,7 +289,8 @@ pub struct Http {
     /// Untrusted URLs: public addresses only, at every connect and hop.
     public: reqwest::Client,
     permits: Arc<Semaphore>,
-    cache_dir: Option<PathBuf>,
+    /// The response cache, confined to its folder.
+    cache: Option<Jail>,
     opts: HttpOptions,
 }
 
@@ -353,8 +355,25 @@ fn public_policy(exempt: Vec<SocketAddr>) -> reqwest::redirect::Policy {
 }
 
 impl Http {
-    /// `cache_dir` is usually `<workspace>/.expand/cache`; `None` disables the cache.
+    /// `cache_dir` is usually `<workspace>/.expand/cache` (made when
+    /// missing; the caller has checked it lies in the workspace); `None`
+    /// disables the cache.
     pub fn new(cache_dir: Option<&Path>, opts: HttpOptions) -> Result<Http, ProviderError> {
+        let cache = match cache_dir {
+            None => None,
+            Some(d) => {
+                let open = || -> std::io::Result<Jail> {
+                    std::fs::create_dir_all(d)?;
+                    Jail::open(&d.canonicalize()?)
+                };
+                Some(open().map_err(|e| {
+                    ProviderError::Config(format!(
+                        "cannot open the response cache `{}`: {e}",
+                        d.display()
+                    ))
+                })?)
+            }
+        };
         let build = |b: reqwest::ClientBuilder| {
             b.build()
                 .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {e}")))
@@ -374,7 +393,7 @@ impl Http {
             credentialed,
             public,
             permits: Arc::new(Semaphore::new(opts.concurrency.max(1))),
-            cache_dir: cache_dir.map(Path::to_path_buf),
+            cache,
             opts,
         })
     }
@@ -408,12 +427,12 @@ impl Http {
             netguard::check_url(&url, &self.opts.treat_as_public)
                 .map_err(|e| refused(req, &e.to_string()))?;
         }
-        let cache_path = self.cache_dir.as_ref().map(|dir| {
+        let cache_path = self.cache.as_ref().map(|c| {
             let key = req.cache_key();
-            dir.join(&key[..2]).join(format!("{key}.json"))
+            (c, PathBuf::from(&key[..2]).join(format!("{key}.json")))
         });
-        if let Some(path) = &cache_path {
-            if let Some(resp) = read_cache(path) {
+        if let Some((cache, path)) = &cache_path {
+            if let Some(resp) = read_cache(cache, path) {
                 tracing::debug!(what = %req.what, url = %scrub(&req.url, &req.secrets), "http cache hit");
                 return Ok(resp);
             }
@@ -450,8 +469,8 @@ impl Http {
             }
         };
         let resp = finish(resp).await?;
-        if let Some(path) = &cache_path {
-            write_cache(path, &resp);
+        if let Some((cache, path)) = &cache_path {
+            write_cache(cache, path, &resp);
         }
         Ok(resp)
     }
@@ -640,16 +659,16 @@ fn map_reqwest(req: &Request, e: reqwest::Error) -> ProviderError {
     }
 }
 
-fn read_cache(path: &Path) -> Option<Response> {
-    let text = std::fs::read_to_string(path).ok()?;
+fn read_cache(cache: &Jail, path: &Path) -> Option<Response> {
+    let text = cache.read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
 }
 
 /// `resp` is already scrubbed (`once` scrubs every answer of a request with
 /// secrets).
-fn write_cache(path: &Path, resp: &Response) {
+fn write_cache(cache: &Jail, path: &Path, resp: &Response) {
     let bytes = serde_json::to_vec(resp).expect("a response serializes");
-    if let Err(e) = crate::fsutil::atomic_write_unsynced(path, &bytes) {
+    if let Err(e) = cache.write_unsynced(path, &bytes) {
         tracing::warn!("cannot write the cache entry `{}`: {e}", path.display());
     }
 }

@@ -30,12 +30,12 @@ const SNIPPET_CHARS: usize = 300;
 const EVIDENCE_BOOST: f32 = 1.5;
 
 /// The index every offline provider of a run shares: the passages of every
-/// file of the knowledge base.
+/// file of the knowledge base but those the run itself (re)writes.
 pub fn knowledge_index(kb: &KnowledgeBase) -> Bm25 {
     let mut all = Vec::new();
     // Indexes, SKILL.md and drops describe the base; they are not knowledge
     // to quote.
-    for f in kb.files() {
+    for f in kb.files().iter().filter(|f| f.written_by.is_none()) {
         let name = f.path.rsplit('/').next().unwrap_or(&f.path);
         if !crate::knowledge::is_special(name) {
             all.extend(passages(&f.path, &f.text));

@@ -267,8 +267,24 @@ pub fn execute(
             })?;
     }
 
-    let kb = KnowledgeBase::scan(&ws.fs, &kdir, &ws.non_knowledge_dirs())
+    // The response cache lives in the workspace; a link at its place
+    // leading out is refused here, and the cache is confined to it.
+    ws.fs
+        .create_dir_all(".expand/cache")
+        .map_err(io("make the response cache", &ws.state_dir().join("cache")))?;
+    let mut kb = KnowledgeBase::scan(&ws.fs, &kdir, &ws.non_knowledge_dirs())
         .map_err(io("read the knowledge base", &kdir))?;
+    // The files this run (re)writes are not the base it starts from: an
+    // interrupted attempt's file, or one about to be replaced, counts as
+    // written by its PART, seen by later batches and dependents only, and
+    // never indexed for the offline writer.
+    for (_, parts) in &selected {
+        for &n in parts {
+            if let Some(t) = plan.part(n).and_then(|p| p.target.as_deref()) {
+                kb.mark_written(t, n);
+            }
+        }
+    }
     let (writer, search, fetch) = crate::providers::build(
         &ws.config,
         opts.provider.as_deref(),
@@ -307,6 +323,7 @@ pub fn execute(
         state: Mutex::new(st),
         state_commit: StateCommit::new(journal),
         plan_edit: Mutex::new(PlanEdits::from_plan(plan)),
+        plan_late: Mutex::default(),
         writer,
         search,
         fetch,
@@ -355,6 +372,15 @@ pub fn execute(
         }
     });
     reporter.finish();
+    // Lines appended to a replaced version of the plan since its last tick.
+    if let Err(e) = sh
+        .plan_late
+        .lock()
+        .expect("plan late lock")
+        .sweep(&ws.fs, file)
+    {
+        tracing::warn!("failed to carry over lines added to the plan: {e}");
+    }
     let mut state = sh.state.lock().expect("state lock").clone();
     let mut stopped_by = None;
     if let Some(signal) = signal {

@@ -43,6 +43,8 @@ pub struct Shared {
     pub state_commit: StateCommit,
     /// Serializes edits of the plan file and remembers the last one.
     pub plan_edit: Mutex<PlanEdits>,
+    /// Versions of the plan file the ticks replaced, for late appends.
+    pub plan_late: Mutex<crate::workspace::jail::Late>,
     pub writer: Arc<dyn Writer>,
     pub search: Arc<dyn Search>,
     pub fetch: Option<Arc<dyn Fetch>>,
@@ -269,7 +271,8 @@ async fn attempt_once(
         let part2 = part.clone();
         tokio::task::spawn_blocking(move || {
             let kb = sh2.kb.read().expect("kb lock");
-            steps::knowledge::run(&kb, &part2, &node, budget_chars)
+            let sees = |by: u32| sh2.sees(number, by);
+            steps::knowledge::run(&kb, &part2, &node, budget_chars, &sees)
         })
         .await
         .map_err(|e| format!("knowledge step crashed: {e}"))?
@@ -317,7 +320,16 @@ async fn attempt_once(
     evidence.extend(found.evidence);
     let req = steps::write::request(&sh.plan, &part, evidence, sh.config.budget.prompt_tokens);
     let planned: Vec<&str> = part.sections().map(|s| s.title.as_str()).collect();
-    let judge = |text: &str| sh.judge(&target, &planned, part.expected_lines, text, &seen_urls);
+    let judge = |text: &str| {
+        sh.judge(
+            number,
+            &target,
+            &planned,
+            part.expected_lines,
+            text,
+            &seen_urls,
+        )
+    };
     let checked = steps::write::run(sh.writer.as_ref(), &req, judge)
         .await
         .map_err(|e| format!("write: {e}"))?;
@@ -388,7 +400,10 @@ async fn attempt_once(
     sh.fs
         .write(&target_path, text.as_bytes())
         .map_err(|e| format!("failed to write `{target_rel}`: {e}"))?;
-    sh.kb.write().expect("kb lock").upsert(target.clone(), text);
+    sh.kb
+        .write()
+        .expect("kb lock")
+        .upsert_written(target.clone(), text, Some(number));
     sh.fault("write", number);
 
     // 4. Drop. A drop left by an interrupted attempt is replaced, not doubled.
@@ -465,8 +480,22 @@ impl Shared {
     /// The quality check of `text`, written for the PART whose target is
     /// `target`: knowledge citations resolve against the base as this run
     /// knows it, URLs against what research retrieved.
+    /// Whether PART `number` may see the file PART `by` wrote in this run:
+    /// when `by` ran in an earlier batch, or `number` depends on it (and so
+    /// waited for it). A sibling of the same batch might or might not have
+    /// finished: never.
+    pub fn sees(&self, number: u32, by: u32) -> bool {
+        let batch = |n| self.graph.node(n).map(|x| x.batch).unwrap_or(0);
+        batch(by) < batch(number)
+            || self
+                .graph
+                .node(number)
+                .is_some_and(|x| x.depends_on.contains(&by))
+    }
+
     fn judge(
         &self,
+        number: u32,
         target: &str,
         planned: &[&str],
         expected: Option<u32>,
@@ -474,8 +503,11 @@ impl Shared {
         seen: &std::collections::BTreeSet<String>,
     ) -> crate::quality::Verdict {
         let kb = self.kb.read().expect("kb lock");
+        // What this PART could see: the base, and files of this run only
+        // from the PARTs it depends on (as the knowledge step gave them).
         let knowledge = |p: &str| {
             kb.resolve(p)
+                .filter(|f| f.written_by.map_or(true, |by| self.sees(number, by)))
                 .map(|f| (f.path.clone(), std::sync::Arc::from(f.text.as_str())))
         };
         crate::quality::check(
@@ -609,8 +641,9 @@ pub fn tick(sh: &Shared, number: u32, stamp: &str) -> Result<(), String> {
     // The edit is made again when someone else writes the plan meanwhile:
     // the last tick made is the one on disk.
     let mut last: Option<Ticked> = None;
+    let mut late = sh.plan_late.lock().expect("plan late lock");
     sh.fs
-        .rewrite(&sh.plan_file, |bytes| {
+        .rewrite(&sh.plan_file, &mut late, |bytes| {
             let t = cache
                 .tick(&sh.plan_shown, bytes.to_vec(), number, stamp)
                 .map_err(std::io::Error::other)?;
@@ -622,6 +655,13 @@ pub fn tick(sh: &Shared, number: u32, stamp: &str) -> Result<(), String> {
     if let Some(t) = last {
         cache.wrote(t);
     }
+    // Lines someone appended to an earlier version meanwhile.
+    late.sweep(&sh.fs, &sh.plan_file).map_err(|e| {
+        format!(
+            "failed to carry over lines added to `{}`: {e}",
+            sh.plan_shown
+        )
+    })?;
     Ok(())
 }
 

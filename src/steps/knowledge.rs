@@ -49,8 +49,18 @@ fn hit_evidence(hits: &[crate::knowledge::scan::GrepHit], title: &str) -> Vec<Ev
     out
 }
 
-pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize) -> Pack {
+pub fn run(
+    kb: &KnowledgeBase,
+    part: &Part,
+    node: &PartNode,
+    budget_chars: usize,
+    sees: &dyn Fn(u32) -> bool,
+) -> Pack {
     let mut pack = Pack::default();
+    // A file another PART wrote in this run is seen only when `sees` says
+    // so (an earlier batch, or a PART this one depends on): evidence never
+    // depends on which PART of a batch finished first.
+    let visible = |f: &crate::knowledge::scan::KFile| f.written_by.map_or(true, sees);
     let focus = focus_terms(part);
     // Reads share `budget_chars`; greps add their capped hits on top. The
     // writer's prompt applies the token budget to the whole pack.
@@ -74,7 +84,7 @@ pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize
     for r in &reads {
         match &r.resolution {
             Resolution::Existing(p) | Resolution::Planned { path: p, .. } => {
-                if kb.get(p).is_some() {
+                if kb.get(p).is_some_and(visible) {
                     read(&mut pack, p, share);
                 } else {
                     pack.missing.push(r.reference.clone());
@@ -83,7 +93,7 @@ pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize
             Resolution::Folder(f) => {
                 let files: Vec<String> = kb
                     .in_folder(f)
-                    .filter(|k| Some(k.path.as_str()) != part.target.as_deref())
+                    .filter(|k| visible(k) && Some(k.path.as_str()) != part.target.as_deref())
                     .map(|k| k.path.clone())
                     .take(FOLDER_FILES)
                     .collect();
@@ -98,7 +108,7 @@ pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize
             Resolution::Glob(v) => {
                 let each = (share / v.len().max(1)).max(800);
                 for p in v.iter().take(FOLDER_FILES) {
-                    if kb.get(p).is_some() {
+                    if kb.get(p).is_some_and(visible) {
                         read(&mut pack, p, each);
                     }
                 }
@@ -109,7 +119,7 @@ pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize
     for item in part.items() {
         match &item.kind {
             ItemKind::Grep { terms, op, folder } => {
-                let hits = kb.grep(terms, *op, folder.as_deref(), GREP_HITS);
+                let hits = kb.grep_where(terms, *op, folder.as_deref(), GREP_HITS, visible);
                 if hits.is_empty() {
                     continue;
                 }
@@ -126,7 +136,7 @@ pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize
                     continue;
                 }
                 let hits: Vec<_> = kb
-                    .grep(&words, crate::plan::GrepOp::Or, None, 400)
+                    .grep_where(&words, crate::plan::GrepOp::Or, None, 400, visible)
                     .into_iter()
                     .filter(|h| h.path.rsplit('/').next() == Some("INDEX.md"))
                     .take(GREP_HITS)
