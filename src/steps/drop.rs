@@ -230,3 +230,47 @@ pub fn render(d: &DropInfo) -> String {
     }
     s
 }
+
+/// The knowledge file a KNOWLEDGE-DROP names: the first backticked `.md` path
+/// on a `**…file…**:` line (expand's `Knowledge file`, and the `File Created`,
+/// `Target File`, `File` of hand-run drops).
+pub fn parse_target(text: &str) -> Option<String> {
+    for line in text.lines().take(60) {
+        let t = line.trim_start().trim_start_matches(['-', '*', ' ']);
+        let Some(colon) = line.find(':') else {
+            continue;
+        };
+        let key = &t[..t.find(':').unwrap_or(0).min(t.len())];
+        if !line.contains("**") || !key.to_lowercase().contains("file") || key.len() > 40 {
+            continue;
+        }
+        let rest = &line[colon..];
+        let mut parts = rest.split('`');
+        parts.next();
+        if let Some(p) = parts.next() {
+            let p = p.trim();
+            if p.ends_with(".md") {
+                return Some(p.trim_start_matches("./").to_string());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_targets_in_both_styles() {
+        assert_eq!(
+            parse_target("# D\n\n- **Knowledge file**: `a/00-x.md` (3 lines)\n").as_deref(),
+            Some("a/00-x.md")
+        );
+        assert_eq!(
+            parse_target("# D\n**Runner**: PART 1\n**File Created**: `hf/00-y.md`\n").as_deref(),
+            Some("hf/00-y.md")
+        );
+        assert_eq!(parse_target("# D\n**Status**: ok\n"), None);
+    }
+}
