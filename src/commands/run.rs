@@ -301,8 +301,11 @@ fn summary(
         }
         writeln!(
             out,
-            "results: knowledge files in {}/, drops in {}/{}/, run state in .expand/",
-            ws.show(&ws.knowledge_dir()).display(),
+            "results: knowledge files in {}, drops in {}/{}/, run state in .expand/",
+            match show(&ws.show(&ws.knowledge_dir())) {
+                k if k.is_empty() => "the workspace".to_string(),
+                k => format!("{k}/"),
+            },
             ws.show(&ws.drops_dir()).display(),
             plan.slug
         )?;
@@ -439,10 +442,7 @@ fn dry_run(
             let part = plan.part(n).expect("PART");
             let node = graph.node(n).expect("node");
             let will = run_now.contains(&n);
-            let target = part
-                .target
-                .as_deref()
-                .map(|t| format!("{}/{t}", show(&kshow)));
+            let target = part.target.as_deref().map(|t| show(&kshow.join(t)));
             let drop = format!(
                 "{}/{}",
                 show(&dshow),
