@@ -350,10 +350,7 @@ fn nearest_index<'a>(dir: &str, index_dirs: &HashMap<&str, &'a str>) -> Option<&
 /// Audit the workspace.
 pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
     let kroot = ws.knowledge_dir();
-    let mut exclude = ws.non_knowledge_dirs();
-    for x in &ws.config.audit.exclude {
-        exclude.push(kroot.join(x));
-    }
+    let exclude = ws.non_knowledge_dirs();
     let all = crate::knowledge::list_files(&ws.fs, &kroot, &exclude).map_err(io(&kroot))?;
     let show = |p: &Path| crate::fsutil::rel_str(&ws.root, p);
     let kshow = |rel: &str| show(&kroot.join(rel));

@@ -1,3 +1,4 @@
+mod adopt;
 mod audit;
 mod consolidate;
 mod hostile;
