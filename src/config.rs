@@ -28,10 +28,13 @@ pub struct Config {
     pub audit: Audit,
 }
 
+/// The knowledge folder of a workspace that does not name one.
+pub const DEFAULT_KNOWLEDGE_DIR: &str = "knowledge";
+
 impl Default for Config {
     fn default() -> Self {
         Config {
-            knowledge_dir: "knowledge".into(),
+            knowledge_dir: DEFAULT_KNOWLEDGE_DIR.into(),
             plans_dir: "plans".into(),
             drops_dir: "drops".into(),
             completed_dir: "completed".into(),

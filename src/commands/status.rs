@@ -12,6 +12,18 @@ use crate::workspace::Workspace;
 
 pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
     let names: Vec<String> = plan.map(|p| vec![p.to_string()]).unwrap_or_default();
+    // No plans waiting is a state to report, not an error.
+    if names.is_empty() && ws.pending_plans()?.is_empty() {
+        if ctx.json {
+            println!("{}", serde_json::json!({"plans": []}));
+        } else {
+            println!(
+                "no plans in `{}`: write one there, then `expand validate` it",
+                show(&ws.plans_dir())
+            );
+        }
+        return Ok(Code::Ok);
+    }
     let files = plan_files(ws, &names)?;
     let loaded = load_plans(ws, &files, ws.config.batch_size)?;
     let kdir = ws.knowledge_dir();

@@ -38,11 +38,25 @@ impl Workspace {
         let start = start
             .canonicalize()
             .with_context(|| format!("failed to open `{}`", start.display()))?;
-        let root = start
-            .ancestors()
-            .find(|a| a.join(FILE_NAME).is_file())
-            .map(Path::to_path_buf)
-            .unwrap_or(start);
+        let root = match start.ancestors().find(|a| a.join(FILE_NAME).is_file()) {
+            Some(a) => a.to_path_buf(),
+            // Without a configuration, a folder holding the default
+            // knowledge folder is a workspace with every default.
+            None if start.join(crate::config::DEFAULT_KNOWLEDGE_DIR).is_dir() => start,
+            None => {
+                return Err(with_hint(
+                    Code::BadInput,
+                    format!(
+                        "not inside a workspace: no `{FILE_NAME}` in `{}` or any parent folder, \
+                         and no `{}/` folder here",
+                        start.display(),
+                        crate::config::DEFAULT_KNOWLEDGE_DIR
+                    ),
+                    "run `expand init` to make this folder a workspace (it adopts a knowledge \
+                     base already here), or pass -C with the workspace's folder",
+                ))
+            }
+        };
         let fs = jail::Jail::open(&root)
             .with_context(|| format!("failed to open `{}`", root.display()))?;
         let text =

@@ -1,5 +1,6 @@
 mod adopt;
 mod audit;
+mod cli;
 mod consolidate;
 mod hostile;
 mod outputs;
