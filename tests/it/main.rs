@@ -8,6 +8,7 @@ mod review;
 mod review_util;
 mod run;
 mod safety;
+mod scale;
 mod snapshots;
 mod util;
 mod validate;
