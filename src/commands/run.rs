@@ -632,12 +632,17 @@ fn dry_run(
             plan.title
         )?;
     }
+    // Batch number → the PARTs of it that would run (the first selection
+    // of that number, as a search of the list would find).
+    let mut runs: std::collections::HashMap<u32, std::collections::HashSet<u32>> =
+        std::collections::HashMap::new();
+    for (x, v) in &selected {
+        runs.entry(x.number)
+            .or_insert_with(|| v.iter().copied().collect());
+    }
+    let none = std::collections::HashSet::new();
     for b in &graph.batches {
-        let run_now: Vec<u32> = selected
-            .iter()
-            .find(|(x, _)| x.number == b.number)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
+        let run_now = runs.get(&b.number).unwrap_or(&none);
         if !ctx.json {
             let title = if b.title.is_empty() {
                 String::new()

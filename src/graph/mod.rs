@@ -53,11 +53,32 @@ pub struct PlanGraph {
     /// One node per PART, in plan order.
     pub nodes: Vec<PartNode>,
     pub batches: Vec<Batch>,
+    /// (PART number, index in `nodes` of its first node), sorted by number.
+    index: Vec<(u32, u32)>,
 }
 
 impl PlanGraph {
+    fn new(nodes: Vec<PartNode>, batches: Vec<Batch>) -> PlanGraph {
+        let mut index: Vec<(u32, u32)> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.number, i as u32))
+            .collect();
+        // Stable: of a number defined twice, the first node leads.
+        index.sort_by_key(|&(n, _)| n);
+        index.dedup_by_key(|&mut (n, _)| n);
+        PlanGraph {
+            nodes,
+            batches,
+            index,
+        }
+    }
+
+    /// The first node of PART `part`: a binary search, since printers and
+    /// the runner ask it once per PART.
     pub fn node(&self, part: u32) -> Option<&PartNode> {
-        self.nodes.iter().find(|n| n.number == part)
+        let i = self.index.binary_search_by_key(&part, |&(n, _)| n).ok()?;
+        self.nodes.get(self.index[i].1 as usize)
     }
 }
 
@@ -102,6 +123,11 @@ pub fn analyze(
             .enumerate()
             .map(|(i, p)| (p.number, i))
             .collect();
+        // Influential entry number → its first entry.
+        let mut influential: BTreeMap<u32, &str> = BTreeMap::new();
+        for f in &plan.influential {
+            influential.entry(f.number).or_insert(f.path.as_str());
+        }
         for part in &plan.parts {
             let mut node = PartNode {
                 number: part.number,
@@ -121,8 +147,8 @@ pub fn analyze(
                 }
             }
             for n in &part.influenced_by {
-                if let Some(f) = plan.influential.iter().find(|f| f.number == *n) {
-                    refs.push((f.path.clone(), part.line, RefKind::Influence));
+                if let Some(path) = influential.get(n) {
+                    refs.push((path.to_string(), part.line, RefKind::Influence));
                 }
             }
             for (reference, line, kind) in refs {
@@ -220,7 +246,7 @@ pub fn analyze(
                 .then(a.code.cmp(b.code))
         });
         plan.diagnostics.dedup();
-        graphs.push(PlanGraph { nodes, batches });
+        graphs.push(PlanGraph::new(nodes, batches));
     }
     graphs
 }
@@ -297,9 +323,11 @@ fn check_target(
         let num: String = name.chars().take_while(|c| c.is_ascii_digit()).collect();
         if !num.is_empty() {
             let prefix = format!("{dir}{num}-");
+            // The paths that start with `prefix` are one run of the sorted set.
             if let Some(other) = existing
-                .iter()
-                .find(|e| e.starts_with(&prefix) && !e[dir.len()..].contains('/'))
+                .range(prefix.as_str()..)
+                .take_while(|e| e.starts_with(&prefix))
+                .find(|e| !e[dir.len()..].contains('/'))
             {
                 diags.push(Diagnostic::warning(
                     line,

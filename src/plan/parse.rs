@@ -5,6 +5,8 @@
 //! dialects with their steps and items. Problems found here become
 //! diagnostics on the plan; parsing itself never fails on text.
 
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -39,6 +41,8 @@ pub fn parse_str(path: &Path, text: String) -> Plan {
             ..Plan::default()
         },
         files: Vec::new(),
+        file_at: HashMap::new(),
+        batch_at: HashMap::new(),
         steps: Vec::new(),
         items: Vec::new(),
         item_starts: Vec::new(),
@@ -57,6 +61,11 @@ struct Parser<'t> {
     plan: Plan,
     /// `### File N: …` sections with their `**Filename**:` (bold-form plans).
     files: Vec<(u32, String)>,
+    /// File number → index in `files` of its first entry.
+    file_at: HashMap<u32, usize>,
+    /// Batch number → index in `plan.batches` (numbers are unique there
+    /// while parsing): a plan may declare thousands of batches.
+    batch_at: HashMap<u32, usize>,
     /// The open PART's steps, gathered here and moved into it when it closes
     /// (a list per step grown one push at a time cost a thousand
     /// reallocations per pass over the fixtures): the steps, with their
@@ -187,7 +196,8 @@ impl<'t> Parser<'t> {
             _ => title,
         };
         let line = self.line(b.range.start);
-        if !self.plan.batches.iter().any(|x| x.number == n) {
+        if let Entry::Vacant(e) = self.batch_at.entry(n) {
+            e.insert(self.plan.batches.len());
             self.plan.batches.push(DeclaredBatch {
                 number: n,
                 title: title.to_string(),
@@ -227,8 +237,8 @@ impl<'t> Parser<'t> {
             // "Create File 2 - …" names an entry of the plan's file list.
             if let Some(rest) = title.split("File ").nth(1) {
                 if let Some((n, _)) = leading_number(rest) {
-                    if let Some((_, f)) = self.files.iter().find(|(k, _)| *k == n) {
-                        part.target = Some(f.clone());
+                    if let Some(&i) = self.file_at.get(&n) {
+                        part.target = Some(self.files[i].1.clone());
                         part.target_line = Some(line);
                     }
                 }
@@ -313,6 +323,7 @@ impl<'t> Parser<'t> {
             }
             if key.eq_ignore_ascii_case("filename") {
                 if let (Some(n), Some(p)) = (file_section, md_path(value)) {
+                    self.file_at.entry(n).or_insert(self.files.len());
                     self.files.push((n, p.to_string()));
                 }
                 continue;
@@ -337,11 +348,13 @@ impl<'t> Parser<'t> {
         };
         match batch_parts(value) {
             Some((parts, title)) => {
-                if let Some(b) = self.plan.batches.iter_mut().find(|b| b.number == n) {
+                if let Some(&i) = self.batch_at.get(&n) {
+                    let b = &mut self.plan.batches[i];
                     if b.parts.is_empty() {
                         b.parts = parts;
                     }
                 } else {
+                    self.batch_at.insert(n, self.plan.batches.len());
                     self.plan.batches.push(DeclaredBatch {
                         number: n,
                         title,
@@ -609,20 +622,25 @@ impl<'t> Parser<'t> {
             plan.title = plan.slug.clone();
         }
         plan.declared = declared(plan);
-        // Parts listed under `# BATCH N` headings join that batch.
-        let assigned: Vec<(u32, u32)> = plan
-            .parts
-            .iter()
-            .filter_map(|p| p.heading_batch.map(|b| (b, p.number)))
-            .collect();
-        for (b, n) in assigned {
-            if let Some(batch) = plan.batches.iter_mut().find(|x| x.number == b) {
-                if !batch.parts.contains(&n) {
-                    batch.parts.push(n);
-                }
+        // Parts listed under `# BATCH N` headings join that batch, once.
+        let mut listed: Option<HashSet<(usize, u32)>> = None;
+        for p in &plan.parts {
+            let Some(&i) = p.heading_batch.and_then(|b| self.batch_at.get(&b)) else {
+                continue;
+            };
+            let listed = listed.get_or_insert_with(|| {
+                plan.batches
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, b)| b.parts.iter().map(move |&n| (i, n)))
+                    .collect()
+            });
+            if listed.insert((i, p.number)) {
+                plan.batches[i].parts.push(p.number);
             }
         }
         plan.batches.sort_by_key(|b| b.number);
+        plan.index_parts();
     }
 }
 
