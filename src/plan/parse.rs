@@ -8,6 +8,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 use super::blocks::{self, Block, BlockKind, Blocks, Lines};
@@ -24,17 +25,35 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Plan, DecodeError> {
     Ok(plan)
 }
 
+/// [`parse_bytes`] of bytes it may keep as the plan's text.
+pub fn parse_vec(path: &Path, bytes: Vec<u8>) -> Result<Plan, DecodeError> {
+    let decoded = encoding::decode_owned(bytes)?;
+    let mut plan = parse_str(path, decoded.text);
+    plan.encoding = decoded.encoding;
+    plan.bom = decoded.bom;
+    Ok(plan)
+}
+
 /// Parse plan text that is already clean UTF-8.
 pub fn parse_str(path: &Path, text: String) -> Plan {
+    parse_in_pieces(path, text, blocks::CHUNK)
+}
+
+/// [`parse_str`] with the first pass run on pieces of about `piece` bytes
+/// (the tests hold every piece size to the same model).
+fn parse_in_pieces(path: &Path, text: String, piece: usize) -> Plan {
     let slug = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let bs = blocks::blocks(&text);
     let mut p = Parser {
         lines: Lines::new(&text),
         text: &text,
-        bs: &bs,
+        bs: Rc::default(),
+        zone: Zone::Header,
+        heading_batch: None,
+        open: None,
+        file_section: None,
         plan: Plan {
             path: path.to_path_buf(),
             slug,
@@ -47,7 +66,16 @@ pub fn parse_str(path: &Path, text: String) -> Plan {
         items: Vec::new(),
         item_starts: Vec::new(),
     };
-    p.run();
+    // The first pass a piece at a time: its blocks are read and dropped
+    // before the next piece is parsed (the model's strings keep only the
+    // inline text they point into).
+    for bs in blocks::chunks(&text, piece) {
+        p.bs = Rc::new(bs);
+        p.walk();
+    }
+    let open = p.open.take();
+    p.close(open, text.len());
+    p.finish();
     let mut plan = p.plan;
     plan.text = text;
     plan
@@ -55,9 +83,16 @@ pub fn parse_str(path: &Path, text: String) -> Plan {
 
 struct Parser<'t> {
     text: &'t str,
-    /// The first pass's blocks of `text`.
-    bs: &'t Blocks,
+    /// The first pass's blocks of the piece of `text` being walked.
+    bs: Rc<Blocks>,
     lines: Lines<'t>,
+    /// Where the walk is, carried from one piece to the next.
+    zone: Zone,
+    heading_batch: Option<u32>,
+    /// The PART being read, and the heading level that opened it (0 for
+    /// paragraph forms, which any heading ends).
+    open: Option<(Part, u8)>,
+    file_section: Option<u32>,
     plan: Plan,
     /// `### File N: …` sections with their `**Filename**:` (bold-form plans).
     files: Vec<(u32, String)>,
@@ -88,15 +123,14 @@ impl<'t> Parser<'t> {
         self.lines.line(offset)
     }
 
-    fn run(&mut self) {
-        let bs = self.bs;
+    /// Walk the blocks of one piece (`self.bs`).
+    fn walk(&mut self) {
+        let bs = Rc::clone(&self.bs);
         let blocks = &bs.list;
-        let mut zone = Zone::Header;
-        let mut heading_batch: Option<u32> = None;
-        // The PART being read, and the heading level that opened it (0 for
-        // paragraph forms, which any heading ends).
-        let mut open: Option<(Part, u8)> = None;
-        let mut file_section: Option<u32> = None;
+        let mut zone = self.zone;
+        let mut heading_batch = self.heading_batch;
+        let mut open = self.open.take();
+        let mut file_section = self.file_section;
         let mut i = 0;
         while i < blocks.len() {
             let b = &blocks[i];
@@ -182,8 +216,10 @@ impl<'t> Parser<'t> {
                 }
             }
         }
-        self.close(open.take(), self.text.len());
-        self.finish();
+        self.zone = zone;
+        self.heading_batch = heading_batch;
+        self.open = open;
+        self.file_section = file_section;
     }
 
     /// `# BATCH 2: Title (4 runners, ~2,800 lines)`.
@@ -311,7 +347,8 @@ impl<'t> Parser<'t> {
 
     /// A top-level paragraph outside any PART: metadata, batch lines, file sections.
     fn top_paragraph(&mut self, zone: Zone, b: &Block, file_section: Option<u32>) {
-        for l in self.bs.lines(b) {
+        let bs = Rc::clone(&self.bs);
+        for l in bs.lines(b) {
             let Some(key) = l.strong else {
                 continue;
             };
@@ -401,7 +438,7 @@ impl<'t> Parser<'t> {
     /// One top-level list item: an influential-file entry or a batch line.
     fn top_item(&mut self, zone: Zone, root: &Block) {
         let line = self.line(root.range.start);
-        let bs = self.bs;
+        let bs = Rc::clone(&self.bs);
         if let Some(key) = bs.first_strong(root) {
             let key = key.trim_end_matches(':').trim();
             if let Some(rest) = strip_prefix_ci(key, "batch ") {
@@ -438,7 +475,8 @@ impl<'t> Parser<'t> {
 
     /// A paragraph inside a PART: a step heading, "Influenced by", CITE, Filename.
     fn part_paragraph(&mut self, part: &mut Part, b: &Block) {
-        for l in self.bs.lines(b) {
+        let bs = Rc::clone(&self.bs);
+        for l in bs.lines(b) {
             let line = self.line(l.offset);
             let strong = l.strong.map(|s| trim(s.trim_end_matches(':')));
             let text = trim(l.text);
@@ -470,7 +508,7 @@ impl<'t> Parser<'t> {
                 self.push_step(Step {
                     number,
                     kind: classify_step(name),
-                    name: self.bs.share(name),
+                    name: bs.share(name),
                     line,
                     items: Vec::new(),
                 });
@@ -497,7 +535,7 @@ impl<'t> Parser<'t> {
                 self.push_step(Step {
                     number: n,
                     kind: classify_step(name),
-                    name: self.bs.share(name),
+                    name: bs.share(name),
                     line,
                     items: Vec::new(),
                 });
@@ -511,7 +549,7 @@ impl<'t> Parser<'t> {
 
     /// A list (root item and its descendants) inside a PART.
     fn part_items(&mut self, part: &mut Part, items: &[Block]) {
-        let bs = self.bs;
+        let bs = Rc::clone(&self.bs);
         let root_depth = items[0].depth;
         // Where the last item at root depth went (an index into `self.items`).
         let mut last: Option<usize> = None;
@@ -640,6 +678,8 @@ impl<'t> Parser<'t> {
             }
         }
         plan.batches.sort_by_key(|b| b.number);
+        // Kept as long as the plan: without the room the growing list left.
+        plan.parts.shrink_to_fit();
         plan.index_parts();
     }
 }
@@ -901,7 +941,8 @@ pub fn cite_refs(whole: &SharedStr, s: &str) -> Vec<Reference> {
     let mut push = |reference: SharedStr, note: Option<&str>| {
         if out.capacity() == 0 {
             // At most one reference per piece: size the list once.
-            out.reserve(1 + s.bytes().filter(|&b| b == b',' || b == b';').count());
+            // (exactly: `reserve` would round a small list up to four)
+            out.reserve_exact(1 + s.bytes().filter(|&b| b == b',' || b == b';').count());
         }
         out.push(Reference {
             reference,
@@ -1055,5 +1096,42 @@ mod tests {
             ]
         );
         assert_eq!(p.steps[0].items[0].text, "Search: \"q\"");
+    }
+
+    /// The first pass in pieces gives the model the whole text gives, for
+    /// every fixture and for texts built to trip a cut: fences and HTML
+    /// blocks running through `#` lines, lists, quotes, CRLF, link
+    /// reference definitions.
+    #[test]
+    fn pieces_parse_as_the_whole_text() {
+        let mut texts: Vec<String> = vec![
+            "# T\n\n```\n\n# not a heading\n\n## PART 1: X\n```\n\n## PART 2: Create a/00-y.md\n- [ ] Read b/01\n".into(),
+            "# T\n\n~~~~\n\n## PART 1: X\n~~~\n\n# BATCH 1: b\n## PART 2: Y\n~~~~\n\n## PART 3: Z\n".into(),
+            "# T\n\n<!--\n\n## PART 1: X\n\n-->\n\n## PART 2: Y\n- [x] PART 2: Create a/b.md\n".into(),
+            "# T\r\n\r\n## PART 1: X\r\n- [ ] a\r\n  - b\r\n\r\n> q\r\n\r\n## PART 2: Y\r\n".into(),
+            "# T\n\n## PART 1: [x][r]\n\n[r]: /u\n\n## PART 2: Y\n".into(),
+            "# T\n\n- ```\n\n## PART 1: X\n\n   ```\n\n## PART 2: Y\n```\n\n## PART 3: Z\n".into(),
+            "#\n\n#\n\n\n#x\n".into(),
+            String::new(),
+        ];
+        let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+        for sub in ["seeds", "real"] {
+            for f in std::fs::read_dir(shared.join(sub))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let bytes = std::fs::read(f.path()).unwrap();
+                texts.push(encoding::decode(&bytes).unwrap().text);
+            }
+        }
+        for text in &texts {
+            let p = Path::new("p.md");
+            let whole = format!("{:?}", parse_in_pieces(p, text.clone(), usize::MAX));
+            for piece in [1, 7, 100, 2000] {
+                let got = format!("{:?}", parse_in_pieces(p, text.clone(), piece));
+                assert!(got == whole, "piece {piece}:\n{text}");
+            }
+        }
     }
 }
