@@ -676,7 +676,7 @@ fn dry_run(
                 .filter(|r| r.kind != RefKind::Influence)
                 .map(|r| {
                     let to = match &r.resolution {
-                        Resolution::Existing(p) => p.clone(),
+                        Resolution::Existing(p) => p.to_string(),
                         Resolution::Planned {
                             path,
                             part: q,
@@ -686,7 +686,7 @@ fn dry_run(
                         Resolution::Glob(v) => format!("{} file(s)", v.len()),
                         Resolution::Unresolved => "not yet created".to_string(),
                     };
-                    (r.reference.clone(), to)
+                    (r.reference.to_string(), to)
                 })
                 .collect();
             let greps: Vec<String> = part

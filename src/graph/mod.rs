@@ -7,7 +7,7 @@ pub mod schedule;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::plan::{Diagnostic, ItemKind, Plan, Severity, Status};
+use crate::plan::{Diagnostic, ItemKind, Plan, Severity, SharedStr, Status};
 use crate::workspace::jail::Jail;
 use references::{Catalog, Resolution};
 
@@ -21,7 +21,8 @@ pub enum RefKind {
 
 #[derive(Clone, Debug)]
 pub struct ResolvedRef {
-    pub reference: String,
+    /// As written: shares the plan's text (a graph holds one per read).
+    pub reference: SharedStr,
     pub line: usize,
     pub kind: RefKind,
     pub resolution: Resolution,
@@ -111,6 +112,8 @@ pub fn analyze(
         }
     }
     let catalog = Catalog::new(existing, &planned);
+    drop(planned); // the catalog has its own copy, held through the whole analysis
+
     let existing_set: BTreeSet<&str> = existing.iter().map(|s| s.as_str()).collect();
     let slugs: Vec<String> = plans.iter().map(|p| p.slug.clone()).collect();
     let mut graphs = Vec::with_capacity(plans.len());
@@ -133,24 +136,25 @@ pub fn analyze(
                 number: part.number,
                 ..PartNode::default()
             };
-            let mut refs: Vec<(String, usize, RefKind)> = Vec::new();
+            let mut refs: Vec<(SharedStr, usize, RefKind)> = Vec::new();
             for item in part.items() {
                 match &item.kind {
                     ItemKind::Read { reference, .. } => {
-                        refs.push((reference.to_string(), item.line, RefKind::Read))
+                        refs.push((reference.clone(), item.line, RefKind::Read))
                     }
                     ItemKind::Cite { refs: r } => refs.extend(
                         r.iter()
-                            .map(|r| (r.reference.to_string(), item.line, RefKind::Cite)),
+                            .map(|r| (r.reference.clone(), item.line, RefKind::Cite)),
                     ),
                     _ => {}
                 }
             }
             for n in &part.influenced_by {
-                if let Some(path) = influential.get(n) {
-                    refs.push((path.to_string(), part.line, RefKind::Influence));
+                if let Some(&path) = influential.get(n) {
+                    refs.push((path.into(), part.line, RefKind::Influence));
                 }
             }
+            node.reads.reserve_exact(refs.len());
             for (reference, line, kind) in refs {
                 let resolution = catalog.resolve(&reference);
                 let mut deps: Vec<(usize, u32)> = Vec::new();

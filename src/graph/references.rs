@@ -5,15 +5,19 @@
 
 use std::cell::OnceCell;
 use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::plan::SharedStr;
 
 /// Where a reference leads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Resolution {
-    /// A file that exists in the knowledge base.
-    Existing(String),
+    /// A file that exists in the knowledge base. (Paths share the catalog's
+    /// text: a graph holds a resolution for every read of every PART.)
+    Existing(SharedStr),
     /// A file a PART will create: `plan` indexes the plans read together.
     Planned {
-        path: String,
+        path: SharedStr,
         plan: usize,
         part: u32,
     },
@@ -28,9 +32,8 @@ impl Resolution {
     /// The path to show for a resolved reference.
     pub fn path(&self) -> Option<&str> {
         match self {
-            Resolution::Existing(p)
-            | Resolution::Planned { path: p, .. }
-            | Resolution::Folder(p) => Some(p),
+            Resolution::Existing(p) | Resolution::Planned { path: p, .. } => Some(p),
+            Resolution::Folder(p) => Some(p),
             Resolution::Glob(v) => v.first().map(|s| s.as_str()),
             Resolution::Unresolved => None,
         }
@@ -50,7 +53,7 @@ impl Resolution {
 pub struct Catalog {
     /// All paths (planned first, then existing), forward slashes, relative
     /// to the knowledge root, one after another: path `i` ends at `ends[i]`.
-    text: String,
+    text: SharedStr,
     ends: Vec<usize>,
     /// For planned paths: (plan index, PART number).
     planned: Vec<Option<(u32, u32)>>,
@@ -76,29 +79,35 @@ struct Folders {
 }
 
 /// (key hash, index) pairs sorted: the indices under one key are one run,
-/// in ascending order.
-struct Index(Vec<(u64, usize)>);
+/// in ascending order. Eight bytes a pair: the catalog is held through the
+/// whole analysis, with an entry per planned target in each index.
+struct Index(Vec<(u32, u32)>);
 
 impl Index {
-    fn new(mut pairs: Vec<(u64, usize)>) -> Index {
+    fn new(pairs: impl Iterator<Item = (u64, usize)>) -> Index {
+        let mut pairs: Vec<(u32, u32)> = pairs
+            .map(|(k, i)| (k as u32, u32::try_from(i).expect("under 4 billion paths")))
+            .collect();
         pairs.sort_unstable();
         Index(pairs)
     }
 
     fn get(&self, key: u64) -> impl Iterator<Item = usize> + '_ {
+        let key = key as u32;
         let from = self.0.partition_point(|&(k, _)| k < key);
         self.0[from..]
             .iter()
             .take_while(move |&&(k, _)| k == key)
-            .map(|&(_, i)| i)
+            .map(|&(_, i)| i as usize)
     }
 }
 
 impl Catalog {
     /// `existing`: knowledge files; `planned`: (target, plan index, PART number).
     pub fn new(existing: &[String], planned: &[(String, usize, u32)]) -> Self {
+        let mut text = String::new();
         let mut c = Catalog {
-            text: String::new(),
+            text: SharedStr::default(),
             ends: Vec::new(),
             planned: Vec::new(),
             by_name: Index(Vec::new()),
@@ -130,14 +139,15 @@ impl Catalog {
             if digits > 0 {
                 numbers.push((key(&[&name[..digits], last_folder(dir_of(&lower))]), idx));
             }
-            c.text.push_str(&norm);
-            c.ends.push(c.text.len());
+            text.push_str(&norm);
+            c.ends.push(text.len());
             c.planned.push(who);
             seen.insert(norm);
         }
-        c.by_name = Index::new(names);
-        c.by_tail = Index::new(tails);
-        c.by_number = Index::new(numbers);
+        c.text = SharedStr::whole(Arc::new(text));
+        c.by_name = Index::new(names.into_iter());
+        c.by_tail = Index::new(tails.into_iter());
+        c.by_number = Index::new(numbers.into_iter());
         c
     }
 
@@ -151,13 +161,14 @@ impl Catalog {
     }
 
     fn at(&self, idx: usize) -> Resolution {
+        let path = self.text.sub(self.path(idx));
         match self.planned[idx] {
             Some((plan, part)) => Resolution::Planned {
-                path: self.path(idx).to_string(),
+                path,
                 plan: plan as usize,
                 part,
             },
-            None => Resolution::Existing(self.path(idx).to_string()),
+            None => Resolution::Existing(path),
         }
     }
 
@@ -273,8 +284,7 @@ impl Catalog {
             let by_last = Index::new(
                 list.iter()
                     .enumerate()
-                    .map(|(rank, d)| (key(&[last_folder(&d.to_lowercase())]), rank))
-                    .collect(),
+                    .map(|(rank, d)| (key(&[last_folder(&d.to_lowercase())]), rank)),
             );
             Folders { list, by_last }
         })
@@ -324,8 +334,7 @@ impl Catalog {
                 let by_dir = self.by_dir.get_or_init(|| {
                     Index::new(
                         (0..self.ends.len())
-                            .map(|i| (key(&[last_folder(dir_of(self.path(i)))]), i))
-                            .collect(),
+                            .map(|i| (key(&[last_folder(dir_of(self.path(i)))]), i)),
                     )
                 });
                 by_dir
@@ -520,11 +529,11 @@ mod tests {
         fn at(&self, i: usize) -> Resolution {
             match self.planned[i] {
                 Some((plan, part)) => Resolution::Planned {
-                    path: self.paths[i].clone(),
+                    path: self.paths[i].as_str().into(),
                     plan,
                     part,
                 },
-                None => Resolution::Existing(self.paths[i].clone()),
+                None => Resolution::Existing(self.paths[i].as_str().into()),
             }
         }
 

@@ -77,7 +77,7 @@ pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize
                 if kb.get(p).is_some() {
                     read(&mut pack, p, share);
                 } else {
-                    pack.missing.push(r.reference.clone());
+                    pack.missing.push(r.reference.to_string());
                 }
             }
             Resolution::Folder(f) => {
@@ -88,7 +88,7 @@ pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize
                     .take(FOLDER_FILES)
                     .collect();
                 if files.is_empty() {
-                    pack.missing.push(r.reference.clone());
+                    pack.missing.push(r.reference.to_string());
                 }
                 let each = (share / files.len().max(1)).max(800);
                 for p in files {
@@ -103,7 +103,7 @@ pub fn run(kb: &KnowledgeBase, part: &Part, node: &PartNode, budget_chars: usize
                     }
                 }
             }
-            Resolution::Unresolved => pack.missing.push(r.reference.clone()),
+            Resolution::Unresolved => pack.missing.push(r.reference.to_string()),
         }
     }
     for item in part.items() {
