@@ -623,8 +623,9 @@ fn dry_run(
     let kshow = ws.show(&kdir);
     let dshow = ws.show(&ws.drops_dir().join(&plan.slug));
     let mut json_batches = Vec::new();
+    // Buffered: stdout alone writes each line of a long dry run by itself.
     let out = std::io::stdout();
-    let mut out = out.lock();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out.lock());
     if !ctx.json {
         writeln!(
             out,
@@ -763,5 +764,6 @@ fn dry_run(
         let n: usize = selected.iter().map(|(_, v)| v.len()).sum();
         writeln!(out, "\n{n} PART(s) would run; nothing was changed")?;
     }
+    out.flush()?;
     Ok(Code::Ok)
 }
