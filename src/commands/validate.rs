@@ -144,6 +144,11 @@ pub fn run(
         }
     }
     out.flush()?;
+    // The process ends when this returns: handing a large model back to
+    // the allocator one string at a time took a tenth of validate's time
+    // on 100,000 PARTs, and the system takes the memory back at once.
+    std::mem::forget(plans);
+    std::mem::forget(loaded.graphs);
     Ok(if errors > 0 { Code::BadInput } else { Code::Ok })
 }
 
