@@ -409,8 +409,9 @@ fn dry_run(
     let kshow = ws.show(&kdir);
     let dshow = ws.show(&ws.drops_dir().join(&plan.slug));
     let mut json_batches = Vec::new();
+    // Buffered: stdout alone writes each line of a long dry run by itself.
     let out = std::io::stdout();
-    let mut out = out.lock();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out.lock());
     if !ctx.json {
         writeln!(
             out,
@@ -418,12 +419,17 @@ fn dry_run(
             plan.title
         )?;
     }
+    // Batch number → the PARTs of it that would run (the first selection
+    // of that number, as a search of the list would find).
+    let mut runs: std::collections::HashMap<u32, std::collections::HashSet<u32>> =
+        std::collections::HashMap::new();
+    for (x, v) in &selected {
+        runs.entry(x.number)
+            .or_insert_with(|| v.iter().copied().collect());
+    }
+    let none = std::collections::HashSet::new();
     for b in &graph.batches {
-        let run_now: Vec<u32> = selected
-            .iter()
-            .find(|(x, _)| x.number == b.number)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
+        let run_now = runs.get(&b.number).unwrap_or(&none);
         if !ctx.json {
             let title = if b.title.is_empty() {
                 String::new()
@@ -454,7 +460,7 @@ fn dry_run(
                 .filter(|r| r.kind != RefKind::Influence)
                 .map(|r| {
                     let to = match &r.resolution {
-                        Resolution::Existing(p) => p.clone(),
+                        Resolution::Existing(p) => p.to_string(),
                         Resolution::Planned {
                             path,
                             part: q,
@@ -464,7 +470,7 @@ fn dry_run(
                         Resolution::Glob(v) => format!("{} file(s)", v.len()),
                         Resolution::Unresolved => "not yet created".to_string(),
                     };
-                    (r.reference.clone(), to)
+                    (r.reference.to_string(), to)
                 })
                 .collect();
             let greps: Vec<String> = part
@@ -541,5 +547,6 @@ fn dry_run(
         let n: usize = selected.iter().map(|(_, v)| v.len()).sum();
         writeln!(out, "\n{n} PART(s) would run; nothing was changed")?;
     }
+    out.flush()?;
     Ok(Code::Ok)
 }

@@ -236,7 +236,7 @@ impl Workspace {
             let len = self.fs.metadata(file).map_err(io)?.len();
             crate::plan::check_size(&shown, len)?;
             let bytes = self.fs.read(file).map_err(io)?;
-            crate::plan::from_bytes(&shown, &bytes)?
+            crate::plan::from_vec(&shown, bytes)?
         } else {
             crate::plan::load(file, &shown)?
         };

@@ -12,6 +12,7 @@ mod review;
 mod review_util;
 mod run;
 mod safety;
+mod scale;
 mod snapshots;
 mod util;
 mod validate;
