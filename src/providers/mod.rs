@@ -9,6 +9,7 @@ pub mod command;
 pub mod cost;
 pub mod fetch;
 pub mod http;
+pub mod meter;
 pub mod nesting;
 pub mod netguard;
 pub mod offline;
