@@ -1,4 +1,5 @@
 mod audit;
+mod brightdata;
 mod consolidate;
 mod hostile;
 mod outputs;
