@@ -170,6 +170,10 @@ fn summary(
     let stopped_on_failure = report.stopped_on_failure;
     let budget_stop = report.budget_stop.as_ref();
     let any_failed = results.iter().any(|r| r.outcomes.iter().any(|o| !o.ok));
+    // A provider account not set up for the run is the environment's to fix.
+    let setup_failed = results
+        .iter()
+        .any(|r| r.outcomes.iter().any(|o| o.setup_hint.is_some()));
     let review: Vec<u32> = results
         .iter()
         .flat_map(|r| &r.outcomes)
@@ -199,7 +203,7 @@ fn summary(
                 "batch": r.batch, "wall_ms": r.wall_ms,
                 "parts": r.outcomes.iter().map(|o| {
                     let (tokens, cost) = usage_of(o.part);
-                    serde_json::json!({"part": o.part, "ok": o.ok, "status": if o.needs_review { "needs-review" } else if o.ok { "done" } else { "failed" }, "target": o.target, "lines": o.lines, "attempts": o.attempts, "error": o.error, "tokens": tokens, "cost": cost})
+                    serde_json::json!({"part": o.part, "ok": o.ok, "status": if o.needs_review { "needs-review" } else if o.ok { "done" } else { "failed" }, "target": o.target, "lines": o.lines, "attempts": o.attempts, "error": o.error, "hint": o.setup_hint, "tokens": tokens, "cost": cost})
                 }).collect::<Vec<_>>(),
                 "not_started": r.not_started,
             })).collect::<Vec<_>>(),
@@ -272,6 +276,9 @@ fn summary(
                         if o.attempts == 1 { "" } else { "s" },
                         o.error.as_deref().unwrap_or("unknown error")
                     )?;
+                    if let Some(h) = &o.setup_hint {
+                        writeln!(out, "             hint: {h}")?;
+                    }
                 }
             }
         }
@@ -378,13 +385,13 @@ fn summary(
         }
     }
     // Stopped by the budget is work left undone: a script must not go on as if it ran.
-    Ok(
-        if any_failed || !review.is_empty() || budget_stop.is_some() {
-            Code::WorkFailed
-        } else {
-            Code::Ok
-        },
-    )
+    Ok(if setup_failed {
+        Code::Environment
+    } else if any_failed || !review.is_empty() || budget_stop.is_some() {
+        Code::WorkFailed
+    } else {
+        Code::Ok
+    })
 }
 
 /// `--dry-run`: the schedule, the resolved reads, the queries, the files that

@@ -19,6 +19,8 @@ pub struct DropInfo<'a> {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cost: Option<f64>,
+    /// Requests sent to Bright Data, which bills each one.
+    pub brightdata_requests: u64,
     pub duration_s: f64,
     /// The check of the file written.
     pub verdict: &'a Verdict,
@@ -123,6 +125,12 @@ pub fn render(d: &DropInfo) -> String {
         s.push_str(&format!(
             "- **Cost**: {}\n",
             crate::providers::cost::dollars(c)
+        ));
+    }
+    if d.brightdata_requests > 0 {
+        s.push_str(&format!(
+            "- **Bright Data requests**: {}\n",
+            d.brightdata_requests
         ));
     }
     s.push_str(&format!("- **Duration**: {:.1} s\n", d.duration_s));

@@ -1,5 +1,6 @@
 mod adopt;
 mod audit;
+mod brightdata;
 mod cli;
 mod consolidate;
 mod hostile;
