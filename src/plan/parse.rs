@@ -659,6 +659,7 @@ impl<'t> Parser<'t> {
         if plan.title.is_empty() {
             plan.title = plan.slug.clone();
         }
+        fold_outline_parts(&mut plan.parts);
         plan.declared = declared(plan);
         // Parts listed under `# BATCH N` headings join that batch, once.
         let mut listed: Option<HashSet<(usize, u32)>> = None;
@@ -682,6 +683,59 @@ impl<'t> Parser<'t> {
         plan.parts.shrink_to_fit();
         plan.index_parts();
     }
+}
+
+/// A PART whose section holds nothing but its heading (and perhaps its
+/// status line) is an entry of an outline when the plan defines that PART
+/// again with its steps: hand-run plans open a batch with the list of its
+/// PART headings before the PART sections. The outline entry is folded into
+/// the definition (its target and status fill what the definition lacks);
+/// two definitions with steps stay two, and `validate` says so.
+fn fold_outline_parts(parts: &mut Vec<Part>) {
+    let bare = |p: &Part| {
+        p.items()
+            .all(|i| Some(i.line) == p.status_line || matches!(i.kind, ItemKind::CreateFile { .. }))
+    };
+    let mut full: HashMap<u32, usize> = HashMap::new();
+    let mut count: HashMap<u32, usize> = HashMap::new();
+    for (i, p) in parts.iter().enumerate() {
+        *count.entry(p.number).or_default() += 1;
+        if !bare(p) {
+            full.entry(p.number).or_insert(i);
+        }
+    }
+    if count.values().all(|&c| c == 1) {
+        return;
+    }
+    let mut drop = vec![false; parts.len()];
+    for i in 0..parts.len() {
+        let n = parts[i].number;
+        let Some(&f) = full.get(&n) else { continue };
+        if f == i || count[&n] < 2 || !bare(&parts[i]) {
+            continue;
+        }
+        drop[i] = true;
+        let outline = parts[i].clone();
+        let def = &mut parts[f];
+        if def.target.is_none() {
+            def.target = outline.target;
+            def.target_line = outline.target_line;
+        }
+        if def.status_line.is_none() && outline.status_line.is_some() {
+            def.status = outline.status;
+            def.marker = outline.marker;
+            def.status_line = outline.status_line;
+            def.status_end = outline.status_end;
+            def.completed_at = outline.completed_at;
+            def.file_exists |= outline.file_exists;
+        }
+        def.expected_lines = def.expected_lines.or(outline.expected_lines);
+    }
+    let mut k = 0;
+    parts.retain(|_| {
+        k += 1;
+        !drop[k - 1]
+    });
 }
 
 /// The name of the implicit step, shared by every parse.
@@ -1038,6 +1092,38 @@ pub fn parse_text(name: &str, text: &str) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hand-run plans list a batch's PART headings before the PART sections
+    /// (the bench's `expansion-sam-general` plan): the list is an outline,
+    /// not a second definition. Two sections with steps still are two.
+    #[test]
+    fn an_outline_of_part_headings_is_not_a_second_definition() {
+        let t = "# T\n\n# BATCH 1: A\n\n## PART 1: One (~700 lines)\n## PART 2: Two (~700 lines)\n\n- [✓] PART 2: Create a/01-two.md (Completed 2025-11-20 08:56)\n\n---\n\n## PART 1: One (~700 lines)\n\n- [ ] PART 1: Create a/00-one.md\n\n**Step 1: Web Research**\n- [ ] Search: \"one\"\n\n## PART 2: Two\n\n**Step 1: Web Research**\n- [ ] Search: \"two\"\n";
+        let mut plan = parse_text("p.md", t);
+        crate::plan::validate::check(&mut plan);
+        let errors: Vec<_> = plan.diagnostics.iter().map(|d| d.code).collect();
+        assert!(
+            !errors.contains(&"duplicate-part"),
+            "{:?}",
+            plan.diagnostics
+        );
+        let parts: Vec<(u32, usize, Option<&str>)> = plan
+            .parts
+            .iter()
+            .map(|p| (p.number, p.line, p.target.as_deref()))
+            .collect();
+        assert_eq!(
+            parts,
+            vec![(1, 12, Some("a/00-one.md")), (2, 19, Some("a/01-two.md"))]
+        );
+        // The outline's status line is the definition's when it has none.
+        assert_eq!(plan.parts[1].status, Status::Done);
+
+        let twice = "# T\n\n## PART 1: One\n\n- [ ] Search: \"a\"\n\n## PART 1: Again\n\n- [ ] Search: \"b\"\n";
+        let mut plan = parse_text("p.md", twice);
+        crate::plan::validate::check(&mut plan);
+        assert!(plan.diagnostics.iter().any(|d| d.code == "duplicate-part"));
+    }
 
     /// Bug: a top-level list was handed over as one subtree and only its first
     /// item was read, so `**Batch 2**` (and influential files 2..N) vanished.

@@ -17,7 +17,8 @@ fn outside_a_workspace_every_command_says_so_and_changes_nothing() {
     ] {
         let out = ws.expand(args).code(2);
         assert!(
-            out.stderr.contains("not inside a workspace: no `expand.yaml` in")
+            out.stderr
+                .contains("not inside a workspace: no `expand.yaml` in")
                 && out.stderr.contains("expand init"),
             "{args:?}: {}",
             out.stderr
