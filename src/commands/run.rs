@@ -10,7 +10,7 @@ use super::{load_plans, show, Ctx};
 use crate::cli::RunArgs;
 use crate::error::{bad_input, with_hint, Code};
 use crate::graph::references::Resolution;
-use crate::graph::{PlanGraph, RefKind};
+use crate::graph::PlanGraph;
 use crate::plan::{ItemKind, Plan, Severity};
 use crate::providers::cost::Spent;
 use crate::report::progress::{BarReporter, JsonReporter, LogReporter, Reporter};
@@ -461,10 +461,9 @@ fn dry_run(
                 show(&dshow),
                 crate::steps::drop::file_name(part, &date, &hhmm)
             );
-            let reads: Vec<(String, String)> = node
+            let reads: Vec<(String, String, &str)> = node
                 .reads
                 .iter()
-                .filter(|r| r.kind != RefKind::Influence)
                 .map(|r| {
                     let to = match &r.resolution {
                         Resolution::Existing(p) => p.to_string(),
@@ -477,7 +476,7 @@ fn dry_run(
                         Resolution::Glob(v) => format!("{} file(s)", v.len()),
                         Resolution::Unresolved => "not yet created".to_string(),
                     };
-                    (r.reference.to_string(), to)
+                    (r.reference.to_string(), to, r.kind.as_str())
                 })
                 .collect();
             let greps: Vec<String> = part
@@ -500,7 +499,7 @@ fn dry_run(
                 }
             };
             if ctx.json {
-                jparts.push(serde_json::json!({"part": n, "runs": will, "status": part.status.as_str(), "depends_on": node.depends_on, "target": target, "target_exists": target.as_deref().map(|t| !exists_note(t).is_empty()), "drop": if will { Some(&drop) } else { None }, "reads": reads.iter().map(|(a, b)| serde_json::json!({"ref": a, "resolved": b})).collect::<Vec<_>>(), "greps": greps, "queries": queries}));
+                jparts.push(serde_json::json!({"part": n, "runs": will, "status": part.status.as_str(), "depends_on": node.depends_on, "target": target, "target_exists": target.as_deref().map(|t| !exists_note(t).is_empty()), "drop": if will { Some(&drop) } else { None }, "reads": reads.iter().map(|(a, b, k)| serde_json::json!({"ref": a, "resolved": b, "kind": k})).collect::<Vec<_>>(), "greps": greps, "queries": queries}));
                 continue;
             }
             let after = if node.depends_on.is_empty() {
@@ -520,8 +519,13 @@ fn dry_run(
             if !will {
                 continue;
             }
-            for (r, to) in &reads {
-                writeln!(out, "       read   {r} → {to}")?;
+            for (r, to, kind) in &reads {
+                let why = if *kind == "influence" {
+                    " (influential file)"
+                } else {
+                    ""
+                };
+                writeln!(out, "       read   {r} → {to}{why}")?;
             }
             for g in &greps {
                 writeln!(out, "       grep   {g}")?;

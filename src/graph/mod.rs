@@ -11,12 +11,40 @@ use crate::plan::{Diagnostic, ItemKind, Plan, Severity, SharedStr, Status};
 use crate::workspace::jail::Jail;
 use references::{Catalog, Resolution};
 
+/// A reference written as a path: a `.md` file, a folder with its slash,
+/// a glob, `folder/NN`, or one that climbs out of the knowledge folder.
+/// Only these are reported when they resolve nowhere.
+fn path_shaped(r: &str) -> bool {
+    let r = r.trim();
+    let last = r.rsplit('/').next().unwrap_or(r);
+    crate::plan::text::ends_with_md(r)
+        || r.starts_with('/')
+        || r.split(['/', '\\']).any(|s| s == "..")
+        || r.ends_with('/')
+        || r.contains('*')
+        || (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn starts_with_read(text: &str) -> bool {
+    crate::plan::text::strip_prefix_ci(text.trim_start_matches(['*', ' ']), "read ").is_some()
+}
+
 /// How a PART mentions a reference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RefKind {
     Read,
     Cite,
     Influence,
+}
+
+impl RefKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefKind::Read => "read",
+            RefKind::Cite => "cite",
+            RefKind::Influence => "influence",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -142,26 +170,71 @@ pub fn analyze(
                 ..PartNode::default()
             };
             let mut refs: Vec<(SharedStr, usize, RefKind)> = Vec::new();
+            // `File N` names entry N of the influential-files list: in a
+            // Read or CITE item ("CITE: Files 1,5,9 explicitly"), a section
+            // ("(File 5: TensorRT for …)") or "Influenced by: Files 1, 5".
+            let mut file_refs: Vec<(u32, usize, RefKind)> = Vec::new();
             for item in part.items() {
-                match &item.kind {
+                let kind = match &item.kind {
                     ItemKind::Read { reference, .. } => {
-                        refs.push((reference.clone(), item.line, RefKind::Read))
+                        refs.push((reference.clone(), item.line, RefKind::Read));
+                        RefKind::Read
                     }
-                    ItemKind::Cite { refs: r } => refs.extend(
-                        r.iter()
-                            .map(|r| (r.reference.clone(), item.line, RefKind::Cite)),
-                    ),
-                    _ => {}
+                    ItemKind::Cite { refs: r } => {
+                        refs.extend(
+                            r.iter()
+                                .map(|r| (r.reference.clone(), item.line, RefKind::Cite)),
+                        );
+                        RefKind::Cite
+                    }
+                    ItemKind::Section(_) => RefKind::Influence,
+                    ItemKind::Instruction if starts_with_read(&item.text) => RefKind::Read,
+                    _ => continue,
+                };
+                if plan.influential.is_empty() {
+                    continue;
+                }
+                for n in crate::plan::text::file_numbers(&item.text) {
+                    file_refs.push((n, item.line, kind));
+                }
+                if kind != RefKind::Influence
+                    && crate::plan::text::all_files(&item.text, influential.len())
+                {
+                    file_refs.extend(influential.keys().map(|&n| (n, item.line, kind)));
                 }
             }
-            for n in &part.influenced_by {
-                if let Some(&path) = influential.get(n) {
-                    refs.push((path.into(), part.line, RefKind::Influence));
+            for &n in &part.influenced_by {
+                file_refs.push((n, part.line, RefKind::Influence));
+            }
+            let mut seen_files: HashSet<u32> = HashSet::new();
+            for (n, line, kind) in file_refs {
+                if !seen_files.insert(n) {
+                    continue;
+                }
+                match influential.get(&n) {
+                    Some(&path) => refs.push((path.into(), line, kind)),
+                    None if !plan.influential.is_empty() => diags.push(
+                        Diagnostic::warning(
+                            line,
+                            "unknown-file-number",
+                            format!(
+                                "PART {}: File {n} is not in the plan's influential-files list",
+                                part.number
+                            ),
+                        )
+                        .with_hint("`File N` names entry N of the list under the INFLUENTIAL FILES heading"),
+                    ),
+                    None => {}
                 }
             }
             node.reads.reserve_exact(refs.len());
             for (reference, line, kind) in refs {
                 let resolution = catalog.resolve(&reference);
+                // "PyTorch/TF", "training/inference/hardware": prose with a
+                // slash, not a path, when it names nothing.
+                if resolution == Resolution::Unresolved && !path_shaped(&reference) {
+                    continue;
+                }
                 let mut deps: Vec<(usize, u32)> = Vec::new();
                 match &resolution {
                     Resolution::Planned {

@@ -240,6 +240,23 @@ impl Catalog {
             });
             return self.at(best.expect("non-empty"));
         }
+        // The file name and folders of the reference, in order, with more
+        // folders between them (`practical-implementation/55-x.md` at
+        // `karpathy/practical-implementation/benchmarking/55-x.md`): when
+        // one file alone fits.
+        if let Some((dirs, name)) = lower.rsplit_once('/') {
+            if name.contains('.') {
+                let want: Vec<&str> = dirs.split('/').filter(|d| !d.is_empty()).collect();
+                let mut fits = self.by_name.get(key(&[name])).filter(|&i| {
+                    let p = self.path(i).to_lowercase();
+                    let mut have = dir_of(&p).split('/');
+                    p.rsplit('/').next() == Some(name) && want.iter().all(|w| have.any(|h| h == *w))
+                });
+                if let (Some(one), None) = (fits.next(), fits.next()) {
+                    return self.at(one);
+                }
+            }
+        }
         // `folder/NN`: the file numbered NN in that folder.
         if let Some((folder, num)) = r.rsplit_once('/') {
             if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
@@ -576,6 +593,26 @@ mod tests {
             }) {
                 return self.at(best);
             }
+            // Folders in order with more between them: one file alone.
+            let lower = r.to_lowercase();
+            if let Some((dirs, name)) = lower.rsplit_once('/') {
+                if name.contains('.') {
+                    let want: Vec<&str> = dirs.split('/').filter(|d| !d.is_empty()).collect();
+                    let fits: Vec<usize> = all
+                        .clone()
+                        .filter(|&i| {
+                            let p = self.paths[i].to_lowercase();
+                            let parts: Vec<&str> = p.split('/').collect();
+                            let (file, dirs) = parts.split_last().expect("a path");
+                            let mut have = dirs.iter();
+                            *file == name && want.iter().all(|w| have.any(|h| h == w))
+                        })
+                        .collect();
+                    if fits.len() == 1 {
+                        return self.at(fits[0]);
+                    }
+                }
+            }
             if let Some((folder, num)) = r.rsplit_once('/') {
                 if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
                     let want = format!("{}/", folder.to_lowercase());
@@ -678,6 +715,13 @@ mod tests {
     fn references_to(paths: &[String]) -> Vec<String> {
         let mut refs: Vec<String> = Vec::new();
         for p in paths {
+            // The path with one of its folders left out.
+            let parts: Vec<&str> = p.split('/').collect();
+            for skip in 0..parts.len().saturating_sub(1) {
+                let mut v = parts.clone();
+                v.remove(skip);
+                refs.push(v.join("/"));
+            }
             let mut tail = p.as_str();
             loop {
                 refs.push(tail.to_string());
@@ -705,6 +749,35 @@ mod tests {
         }
         refs.extend(["", "/", "//", "*", "nowhere/00", "x/", "a/b", "/00", "Σ/"].map(String::from));
         refs
+    }
+
+    /// The bench's seeds read `practical-implementation/55-x.md`, which is
+    /// at `karpathy/practical-implementation/benchmarking/55-x.md`.
+    #[test]
+    fn a_reference_resolves_across_extra_folders_when_one_file_fits() {
+        let existing: Vec<String> = [
+            "karpathy/practical-implementation/benchmarking/55-x.md",
+            "karpathy/practical-implementation/00-y.md",
+            "a/x/z.md",
+            "a/y/z.md",
+        ]
+        .map(String::from)
+        .to_vec();
+        let c = Catalog::new(&existing, &[]);
+        assert_eq!(
+            c.resolve("practical-implementation/55-x.md").path(),
+            Some("karpathy/practical-implementation/benchmarking/55-x.md")
+        );
+        assert_eq!(
+            c.resolve("karpathy/benchmarking/55-x.md").path(),
+            Some("karpathy/practical-implementation/benchmarking/55-x.md")
+        );
+        // Folders out of order, or two files that fit: no answer.
+        assert_eq!(
+            c.resolve("benchmarking/karpathy/55-x.md"),
+            Resolution::Unresolved
+        );
+        assert_eq!(c.resolve("a/z.md"), Resolution::Unresolved);
     }
 
     #[test]

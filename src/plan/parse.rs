@@ -349,6 +349,20 @@ impl<'t> Parser<'t> {
     fn top_paragraph(&mut self, zone: Zone, b: &Block, file_section: Option<u32>) {
         let bs = Rc::clone(&self.bs);
         for l in bs.lines(b) {
+            // "**Inference (4 files)**:" then "5. `a/00-x.md` - …" on the next
+            // line: a list that starts at 5 cannot interrupt a paragraph
+            // (CommonMark), so its items are lines of the paragraph.
+            if let Zone::Influential(_) = zone {
+                let t = l.text.trim_start();
+                if let Some((n, rest)) = leading_number(t) {
+                    if let Some(rest) = rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") "))
+                    {
+                        let code = l.code().find(|c| c.ends_with(".md") || c.ends_with('/'));
+                        self.influential_entry(n, rest, code, self.line(l.offset));
+                        continue;
+                    }
+                }
+            }
             let Some(key) = l.strong else {
                 continue;
             };
@@ -448,29 +462,33 @@ impl<'t> Parser<'t> {
             }
         }
         if let (Zone::Influential(_), Some(n)) = (zone, root.ordinal) {
-            let path = bs
+            let code = bs
                 .first_line(root)
-                .and_then(|l| l.code().find(|c| c.ends_with(".md") || c.ends_with('/')))
-                .or_else(|| md_path(bs.first(root)))
-                .map(str::to_string);
-            if let Some(path) = path {
-                let text = bs.first(root);
-                let description = text
-                    .find(&path)
-                    .map(|p| &text[p + path.len()..])
-                    .unwrap_or("")
-                    .trim()
-                    .trim_start_matches(['-', '–', '—', ':'])
-                    .trim()
-                    .to_string();
-                self.plan.influential.push(Influential {
-                    number: n,
-                    path,
-                    description,
-                    line,
-                });
-            }
+                .and_then(|l| l.code().find(|c| c.ends_with(".md") || c.ends_with('/')));
+            self.influential_entry(n, bs.first(root), code, line);
         }
+    }
+
+    /// Entry `n` of the influential-files list: its path is the first code
+    /// span naming a file or folder, else the first `.md` word of `text`.
+    fn influential_entry(&mut self, n: u32, text: &str, code: Option<&str>, line: usize) {
+        let Some(path) = code.or_else(|| md_path(text)).map(str::to_string) else {
+            return;
+        };
+        let description = text
+            .find(&path)
+            .map(|p| &text[p + path.len()..])
+            .unwrap_or("")
+            .trim()
+            .trim_start_matches(['-', '–', '—', ':'])
+            .trim()
+            .to_string();
+        self.plan.influential.push(Influential {
+            number: n,
+            path,
+            description,
+            line,
+        });
     }
 
     /// A paragraph inside a PART: a step heading, "Influenced by", CITE, Filename.
@@ -885,6 +903,9 @@ pub fn classify_item(text: &SharedStr) -> ItemKind {
         return ItemKind::Instruction;
     }
     if let Some(rest) = strip_prefix_ci(t, "search:").or_else(|| strip_prefix_ci(t, "search ")) {
+        if let Some(local) = local_search(whole, rest) {
+            return local;
+        }
         let q = unquote(rest.trim());
         if !q.is_empty() {
             return ItemKind::Search {
@@ -946,6 +967,49 @@ pub fn classify_item(text: &SharedStr) -> ItemKind {
         }
     }
     ItemKind::Instruction
+}
+
+/// "Search existing files for "active inference" and "free energy"": a
+/// search of the knowledge base, not of the web, for any of the quoted
+/// phrases (or the words after "for" when nothing is quoted).
+fn local_search(whole: &SharedStr, rest: &str) -> Option<ItemKind> {
+    const LOCAL: &[&str] = &[
+        "existing files",
+        "existing knowledge",
+        "the existing knowledge",
+        "the knowledge base",
+        "knowledge base",
+        "the oracle",
+        "our knowledge",
+        "local files",
+    ];
+    let r = rest.trim().trim_start_matches(':').trim_start();
+    let after = LOCAL.iter().find_map(|p| strip_prefix_ci(r, p))?;
+    let after = after.trim_start();
+    let after = strip_prefix_ci(after, "for ")
+        .or_else(|| strip_prefix_ci(after, "about "))
+        .or_else(|| strip_prefix_ci(after, "mentioning "))
+        .unwrap_or(after);
+    let mut terms: Vec<SharedStr> = Vec::new();
+    let mut quoted = after.split(['"', '“', '”']);
+    quoted.next();
+    for (i, piece) in quoted.enumerate() {
+        if i % 2 == 0 && !piece.trim().is_empty() {
+            terms.push(whole.sub(piece.trim()));
+        }
+    }
+    if terms.is_empty() {
+        let words = trim(after.trim_end_matches(['.', ')']));
+        if words.is_empty() {
+            return None;
+        }
+        terms.push(whole.sub(words));
+    }
+    Some(ItemKind::Grep {
+        terms,
+        op: GrepOp::Or,
+        folder: None,
+    })
 }
 
 /// `"A" AND "B" in folder/` / `pipeline AND parallelism in karpathy/ folder`
@@ -1096,6 +1160,27 @@ mod tests {
     /// Hand-run plans list a batch's PART headings before the PART sections
     /// (the bench's `expansion-sam-general` plan): the list is an outline,
     /// not a second definition. Two sections with steps still are two.
+    #[test]
+    fn searching_existing_files_is_a_local_search() {
+        let kind = |t: &str| classify_item(&SharedStr::from(t));
+        match kind(r#"Search existing files for "active inference" and "free energy""#) {
+            ItemKind::Grep { terms, op, folder } => {
+                let terms: Vec<&str> = terms.iter().map(|t| &**t).collect();
+                assert_eq!(terms, vec!["active inference", "free energy"]);
+                assert_eq!((op, folder), (GrepOp::Or, None));
+            }
+            other => panic!("{other:?}"),
+        }
+        match kind("Search the knowledge base for Markov blankets") {
+            ItemKind::Grep { terms, .. } => assert_eq!(&*terms[0], "Markov blankets"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            kind(r#"Search: "existing tools for profiling 2024""#),
+            ItemKind::Search { .. }
+        ));
+    }
+
     #[test]
     fn an_outline_of_part_headings_is_not_a_second_definition() {
         let t = "# T\n\n# BATCH 1: A\n\n## PART 1: One (~700 lines)\n## PART 2: Two (~700 lines)\n\n- [✓] PART 2: Create a/01-two.md (Completed 2025-11-20 08:56)\n\n---\n\n## PART 1: One (~700 lines)\n\n- [ ] PART 1: Create a/00-one.md\n\n**Step 1: Web Research**\n- [ ] Search: \"one\"\n\n## PART 2: Two\n\n**Step 1: Web Research**\n- [ ] Search: \"two\"\n";

@@ -271,7 +271,7 @@ fn trim_token(t: &str) -> &str {
 
 /// Ends in `.md` (any case). Compares bytes: `t.len() - 3` may fall inside a
 /// multi-byte character, where slicing the `str` would panic.
-fn ends_with_md(t: &str) -> bool {
+pub fn ends_with_md(t: &str) -> bool {
     let b = t.as_bytes();
     b.len() >= 3 && b[b.len() - 3..].eq_ignore_ascii_case(b".md")
 }
@@ -315,10 +315,130 @@ pub fn ref_token(s: &str) -> Option<&str> {
     if memchr::memchr(b'/', s.as_bytes()).is_none() && !contains_ci(s, ".md") {
         return None;
     }
-    s.split_whitespace().map(trim_token).find(|t| {
-        (t.contains('/') && !t.starts_with("http") && t.chars().any(|c| c.is_alphanumeric()))
-            || (t.len() > 3 && ends_with_md(t))
-    })
+    s.split_whitespace()
+        .map(trim_token)
+        .filter(|t| !is_web_address(t))
+        .find(|t| {
+            (t.contains('/') && t.chars().any(|c| c.is_alphanumeric()))
+                || (t.len() > 3 && ends_with_md(t))
+        })
+}
+
+/// `https://…`, `www.x.org/…`, `arxiv.org/html/…`: a web address, never a
+/// knowledge reference (a folder name does not hold a dot; `.` and `..`
+/// are folders).
+pub fn is_web_address(t: &str) -> bool {
+    let lower = t.get(..8).unwrap_or(t).to_ascii_lowercase();
+    if lower.starts_with("http:") || lower.starts_with("https:") || lower.starts_with("www.") {
+        return true;
+    }
+    match t.split_once('/') {
+        Some((host, _)) => {
+            host != "."
+                && host != ".."
+                && host.contains('.')
+                && !ends_with_md(host)
+                && host.rsplit('.').next().is_some_and(|tld| {
+                    tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic())
+                })
+        }
+        None => false,
+    }
+}
+
+/// The influential-file numbers a text names: `File 3`, `Files 1,5,9
+/// explicitly`, `files 1-4 and 7` (SPEC §2: `File N` is entry N of the
+/// plan's influential-files list). Words between "File" and the numbers
+/// end the list: "4 files" or "file 3D models" name nothing.
+pub fn file_numbers(s: &str) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::new();
+    let mut from = 0;
+    while let Some(i) = find_ci(&s[from..], "file").map(|i| from + i) {
+        from = i + 4;
+        let before_ok = s[..i]
+            .chars()
+            .next_back()
+            .map_or(true, |c| !c.is_alphanumeric());
+        let mut rest = &s[i + 4..];
+        if rest.starts_with(['s', 'S']) {
+            rest = &rest[1..];
+        }
+        if !before_ok || !rest.starts_with([' ', '#']) {
+            continue;
+        }
+        let rest = rest.trim_start_matches([' ', '#']);
+        // The run of numbers, separators and "and".
+        let mut end = 0;
+        let b = rest.as_bytes();
+        while end < b.len() {
+            let r = &rest[end..];
+            if b[end].is_ascii_digit() || matches!(b[end], b',' | b' ' | b'&' | b'-') {
+                end += 1;
+            } else if r.starts_with('–') {
+                end += '–'.len_utf8();
+            } else if r.len() >= 4 && r[..4].eq_ignore_ascii_case("and ") {
+                end += 4;
+            } else {
+                break;
+            }
+        }
+        let run = &rest[..end];
+        // "File 3D": a number glued to a word is not a file number.
+        if b.get(end).is_some_and(|c| c.is_ascii_alphanumeric())
+            && run.trim_end().len() == run.len()
+        {
+            let cut = run.trim_end_matches(|c: char| c.is_ascii_digit());
+            if cut.trim().is_empty() {
+                continue;
+            }
+            for n in number_list(cut) {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+            continue;
+        }
+        if !run.starts_with(|c: char| c.is_ascii_digit()) {
+            continue;
+        }
+        for n in number_list(run) {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
+/// "All 16 files", "all influential files": the whole influential-files
+/// list of `listed` entries (a count that differs names something else).
+pub fn all_files(s: &str, listed: usize) -> bool {
+    let mut from = 0;
+    while let Some(i) = find_ci(&s[from..], "all ").map(|i| from + i) {
+        from = i + 4;
+        if s[..i]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric)
+        {
+            continue;
+        }
+        let rest = s[i + 4..].trim_start();
+        let (count, rest) = match leading_number(rest) {
+            Some((n, r)) => (Some(n as usize), r.trim_start()),
+            None => (None, rest),
+        };
+        let rest = strip_prefix_ci(rest, "influential ").unwrap_or(rest);
+        let named = strip_prefix_ci(rest, "files").is_some();
+        let whole_list = match count {
+            Some(n) => n == listed,
+            None => contains_ci(&s[i..], "influential"),
+        };
+        if named && whole_list {
+            return true;
+        }
+    }
+    false
 }
 
 /// "1, 5, 16", "1-16", "Files 3, (Vertex AI knowledge)" → the numbers, ranges expanded
@@ -461,6 +581,56 @@ mod tests {
                 .collect();
             assert_eq!(create_target(&s), by_words(&s), "{s:?}");
         }
+    }
+
+    #[test]
+    fn web_addresses_are_not_references() {
+        assert_eq!(
+            ref_token("see arxiv.org/html/2401.1234 and a/b.md"),
+            Some("a/b.md")
+        );
+        assert_eq!(ref_token("https://x.org/a.md"), None);
+        assert_eq!(ref_token("www.nvidia.com/docs"), None);
+        assert_eq!(
+            ref_token("./knowledge/a/00-x.md"),
+            Some("./knowledge/a/00-x.md")
+        );
+        assert_eq!(ref_token("v1.2/notes.md"), Some("v1.2/notes.md"));
+    }
+
+    #[test]
+    fn all_files_names_the_whole_list() {
+        assert!(all_files("All 16 files for cost analysis", 16));
+        assert!(all_files("cite all influential files", 16));
+        assert!(!all_files("All 4 files in distributed-training/", 16));
+        assert!(!all_files("read all files in the folder", 16));
+        assert!(!all_files("overall 16 files", 16));
+    }
+
+    #[test]
+    fn file_numbers_read_the_influential_list_forms() {
+        assert_eq!(
+            file_numbers("Files 1,5,9 explicitly + Friston papers"),
+            vec![1, 5, 9]
+        );
+        assert_eq!(
+            file_numbers("(File 5: TensorRT for active inference)"),
+            vec![5]
+        );
+        assert_eq!(
+            file_numbers("Files 1-4 and 7, (Training knowledge)"),
+            vec![1, 2, 3, 4, 7]
+        );
+        assert_eq!(file_numbers("File #12"), vec![12]);
+        assert_eq!(
+            file_numbers("4 files on 3D models, profile 2"),
+            Vec::<u32>::new()
+        );
+        assert_eq!(file_numbers("a file 3D model"), Vec::<u32>::new());
+        assert_eq!(
+            file_numbers("Files 2, 6, 10 and files 3"),
+            vec![2, 6, 10, 3]
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::io::Write;
 use serde_json::{json, Value};
 
 use super::Style;
-use crate::graph::{PlanGraph, RefKind};
+use crate::graph::PlanGraph;
 use crate::plan::{Diagnostic, Plan, Severity};
 
 pub fn diagnostic_text(
@@ -91,7 +91,7 @@ pub fn plan_json(path: &str, plan: &Plan, graph: &PlanGraph) -> Value {
         .map(|p| {
             let node = graph.node(p.number);
             let reads: Vec<Value> = node
-                .map(|n| n.reads.iter().filter(|r| r.kind != RefKind::Influence).map(|r| json!({"ref": r.reference, "resolved": r.resolution.path()})).collect())
+                .map(|n| n.reads.iter().map(|r| json!({"ref": r.reference, "resolved": r.resolution.path(), "kind": r.kind.as_str()})).collect())
                 .unwrap_or_default();
             let waits: Vec<Value> = node.map(|n| n.waits_on.iter().map(|(plan, part)| json!({"plan": plan, "part": part})).collect()).unwrap_or_default();
             json!({

@@ -75,11 +75,9 @@ pub fn run(
         pack.files.push(path.to_string());
         pack.evidence.extend(ev);
     };
-    let reads: Vec<_> = node
-        .reads
-        .iter()
-        .filter(|r| r.kind != crate::graph::RefKind::Influence)
-        .collect();
+    // Every reference: read and cited paths, and the influential files the
+    // PART names ("Influenced by: Files 1, 5") reach the writer as evidence.
+    let reads: Vec<_> = node.reads.iter().collect();
     let share = (budget_chars / reads.len().max(1)).clamp(1_500, 24_000);
     for r in &reads {
         match &r.resolution {

@@ -108,9 +108,8 @@ fn init_adopts_a_hand_run_base_and_audit_finds_its_archive() {
     assert_eq!(snap, ws.snapshot());
 }
 
-#[test]
-fn init_adopts_the_bench_base() {
-    let shared = crate::util::shared_or_skip!();
+/// The bench base extracted into a temporary folder (never the repository).
+pub fn extract_bench(shared: &std::path::Path) -> (tempfile::TempDir, std::path::PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let st = std::process::Command::new("tar")
         .arg("xzf")
@@ -121,6 +120,13 @@ fn init_adopts_the_bench_base() {
         .unwrap();
     assert!(st.success());
     let root = d.path().join("karpathy-deep-oracle");
+    (d, root)
+}
+
+#[test]
+fn init_adopts_the_bench_base() {
+    let shared = crate::util::shared_or_skip!();
+    let (_d, root) = extract_bench(&shared);
     let out = crate::util::expand_cmd()
         .arg("init")
         .arg(&root)
@@ -139,4 +145,104 @@ fn init_adopts_the_bench_base() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["checked"]["plans"], 62, "{}", v["checked"]);
     assert!(v["checked"]["ticked"]["present"].as_u64().unwrap() > 400);
+}
+
+/// Every reference the real plans make, resolved against the bench base
+/// they were written for: the rate is printed, and a reference left
+/// unresolved must be one the base truly lacks (no file of that name, no
+/// folder of that name, nothing the glob matches anywhere in the tree).
+#[test]
+fn fixture_reads_resolve_against_the_bench_base_or_are_truly_absent() {
+    let shared = crate::util::shared_or_skip!();
+    let (_d, root) = extract_bench(&shared);
+    crate::util::expand_cmd()
+        .arg("init")
+        .arg(&root)
+        .output()
+        .unwrap();
+    // Every file and folder name in the tree, lowercased.
+    let (mut names, mut folders) = (
+        std::collections::HashSet::new(),
+        std::collections::HashSet::new(),
+    );
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().to_lowercase();
+            if e.file_type().unwrap().is_dir() {
+                if name.starts_with('.') || name.starts_with('_') {
+                    continue;
+                }
+                folders.insert(name);
+                stack.push(e.path());
+            } else {
+                names.insert(name);
+            }
+        }
+    }
+    let glob = |pat: &str, name: &str| {
+        let (a, b) = pat.split_once('*').unwrap_or((pat, ""));
+        name.len() >= a.len() + b.len() && name.starts_with(a) && name.ends_with(b)
+    };
+    let (mut total, mut resolved) = (0usize, 0usize);
+    let mut wrong: Vec<String> = Vec::new();
+    for f in crate::util::all_fixtures(&shared) {
+        let out = crate::util::expand_cmd()
+            .arg("-C")
+            .arg(&root)
+            .args(["validate", "--format", "json"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: {}",
+                f.display(),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        for plan in v["plans"].as_array().unwrap() {
+            for part in plan["parts"].as_array().unwrap() {
+                for r in part["reads"].as_array().unwrap() {
+                    total += 1;
+                    if !r["resolved"].is_null() {
+                        resolved += 1;
+                        continue;
+                    }
+                    let reference = r["ref"].as_str().unwrap().to_lowercase();
+                    let last = reference
+                        .trim_end_matches('/')
+                        .rsplit('/')
+                        .next()
+                        .unwrap()
+                        .to_string();
+                    let present = if reference.contains('*') {
+                        names.iter().any(|n| glob(&last, n))
+                    } else if reference.ends_with(".md") {
+                        names.contains(&last)
+                    } else {
+                        folders.contains(&last)
+                    };
+                    if present {
+                        wrong.push(format!(
+                            "{}: PART {}: `{reference}`",
+                            f.display(),
+                            part["number"]
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    eprintln!(
+        "fixture reads against the bench base: {resolved} of {total} resolved ({:.1}%)",
+        100.0 * resolved as f64 / total.max(1) as f64
+    );
+    assert!(total > 500, "{total} reads");
+    assert!(
+        wrong.is_empty(),
+        "unresolved although the base has them:\n{}",
+        wrong.join("\n")
+    );
 }

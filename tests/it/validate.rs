@@ -586,7 +586,8 @@ fn json_output_has_the_spec_shape() {
             assert!(["pending", "done", "partial"].contains(&part["status"].as_str().unwrap()));
             assert!(part["depends_on"].is_array() && part["queries"].is_array());
             for r in part["reads"].as_array().unwrap() {
-                assert_eq!(keys(r), set(&["ref", "resolved"]));
+                assert_eq!(keys(r), set(&["ref", "resolved", "kind"]));
+                assert!(["read", "cite", "influence"].contains(&r["kind"].as_str().unwrap()));
             }
         }
         for b in p["batches"].as_array().unwrap() {
@@ -773,4 +774,93 @@ fn unknown_config_key_is_named_with_its_line() {
     let out = ws.expand(&["validate", "plans/cycle.md"]).code(2);
     assert!(out.stderr.contains("modle"), "{}", out.stderr);
     assert!(out.stderr.contains(":3"), "line 3 in: {}", out.stderr);
+}
+
+/// A hand-run plan's ways of naming knowledge: influential files listed in
+/// groups (a list that starts at 3 continues the paragraph above it),
+/// "Influenced by: Files 1, 3", "CITE: Files 2 explicitly", a section's
+/// "(File 4: …)", a file behind an extra folder; prose with a slash and a
+/// web address are not references, and "Search existing files for" is a
+/// search of the knowledge base.
+#[test]
+fn influential_files_and_hand_run_references_are_read() {
+    let ws = Ws::new();
+    for (p, t) in [
+        (
+            "knowledge/k/training/00-zero.md",
+            "# ZeRO\n\nsharded optimizer states\n",
+        ),
+        (
+            "knowledge/k/training/01-pipe.md",
+            "# Pipe\n\npipeline stages\n",
+        ),
+        ("knowledge/k/serving/00-trt.md", "# TRT\n\nengine builds\n"),
+        (
+            "knowledge/k/serving/01-triton.md",
+            "# Triton\n\nmodel repository\n",
+        ),
+        (
+            "knowledge/k/impl/bench/55-latency.md",
+            "# Latency\n\np99 under load\n",
+        ),
+    ] {
+        ws.write(p, t);
+    }
+    ws.write(
+        "plans/p.md",
+        "# Knowledge Expansion: Hand run (1 runner)\n\n\
+         ## THE 4 INFLUENTIAL FILES\n\n\
+         **Training (2 files)**:\n1. `training/00-zero.md` - memory\n2. `training/01-pipe.md` - stages\n\n\
+         **Serving (2 files)**:\n3. `serving/00-trt.md` - engines\n4. `serving/01-triton.md` - repository\n\n\
+         ## PART 1: Topic (~100 lines)\n\n\
+         - [ ] PART 1: Create new/00-topic.md\n\n\
+         **Step 0: Check Existing Knowledge**\n\
+         - [ ] Read impl/55-latency.md (benchmarks)\n\
+         - [ ] Search existing files for \"p99\" and \"tail latency\"\n\n\
+         **Influenced by**: Files 1, 3 (memory, engines)\n\n\
+         **Step 2: Create Knowledge File**\n\
+         - [ ] Section 1: Serving (File 4: model repository)\n\
+         - [ ] **CITE**: Files 2 explicitly; PyTorch/TF (distributed); arxiv.org/abs/2401.01234\n",
+    );
+    let out = ws.expand(&["validate", "plans/p.md"]).code(0);
+    assert!(
+        out.stdout.contains("0 errors, 0 warnings"),
+        "{}",
+        out.stdout
+    );
+    let v = ws
+        .expand(&["run", "plans/p.md", "--dry-run", "--json"])
+        .code(0)
+        .json();
+    let part = &v["batches"][0]["parts"][0];
+    let reads: Vec<(String, String)> = part["reads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["resolved"].as_str().unwrap_or("-").to_string(),
+                r["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("k/impl/bench/55-latency.md", "read"),
+        ("k/training/01-pipe.md", "cite"),
+        ("k/serving/01-triton.md", "influence"),
+        ("k/training/00-zero.md", "influence"),
+        ("k/serving/00-trt.md", "influence"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    let mut got = reads.clone();
+    got.sort();
+    let mut want_sorted = want.clone();
+    want_sorted.sort();
+    assert_eq!(got, want_sorted, "{reads:?}");
+    let greps = part["greps"].to_string();
+    assert!(greps.contains("p99"), "{greps}");
+    let queries = part["queries"].to_string();
+    assert!(!queries.contains("existing files"), "{queries}");
 }
