@@ -332,16 +332,31 @@ fn summary(
             )?;
         }
         if any_failed {
-            writeln!(
-                out,
-                "  expand run {} --batch {}    (retry the failed PARTs)",
-                plan.slug,
-                results
-                    .iter()
-                    .find(|r| r.outcomes.iter().any(|o| !o.ok))
-                    .map(|r| r.batch)
-                    .unwrap_or(1)
-            )?;
+            let failed = || results.iter().flat_map(|r| r.outcomes.iter()).filter(|o| !o.ok);
+            // A failure that running again cannot change: say what must change.
+            let stuck: Vec<u32> = failed().filter(|o| o.permanent).map(|o| o.part).collect();
+            if !stuck.is_empty() {
+                let list = crate::report::numbers(&stuck);
+                let args: Vec<String> = stuck.iter().map(u32::to_string).collect();
+                writeln!(
+                    out,
+                    "  PART {list} cannot succeed as planned (see the error above): pass --force to \
+                     replace a file expand did not write, or edit the plan; then \
+                     `expand run {} --part {}`",
+                    plan.slug,
+                    args.join(" ")
+                )?;
+            }
+            if let Some(r) = results
+                .iter()
+                .find(|r| r.outcomes.iter().any(|o| !o.ok && !o.permanent))
+            {
+                writeln!(
+                    out,
+                    "  expand run {} --batch {}    (retry the failed PARTs)",
+                    plan.slug, r.batch
+                )?;
+            }
             if stopped_on_failure {
                 writeln!(
                     out,

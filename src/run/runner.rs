@@ -118,6 +118,9 @@ pub struct Outcome {
     /// Failed because a provider's account is not set up for what config
     /// asks (a refused key, a wrong zone): the way out. The run exits 3.
     pub setup_hint: Option<String>,
+    /// Failed in a way running it again cannot change (a file in the way,
+    /// no target, a bad path): the plan or `--force` must change first.
+    pub permanent: bool,
 }
 
 impl Shared {
@@ -160,6 +163,7 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
     let target = sh.plan.part(number).and_then(|p| p.target.clone());
     let mut attempts = 0;
     let mut setup_hint = None;
+    let mut permanent = false;
     // This PART's network requests, over its attempts (see `meter`).
     let meter = Arc::new(Meter::default());
     for attempt in 1..=max {
@@ -222,6 +226,7 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
             Err(e) => {
                 last_err = e.message;
                 setup_hint = e.setup_hint;
+                permanent = e.permanent;
                 let will_retry = attempt < max && !e.permanent;
                 // The next attempt's start, or the failure below, records it.
                 sh.reporter.event(Event::PartFailed {
@@ -257,6 +262,7 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
         attempts,
         duration_ms,
         setup_hint,
+        permanent,
     }
 }
 
@@ -523,6 +529,7 @@ async fn attempt_once(
         attempts: 1,
         duration_ms,
         setup_hint: None,
+        permanent: false,
     })
 }
 

@@ -119,6 +119,7 @@ pub async fn run_batch(
                 attempts: 1,
                 duration_ms: 0,
                 setup_hint: None,
+                permanent: false,
             }),
         }
     }

@@ -299,6 +299,14 @@ fn reset_marks_parts_pending_and_the_file_is_protected() {
         "{out}"
     );
     assert!(out.contains("failed after 1 attempt"), "{out}");
+    // The way out is said, not a retry that cannot help.
+    assert!(
+        out.contains("PART 1 cannot succeed as planned")
+            && out.contains("pass --force")
+            && out.contains("`expand run sample-expansion --part 1`"),
+        "{out}"
+    );
+    assert!(!out.contains("retry the failed PARTs"), "{out}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
     let (code, out, _) = s.run(&["run", "sample-expansion", "--part", "1", "--force"]);
     assert_eq!(code, 0, "{out}");
