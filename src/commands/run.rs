@@ -332,7 +332,12 @@ fn summary(
             )?;
         }
         if any_failed {
-            let failed = || results.iter().flat_map(|r| r.outcomes.iter()).filter(|o| !o.ok);
+            let failed = || {
+                results
+                    .iter()
+                    .flat_map(|r| r.outcomes.iter())
+                    .filter(|o| !o.ok)
+            };
             // A failure that running again cannot change: say what must change.
             let stuck: Vec<u32> = failed().filter(|o| o.permanent).map(|o| o.part).collect();
             if !stuck.is_empty() {

@@ -246,3 +246,120 @@ fn fixture_reads_resolve_against_the_bench_base_or_are_truly_absent() {
         wrong.join("\n")
     );
 }
+
+/// Seed 000 run end to end on a copy of the base it was written for, its
+/// targets removed: the user's path is adopt, reset, fix the one defect
+/// validate reports (two PARTs with one target), run, consolidate.
+#[test]
+fn seed_000_runs_on_a_copy_of_the_bench_base_without_its_targets() {
+    let shared = crate::util::shared_or_skip!();
+    let (_d, root) = extract_bench(&shared);
+    let expand = |args: &[&str]| {
+        let out = crate::util::expand_cmd()
+            .arg("-C")
+            .arg(&root)
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    assert_eq!(expand(&["init"]).0, Some(0));
+    let git = |args: &[&str]| {
+        let st = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        String::from_utf8_lossy(&st.stdout).into_owned()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "base"]);
+    let plan_dir = root.join("_ingest-auto/inprocess/seed000");
+    std::fs::create_dir_all(&plan_dir).unwrap();
+    std::fs::copy(
+        crate::util::seed(&shared, "000"),
+        plan_dir.join("ingestion.md"),
+    )
+    .unwrap();
+    let (_, dry) = expand(&["run", "seed000", "--all", "--dry-run", "--json"]);
+    let v: serde_json::Value =
+        serde_json::from_str(dry.lines().next().unwrap_or("{}")).unwrap_or_default();
+    let mut targets: Vec<String> = Vec::new();
+    for b in v["batches"].as_array().into_iter().flatten() {
+        for p in b["parts"].as_array().unwrap() {
+            targets.push(p["target"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(targets.len(), 24, "{dry}");
+    for t in &targets {
+        let _ = std::fs::remove_file(root.join(t));
+    }
+    assert_eq!(expand(&["reset", "seed000"]).0, Some(0));
+    // Reset, PARTs 21 and 23 both create one file: validate says so.
+    let (code, out) = expand(&["run", "seed000", "--all"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("PARTs 21 and 23 both create `gcp-gpu/22-gpu-security-compliance.md`"),
+        "{out}"
+    );
+    // PART 21 is "GPU Production Deployment Patterns": give it its own file.
+    let plan = plan_dir.join("ingestion.md");
+    let text = std::fs::read(&plan).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let fixed = text.replacen(
+        "PART 21: Create gcp-gpu/22-gpu-security-compliance.md",
+        "PART 21: Create gcp-gpu/20-gpu-production-deployment-patterns.md",
+        1,
+    );
+    assert_ne!(fixed, text);
+    std::fs::write(&plan, fixed).unwrap();
+
+    let (code, out) = expand(&["run", "seed000", "--all", "--keep-going"]);
+    assert_eq!(code, Some(0), "{out}");
+    for p in 1..=24 {
+        assert!(
+            out.contains(&format!("PART {p}: done"))
+                || out.contains(&format!("PART {p}: needs review")),
+            "PART {p}:\n{out}"
+        );
+    }
+    let mut drops: Vec<String> = std::fs::read_dir(root.join("_KNOWLEDGE-DROPS/seed000"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    drops.sort();
+    drops.dedup();
+    assert_eq!(drops.len(), 24, "{drops:?}");
+
+    let (code, out) = expand(&["consolidate", "seed000"]);
+    assert_eq!(code, Some(0), "{out}");
+    let log = git(&["log", "--name-only", "--format=%s", "-1"]);
+    assert!(
+        log.contains("gcp-gpu/20-gpu-production-deployment-patterns.md"),
+        "{log}"
+    );
+    assert!(
+        log.contains("gke-gpu/00-gke-gpu-clusters-setup.md"),
+        "{log}"
+    );
+    assert!(git(&["status", "--porcelain"]).trim().is_empty());
+    let index = std::fs::read_to_string(root.join("gcp-gpu/INDEX.md")).unwrap();
+    assert_eq!(
+        index.matches("22-gpu-security-compliance.md").count(),
+        1,
+        "{index}"
+    );
+}
