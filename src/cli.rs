@@ -137,9 +137,9 @@ pub enum Command {
     /// from the plan's ticks, its drops and the files on disk.
     Reset {
         plan: String,
-        /// Only these PARTs (default: all).
-        #[arg(long = "part", num_args = 1..)]
-        parts: Vec<u32>,
+        /// Only these PARTs (default: all): `--part 3`, `--part 1,3`, `--part 2-5 9`.
+        #[arg(long = "part", num_args = 1.., value_name = "N", value_parser = parse_parts)]
+        parts: Vec<PartList>,
         /// Rebuild the plan's run state instead (the old files are kept in
         /// `.expand/state/damaged/`); ticks and files are left as they are.
         #[arg(long, conflicts_with = "parts")]
@@ -161,9 +161,9 @@ pub struct RunArgs {
     /// Run this batch (default: the next one with pending PARTs).
     #[arg(long, conflicts_with_all = ["all", "parts"])]
     pub batch: Option<u32>,
-    /// Run only these PARTs.
-    #[arg(long = "part", num_args = 1.., conflicts_with = "all")]
-    pub parts: Vec<u32>,
+    /// Run only these PARTs: `--part 3`, `--part 1,3`, `--part 2-5 9`.
+    #[arg(long = "part", num_args = 1.., conflicts_with = "all", value_name = "N", value_parser = parse_parts)]
+    pub parts: Vec<PartList>,
     /// Run every remaining batch (stops after a batch with a failure unless --keep-going).
     #[arg(long)]
     pub all: bool,
@@ -221,4 +221,64 @@ pub enum GraphFormat {
     Text,
     Dot,
     Mermaid,
+}
+
+/// PART numbers as one `--part` value wrote them: `3`, `1,3`, `2-5`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartList(pub Vec<u32>);
+
+/// Parse one `--part` value: numbers and ranges separated by commas.
+pub fn parse_parts(s: &str) -> Result<PartList, String> {
+    let mut out = Vec::new();
+    for piece in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let number = |t: &str| {
+            t.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("`{t}` is not a PART number (write 3, 1,3 or 2-5)"))
+        };
+        match piece.split_once(['-', '–']) {
+            Some((a, b)) => {
+                let (a, b) = (number(a)?, number(b)?);
+                if b < a {
+                    return Err(format!("`{piece}` is an empty range: write {b}-{a}"));
+                }
+                if b - a >= 10_000 {
+                    return Err(format!("`{piece}` names more than 10,000 PARTs"));
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(number(piece)?),
+        }
+    }
+    if out.is_empty() {
+        return Err("no PART number given (write 3, 1,3 or 2-5)".to_string());
+    }
+    Ok(PartList(out))
+}
+
+/// Every PART number the `--part` values name, in order, each once.
+pub fn part_numbers(lists: &[PartList]) -> Vec<u32> {
+    let mut seen = std::collections::HashSet::new();
+    lists
+        .iter()
+        .flat_map(|l| l.0.iter().copied())
+        .filter(|n| seen.insert(*n))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_values_take_lists_and_ranges() {
+        assert_eq!(parse_parts("3"), Ok(PartList(vec![3])));
+        assert_eq!(parse_parts("1,3"), Ok(PartList(vec![1, 3])));
+        assert_eq!(parse_parts("2-5,9"), Ok(PartList(vec![2, 3, 4, 5, 9])));
+        assert!(parse_parts("5-2").unwrap_err().contains("write 2-5"));
+        assert!(parse_parts("x").unwrap_err().contains("not a PART number"));
+        assert!(parse_parts("1-99999").is_err());
+        let lists = [PartList(vec![1, 3]), PartList(vec![3, 4])];
+        assert_eq!(part_numbers(&lists), vec![1, 3, 4]);
+    }
 }

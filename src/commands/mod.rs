@@ -58,7 +58,7 @@ pub fn run(cli: Cli) -> Result<Code> {
             plan,
             parts,
             rebuild_state: false,
-        } => reset::run(&ws()?, &plan, &parts),
+        } => reset::run(&ws()?, &plan, &crate::cli::part_numbers(&parts)),
         Command::Reset {
             plan,
             rebuild_state: true,

@@ -118,7 +118,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
 fn options(ws: &Workspace, args: &RunArgs, batch_size: usize) -> Options {
     Options {
         selection: if !args.parts.is_empty() {
-            Selection::Parts(args.parts.clone())
+            Selection::Parts(crate::cli::part_numbers(&args.parts))
         } else if let Some(k) = args.batch {
             Selection::Batch(k)
         } else {
