@@ -326,20 +326,45 @@ impl Config {
             })?;
         }
         let cfg: Config = serde_yaml::from_value(value).map_err(|e| invalid(&path, &e))?;
-        cfg.check().map_err(|message| ConfigError::Invalid {
-            path,
-            at: String::new(),
+        cfg.check().map_err(|(key, message)| ConfigError::Invalid {
+            at: text
+                .and_then(|t| line_of(t, key))
+                .map(|l| format!(":{l}"))
+                .unwrap_or_default(),
+            path: shown(&path),
             message,
         })?;
         Ok(cfg)
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// Values serde cannot check: `Err((key path, message))`.
+    fn check(&self) -> Result<(), (&'static str, String)> {
         if self.batch_size == 0 || self.batch_size > 64 {
-            return Err(format!(
-                "batch_size must be between 1 and 64, not {}",
-                self.batch_size
+            return Err((
+                "batch_size",
+                format!(
+                    "batch_size must be between 1 and 64, not {}",
+                    self.batch_size
+                ),
             ));
+        }
+        use crate::providers::build::{SEARCH_KINDS, WRITER_KINDS};
+        for (key, kind, valid) in [
+            ("writer.kind", &self.writer.kind, WRITER_KINDS),
+            ("search.kind", &self.search.kind, SEARCH_KINDS),
+        ] {
+            if !valid.contains(&kind.as_str()) {
+                let near = crate::report::nearest(kind, valid.iter().copied())
+                    .map(|n| format!("did you mean `{n}`? "))
+                    .unwrap_or_default();
+                return Err((
+                    key,
+                    format!(
+                        "unknown {key} `{kind}`: {near}the kinds are {}",
+                        valid.join(", ")
+                    ),
+                ));
+            }
         }
         for (k, v) in [
             ("knowledge_dir", &self.knowledge_dir),
@@ -348,13 +373,16 @@ impl Config {
             ("completed_dir", &self.completed_dir),
         ] {
             if v != "." {
-                crate::fsutil::check_relative(v).map_err(|e| format!("{k} `{v}` {e}"))?;
+                crate::fsutil::check_relative(v).map_err(|e| (k, format!("{k} `{v}` {e}")))?;
             }
         }
         if !matches!(self.index.mode.as_str(), "root" | "per-folder") {
-            return Err(format!(
-                "index.mode must be `root` or `per-folder`, not `{}`",
-                self.index.mode
+            return Err((
+                "index.mode",
+                format!(
+                    "index.mode must be `root` or `per-folder`, not `{}`",
+                    self.index.mode
+                ),
             ));
         }
         Ok(())
@@ -373,10 +401,73 @@ fn invalid(path: &Path, e: &serde_yaml::Error) -> ConfigError {
         None => message,
     };
     ConfigError::Invalid {
-        path: path.to_path_buf(),
+        path: shown(path),
         at,
-        message,
+        message: suggest(&message),
     }
+}
+
+/// serde's "unknown field `batch_sise`, expected one of `a`, `b`, …" (and
+/// "unknown variant"): the nearest name when one is near, else the list.
+fn suggest(message: &str) -> String {
+    for (what, say) in [("unknown field `", "key"), ("unknown variant `", "value")] {
+        let Some(rest) = message.strip_prefix(what) else {
+            continue;
+        };
+        let Some((typed, rest)) = rest.split_once('`') else {
+            continue;
+        };
+        let valid: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        if let Some(near) = crate::report::nearest(typed, valid.iter().copied()) {
+            return format!("unknown {say} `{typed}`: did you mean `{near}`?");
+        }
+        return format!(
+            "unknown {say} `{typed}`; {}",
+            rest.trim_start_matches([',', ' '])
+        );
+    }
+    message.to_string()
+}
+
+/// The line of `text` that sets `key` (`writer.kind`: the first `kind:`
+/// after a line `writer:`), 1-based.
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    let mut parts = key.split('.').peekable();
+    let mut want = parts.next()?;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with('#') {
+            continue;
+        }
+        let sets = t
+            .strip_prefix(want)
+            .is_some_and(|r| r.trim_start().starts_with(':'))
+            || t.contains(&format!("{{ {want}:"))
+            || t.contains(&format!(", {want}:"));
+        if sets {
+            match parts.next() {
+                None => return Some(i + 1),
+                Some(next) => {
+                    // `writer: { kind: x }` on one line.
+                    if t.contains(&format!("{next}:")) && t.contains('{') {
+                        return Some(i + 1);
+                    }
+                    want = next;
+                }
+            }
+        }
+    }
+    None
+}
+
+/// A path as the user would type it: relative to the current folder when
+/// inside it.
+fn shown(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| path.to_path_buf())
 }
 
 fn set_path(v: &mut serde_yaml::Value, parts: &[&str], new: serde_yaml::Value) {

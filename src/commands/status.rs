@@ -20,7 +20,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
         } else {
             println!(
                 "no plans in `{}`: write one there, then `expand validate` it",
-                show(&ws.plans_dir())
+                show(&ws.show(&ws.plans_dir()))
             );
         }
         return Ok(Code::Ok);

@@ -90,3 +90,46 @@ pub fn numbers<'a>(ns: impl IntoIterator<Item = &'a u32>) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The name of `names` nearest to `typed`, when one is near enough to be
+/// what was meant (Jaro-Winkler, as cargo and clap suggest).
+pub fn nearest<'a>(typed: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // Jaro-Winkler misses a swap in a short name (`cgo`); an edit
+    // distance of a third of the name catches it.
+    let typed = typed.to_lowercase();
+    names
+        .into_iter()
+        .filter_map(|n| {
+            let lower = n.to_lowercase();
+            let edits = strsim::damerau_levenshtein(&typed, &lower);
+            let jw = strsim::jaro_winkler(&typed, &lower);
+            let near = jw > 0.85 || edits <= (typed.chars().count() / 3).max(1);
+            near.then_some((edits, std::cmp::Reverse((jw * 1e6) as u64), n))
+        })
+        .min()
+        .map(|(_, _, n)| n)
+}
+
+/// At most `max` names, then "and N more".
+pub fn list_some(names: &[String], max: usize) -> String {
+    let shown: Vec<String> = names.iter().take(max).map(|n| format!("`{n}`")).collect();
+    match names.len().saturating_sub(max) {
+        0 => shown.join(", "),
+        more => format!("{}, and {more} more", shown.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod nearest_tests {
+    #[test]
+    fn the_nearest_name_is_suggested_only_when_near() {
+        let names = ["garden", "rust-cli", "seed000"];
+        assert_eq!(super::nearest("gardn", names), Some("garden"));
+        assert_eq!(
+            super::nearest("batch_sise", ["batch_size", "retries"]),
+            Some("batch_size")
+        );
+        assert_eq!(super::nearest("cgo", ["cog", "rust-cli"]), Some("cog"));
+        assert_eq!(super::nearest("zzz", names), None);
+    }
+}

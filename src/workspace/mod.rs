@@ -329,14 +329,46 @@ impl Workspace {
         if let Some(archived) = self.archived_plan(&slug) {
             return Ok(archived);
         }
+        let pending: Vec<String> = self
+            .pending_plans()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| self.plan_slug(p))
+            .collect();
+        let plans_dir = self.show(&self.plans_dir()).display().to_string();
+        let hint = match crate::report::nearest(&slug, pending.iter().map(String::as_str)) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None if pending.is_empty() => format!("there are no plans in `{plans_dir}`"),
+            None => format!(
+                "the plans in `{plans_dir}`: {}",
+                crate::report::list_some(&pending, 8)
+            ),
+        };
         Err(with_hint(
             Code::BadInput,
             format!("no plan `{name}`"),
-            format!(
-                "name a plan by its path or by its slug in `{}`",
-                self.show(&self.plans_dir()).display()
-            ),
+            format!("{hint} (name a plan by its path or by its slug in `{plans_dir}`)"),
         ))
+    }
+
+    /// A pending plan's slug: its file stem, or its folder's name for a
+    /// plan kept in a folder of its own (`<slug>/ingestion.md`).
+    fn plan_slug(&self, p: &Path) -> String {
+        let dir = self.plans_dir();
+        match p
+            .strip_prefix(&dir)
+            .ok()
+            .and_then(|r| r.components().next())
+        {
+            Some(first) => Path::new(first.as_os_str())
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            None => p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
     }
 
     /// The plan file archived in `completed/<slug>/`: the configured name,
