@@ -16,7 +16,9 @@ pub mod openai;
 pub mod prompt;
 pub mod scrub;
 pub mod searxng;
+pub mod sse;
 pub mod tavily;
+pub mod tokens;
 
 pub use build::{
     fetcher, fetcher_with, network_search, network_search_with, network_writer,
