@@ -52,6 +52,9 @@ pub struct Shared {
     pub config: Config,
     /// What the plan has spent, against `budget.max_cost` / `budget.max_tokens`.
     pub budget: BudgetTracker,
+    /// How files are written (`writer.*`), with the cap on writer requests
+    /// in flight across every runner.
+    pub write: steps::write::Options,
     pub retries: u32,
     pub force: bool,
     /// Test hook `EXPAND_FAULT=<step>:<part>`: abort the process right after that step.
@@ -316,9 +319,30 @@ async fn attempt_once(
     for e in pack.evidence.iter().chain(found.evidence.iter()) {
         seen_urls.extend(crate::markdown::urls_in(&e.text).map(crate::quality::url_key));
     }
+    // The text retrieved from each URL (its page, its snippet): what a
+    // quote attributed to it must be found in.
+    let mut pages: std::collections::BTreeMap<String, String> = Default::default();
+    for e in found
+        .evidence
+        .iter()
+        .filter(|e| crate::markdown::source::is_url(&e.source))
+    {
+        let t = pages.entry(crate::quality::url_key(&e.source)).or_default();
+        if !t.is_empty() {
+            t.push_str("\n\n");
+        }
+        t.push_str(&e.text);
+    }
     let mut evidence = pack.evidence;
     evidence.extend(found.evidence);
-    let req = steps::write::request(&sh.plan, &part, evidence, sh.config.budget.prompt_tokens);
+    let count = |t: &str| sh.writer.count_tokens(t);
+    let req = steps::write::request(
+        &sh.plan,
+        &part,
+        evidence,
+        sh.config.budget.prompt_tokens,
+        &count,
+    );
     let planned: Vec<&str> = part.sections().map(|s| s.title.as_str()).collect();
     let judge = |text: &str| {
         sh.judge(
@@ -328,9 +352,10 @@ async fn attempt_once(
             part.expected_lines,
             text,
             &seen_urls,
+            &pages,
         )
     };
-    let checked = steps::write::run(sh.writer.as_ref(), &req, judge)
+    let checked = steps::write::run(sh.writer.as_ref(), &req, judge, &sh.write)
         .await
         .map_err(|e| format!("write: {e}"))?;
     let mut written = checked.written;
@@ -375,6 +400,7 @@ async fn attempt_once(
         duration_s,
         verdict: &verdict,
         repaired: checked.repaired,
+        writing: &checked.stats,
         search: sh.search.name(),
         queries: &found.queries,
         read: &read,
@@ -434,6 +460,13 @@ async fn attempt_once(
     let (verified, fabricated) = verdict.verified_and_fabricated();
     let problems = verdict.failures();
     let seen: Vec<String> = seen_urls.into_iter().collect();
+    // Before the PART is recorded done: review checks quotes against them.
+    crate::run::state::save_pages(&sh.fs, &sh.plan.slug, number, &pages).map_err(|e| {
+        format!(
+            "failed to write `{}`: {e}",
+            crate::run::state::pages_path(&sh.plan.slug, number)
+        )
+    })?;
     sh.save_part(number, Durability::Synced, |p| {
         p.status = if done {
             PartStatus::Done
@@ -501,6 +534,7 @@ impl Shared {
         expected: Option<u32>,
         text: &str,
         seen: &std::collections::BTreeSet<String>,
+        pages: &std::collections::BTreeMap<String, String>,
     ) -> crate::quality::Verdict {
         let kb = self.kb.read().expect("kb lock");
         // What this PART could see: the base, and files of this run only
@@ -518,6 +552,7 @@ impl Shared {
                 target,
                 knowledge: &knowledge,
                 seen_urls: Some(seen),
+                pages: Some(&|u: &str| pages.get(u).map(|t| std::sync::Arc::from(t.as_str()))),
             },
         )
     }

@@ -24,6 +24,8 @@ pub struct DropInfo<'a> {
     pub verdict: &'a Verdict,
     /// A repair was asked for once.
     pub repaired: bool,
+    /// How the file was written (by section, continued).
+    pub writing: &'a crate::steps::write::Stats,
     /// The search provider, and the queries sent to it.
     pub search: &'a str,
     pub queries: &'a [String],
@@ -84,6 +86,28 @@ pub fn file_name(part: &Part, date: &str, hhmm: &str) -> String {
     format!("KNOWLEDGE-DROP-{}-{date}-{hhmm}.md", words.join("-"))
 }
 
+/// How the file was written, when it took more than one plain answer.
+fn writing(w: &crate::steps::write::Stats) -> Option<String> {
+    let mut parts = Vec::new();
+    if w.sections {
+        parts.push(format!("section by section ({} requests)", w.requests));
+    }
+    if w.continued > 0 {
+        parts.push(format!(
+            "{} answer{} stopped on the token limit and {} continued",
+            w.continued,
+            if w.continued == 1 { "" } else { "s" },
+            if w.continued == 1 { "was" } else { "were" },
+        ));
+    }
+    if w.shrunk {
+        parts.push(
+            "the prompt was too long for the model; sent again with half the evidence".into(),
+        );
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 pub fn render(d: &DropInfo) -> String {
     let v = d.verdict;
     let mut s = String::new();
@@ -128,6 +152,9 @@ pub fn render(d: &DropInfo) -> String {
     s.push_str(&format!("- **Duration**: {:.1} s\n", d.duration_s));
     if d.repaired {
         s.push_str("- **Repair**: the first answer failed the check; one repair was asked for\n");
+    }
+    if let Some(w) = writing(d.writing) {
+        s.push_str(&format!("- **Writing**: {w}\n"));
     }
     let failures = v.failures();
     let warnings = v.warnings();
