@@ -2,7 +2,9 @@
 # Build expand in release and run its three benchmarks (SPEC section 10):
 #   parse      plans of ../shared/fixtures vs pulldown-cmark iterating the same events
 #   knowledge  a seed plan's knowledge step over ../shared/bench vs ripgrep
-#   run        scheduler overhead, re-run, peak RSS and scaling (needs nothing shared)
+#   run        scheduler overhead, re-run, and the plan side: validate and dry-run
+#              of 10,000-100,000 PARTs, memory per PART, and validate of every
+#              fixture against examples/cmark_events (that row needs ../shared)
 # Installs ripgrep when it is missing and the knowledge bench can run.
 # Without ../shared (or $EXPAND_SHARED) the first two print why and skip.
 #
@@ -39,6 +41,8 @@ echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
 echo "== building (release)"
 cargo bench --no-run --quiet --bench parse --bench knowledge --bench run
+# The whole-process baseline the run bench times `validate` against.
+cargo build --release --quiet --example cmark_events
 
 status=0
 for bench in parse knowledge run; do

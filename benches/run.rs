@@ -10,9 +10,15 @@
 //!    < 2 ms; the provider's work is in this process, not in expand's);
 //! 2. the finished plan run again: requests the server received (goal 0) and
 //!    wall time;
-//! 3. `expand validate` and `expand run --dry-run` on generated plans of 10,
-//!    100 and 1,000 PARTs: peak RSS (goal < 50 MB at 1,000) and time per PART
-//!    (goal: linear growth).
+//! 3. the plan side (issue #15), on plans from `support/plangen.rs`:
+//!    `validate` and `run --dry-run` of 10,000, 40,000 and 100,000 PARTs
+//!    (validate at 100,000 under 2 s; 10,000 → 100,000 at most 12x the
+//!    time), with and without declared batches; peak RSS at 1,000 PARTs
+//!    (< 50 MB) and validate's memory per PART against the plan's text
+//!    (≤ 5x); `validate` of every fixture plan against
+//!    `examples/cmark_events` iterating the same files' pulldown-cmark
+//!    events, both whole processes, in alternation (≤ 2x; needs the
+//!    fixtures and `cargo build --release --example cmark_events`).
 //!
 //! Needs nothing from ../shared. `cargo bench --bench run`; knobs:
 //! `EXPAND_BENCH_LATENCY_MS` (default 200), `EXPAND_BENCH_TRIALS` (default 3),
@@ -30,7 +36,12 @@ fn main() {
 }
 
 #[cfg(unix)]
+#[path = "support/plangen.rs"]
+mod plangen;
+
+#[cfg(unix)]
 mod unix {
+    use super::plangen;
     use std::io::{BufRead, BufReader};
     use std::path::{Path, PathBuf};
     use std::process::{Command, ExitStatus, Stdio};
@@ -43,6 +54,12 @@ mod unix {
 
     const PARTS: usize = 24;
     const BATCH_SIZE: usize = 4;
+
+    /// The 24-PART plan of the full runs: independent PARTs (no reads of
+    /// each other's targets), so every batch is a full one.
+    fn full_run_plan() -> String {
+        plangen::Shape::full(PARTS).without_deps().plan()
+    }
 
     pub fn main() {
         let latency = Duration::from_millis(env_num("EXPAND_BENCH_LATENCY_MS", 200));
@@ -89,7 +106,7 @@ mod unix {
         for (label, dir) in places {
             let mut runs = Vec::new();
             for _ in 0..trials {
-                let ws = Workspace::new(&dir, PARTS, Some(&server.uri()));
+                let ws = Workspace::new(&dir, &full_run_plan(), Some(&server.uri()));
                 let before = requests.load(Ordering::SeqCst);
                 let run = full_run(&bin, &ws);
                 let sent = requests.load(Ordering::SeqCst) - before;
@@ -225,76 +242,217 @@ mod unix {
             return;
         }
 
-        // 3. Scaling and memory without a provider.
+        // 3. The plan side: scaling, memory, the fixtures as whole processes.
+        plan_side(&bin, &mut table);
+
+        println!();
+        table.print();
+    }
+
+    /// Issue #15's plan-side rows, each a whole process of the release binary:
+    /// `validate` and `run --dry-run` on generated plans of 10,000, 40,000 and
+    /// 100,000 PARTs (time and peak RSS, and how the time grows from 10,000
+    /// to 100,000); peak RSS at 1,000 PARTs and memory per PART against the
+    /// plan's text; `validate` of every fixture plan against a program that
+    /// only iterates the same files' pulldown-cmark events.
+    fn plan_side(bin: &Path, table: &mut Table) {
+        use plangen::Shape;
         println!();
         println!(
-            "{:>6} {:>10} {:>12} {:>14} {:>10} {:>12} {:>14} {:>10}",
-            "PARTs",
-            "validate",
-            "per PART",
-            "peak RSS",
-            "dry-run",
-            "per PART",
-            "peak RSS",
-            "plan size"
+            "{:>28} {:>8} {:>10} {:>10} {:>10} {:>10}",
+            "plan", "PARTs", "plan size", "command", "wall", "peak RSS"
         );
-        let mut scale = Vec::new();
-        for n in [10usize, 100, 1000] {
-            let ws = Workspace::new(&std::env::temp_dir(), n, None);
-            let v = best_of(3, || {
-                measure(
-                    expand(&bin, &ws.root).args(["validate", "bench"]),
-                    |_, _| {},
-                )
-            });
-            let d = best_of(3, || {
-                measure(
-                    expand(&bin, &ws.root).args(["run", "bench", "--dry-run"]),
-                    |_, _| {},
-                )
-            });
+        let row = |label: &str, shape: Shape, what: &str| {
+            let ws = Workspace::new(&std::env::temp_dir(), &shape.plan(), None);
+            let args: &[&str] = match what {
+                "validate" => &["validate", "bench"],
+                _ => &["run", "bench", "--dry-run", "--all"],
+            };
+            let m = best_of(3, || measure(expand(bin, &ws.root).args(args), |_, _| {}));
             println!(
-            "{:>6} {:>7.1} ms {:>9.3} ms {:>11.1} MB {:>7.1} ms {:>9.3} ms {:>11.1} MB {:>7} KB",
-            n,
-            ms(v.wall),
-            ms(v.wall) / n as f64,
-            v.maxrss_kb as f64 / 1024.0,
-            ms(d.wall),
-            ms(d.wall) / n as f64,
-            d.maxrss_kb as f64 / 1024.0,
-            ws.plan_bytes / 1024
-        );
-            scale.push((n, v, d));
-        }
-        let (_, v1000, d1000) = &scale[2];
-        let (_, v100, d100) = &scale[1];
-        let (_, v10, d10) = &scale[0];
-        let rss = v1000.maxrss_kb.max(d1000.maxrss_kb) as f64 / 1024.0;
+                "{label:>28} {:>8} {:>7.1} MB {what:>10} {:>7.0} ms {:>7.1} MB",
+                shape.parts,
+                ws.plan_bytes as f64 / 1e6,
+                ms(m.wall),
+                m.maxrss_kb as f64 / 1024.0
+            );
+            (m, ws.plan_bytes)
+        };
+
+        // Peak RSS at 1,000 PARTs (SPEC §10), and memory per PART: the growth
+        // of validate's peak from 1,000 to 10,000 full PARTs over the growth
+        // of the plan's text.
+        let (v1k, bytes1k) = row("full", Shape::full(1_000), "validate");
+        let (d1k, _) = row("full", Shape::full(1_000), "dry-run");
+        let (v10k, bytes10k) = row("full", Shape::full(10_000), "validate");
+        let rss = v1k.maxrss_kb.max(d1k.maxrss_kb) as f64 / 1024.0;
         table.row(
             "peak RSS, validate + dry-run, 1,000 PARTs",
             format!("{rss:.1} MB"),
             "< 50 MB",
             rss < 50.0,
         );
-        // Linear: the marginal cost per PART from 100 to 1,000 is no more than
-        // twice the one from 10 to 100 (start-up dominates at 10).
-        for (what, a, b, c) in [
-            ("validate", v10, v100, v1000),
-            ("dry-run", d10, d100, d1000),
+        let per_part = (v10k.maxrss_kb - v1k.maxrss_kb) as f64 * 1024.0 / 9_000.0;
+        let text = (bytes10k - bytes1k) as f64 / 9_000.0;
+        table.row(
+            "validate memory per PART / plan text per PART",
+            format!(
+                "{:.2} KB / {:.0} B = {:.1}x",
+                per_part / 1024.0,
+                text,
+                per_part / text
+            ),
+            "≤ 5x",
+            per_part <= 5.0 * text,
+        );
+
+        // Scaling: lean PARTs (100,000 fit under the 16 MiB plan limit), most
+        // reading an earlier PART's target; without and with declared batches.
+        for (label, declared) in [
+            ("no declared batches", None),
+            ("declared batches of 4", Some(4)),
         ] {
-            let low = (ms(b.wall) - ms(a.wall)) / 90.0;
-            let high = (ms(c.wall) - ms(b.wall)) / 900.0;
-            let growth = ms(c.wall) / ms(b.wall);
-            table.row(
-                &format!("{what} time per added PART, 10→100 vs 100→1,000"),
-                format!("{low:.3} / {high:.3} ms (1,000 ÷ 100: {growth:.1}x)"),
-                "linear",
-                high <= 2.0 * low.max(0.01),
-            );
+            let shape = |n| match declared {
+                Some(b) => Shape::lean(n).declared(b),
+                None => Shape::lean(n),
+            };
+            let commands: &[&str] = if declared.is_none() {
+                &["validate", "dry-run"]
+            } else {
+                &["validate"]
+            };
+            for &what in commands {
+                let sizes: &[usize] = if declared.is_none() {
+                    &[10_000, 40_000, 100_000]
+                } else {
+                    &[10_000, 100_000]
+                };
+                let runs: Vec<Measured> = sizes
+                    .iter()
+                    .map(|&n| row(label, shape(n), what).0)
+                    .collect();
+                let (first, last) = (&runs[0], &runs[runs.len() - 1]);
+                let growth = ms(last.wall) / ms(first.wall);
+                if declared.is_none() && what == "validate" {
+                    table.row(
+                        "validate, 100,000 PARTs, no declared batches",
+                        format!(
+                            "{:.2} s, {:.0} MB",
+                            last.wall.as_secs_f64(),
+                            last.maxrss_kb as f64 / 1024.0
+                        ),
+                        "< 2 s",
+                        last.wall < Duration::from_secs(2),
+                    );
+                } else {
+                    table.info(
+                        &format!("{what}, 100,000 PARTs, {label}"),
+                        format!(
+                            "{:.2} s, {:.0} MB",
+                            last.wall.as_secs_f64(),
+                            last.maxrss_kb as f64 / 1024.0
+                        ),
+                    );
+                }
+                table.row(
+                    &format!("{what} time 10,000 → 100,000 PARTs, {label}"),
+                    format!("{growth:.1}x"),
+                    "≤ 12x",
+                    growth <= 12.0,
+                );
+            }
         }
 
-        println!();
-        table.print();
+        fixtures_vs_cmark(bin, table);
+    }
+
+    /// `expand validate` of every fixture plan against `cmark_events` (the
+    /// `examples/` program that reads the same files and iterates their
+    /// pulldown-cmark events), each a whole process, run in turn A B A B …
+    /// so that a machine whose speed drifts slows both alike; the figure is
+    /// the median of the pairs' ratios.
+    fn fixtures_vs_cmark(bin: &Path, table: &mut Table) {
+        const PAIRS: usize = 21;
+        let shared = std::env::var_os("EXPAND_SHARED")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+        let mut files: Vec<PathBuf> = ["seeds", "real"]
+            .iter()
+            .flat_map(|sub| {
+                std::fs::read_dir(shared.join("fixtures").join(sub))
+                    .into_iter()
+                    .flatten()
+            })
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        // Beside this bench's binary: target/<profile>/examples/.
+        let cmark = std::env::current_exe()
+            .ok()
+            .and_then(|p| Some(p.parent()?.parent()?.join("examples/cmark_events")))
+            .filter(|p| p.is_file());
+        let (Some(cmark), false) = (cmark, files.is_empty()) else {
+            println!(
+                "fixtures vs pulldown-cmark skipped: needs {}/fixtures (EXPAND_SHARED) and \
+                 `cargo build --release --example cmark_events`",
+                shared.display()
+            );
+            return;
+        };
+        let ws = Workspace::new(&std::env::temp_dir(), "", None);
+        let mut names = Vec::new();
+        for f in &files {
+            let name = format!("plans/{}", f.file_name().unwrap().to_string_lossy());
+            std::fs::copy(f, ws.root.join(&name)).expect("copy fixture");
+            names.push(name);
+        }
+        std::fs::remove_file(ws.root.join("plans/bench.md")).expect("no bench plan");
+        let a = || {
+            measure(
+                expand(bin, &ws.root)
+                    .current_dir(&ws.root)
+                    .arg("validate")
+                    .args(&names),
+                |_, _| {},
+            )
+        };
+        let b = || {
+            measure(
+                Command::new(&cmark).current_dir(&ws.root).args(&names),
+                |_, _| {},
+            )
+        };
+        a(); // warm up: page cache and binaries
+        b();
+        let mut ratios = Vec::new();
+        let (mut wa, mut wb) = (Vec::new(), Vec::new());
+        for _ in 0..PAIRS {
+            let (x, y) = (a(), b());
+            ratios.push(ms(x.wall) / ms(y.wall));
+            wa.push(ms(x.wall));
+            wb.push(ms(y.wall));
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let ratio = median(&mut ratios);
+        println!(
+            "fixtures: {} plans; validate {:.1} ms, pulldown-cmark events {:.1} ms (medians of {PAIRS}); \
+             ratios {:.2}x–{:.2}x",
+            files.len(),
+            median(&mut wa),
+            median(&mut wb),
+            ratios[0],
+            ratios[ratios.len() - 1]
+        );
+        table.row(
+            "validate all fixtures / pulldown-cmark events, whole process",
+            format!("{ratio:.2}x (median of {PAIRS} pairs)"),
+            "≤ 2x",
+            ratio <= 2.0,
+        );
     }
 
     /// Answers a chat completion after a fixed delay, with one `## ` heading per
@@ -344,9 +502,8 @@ mod unix {
             .collect()
     }
 
-    /// A temporary workspace with a small knowledge base and a generated plan
-    /// `plans/bench.md` of `parts` PARTs (no declared batches: the scheduler
-    /// groups them by `--batch-size`).
+    /// A temporary workspace with the generator's small knowledge base and
+    /// `plan` as `plans/bench.md`.
     struct Workspace {
         _dir: tempfile::TempDir,
         root: PathBuf,
@@ -354,7 +511,7 @@ mod unix {
     }
 
     impl Workspace {
-        fn new(under: &Path, parts: usize, server: Option<&str>) -> Workspace {
+        fn new(under: &Path, plan: &str, server: Option<&str>) -> Workspace {
             let dir = tempfile::tempdir_in(under).expect("temp dir");
             let root = dir.path().to_path_buf();
             let write = |rel: &str, text: &str| {
@@ -374,56 +531,18 @@ mod unix {
                 "# Index\n\n## base\n\n| File | Description | Lines |\n|---|---|---|\n",
             );
             write("knowledge/SKILL.md", "# Skill\n\nBench knowledge base.\n");
-            for i in 0..4 {
-                let mut t = format!("# Seed {i}\n\n");
-                for s in 0..8 {
-                    t.push_str(&format!(
-                    "## Topic {s}\n\nBatch latency and scheduling notes, paragraph {s} of seed {i}. \
-                     A batch waits for its slowest runner; latency hides behind concurrency.\n\n"
-                ));
-                }
-                write(&format!("knowledge/base/0{i}-seed-{i}.md"), &t);
+            for (path, text) in plangen::knowledge_base() {
+                write(&format!("knowledge/{path}"), &text);
             }
             std::fs::create_dir_all(root.join("drops")).unwrap();
             std::fs::create_dir_all(root.join("completed")).unwrap();
-            let plan = plan_text(parts);
-            write("plans/bench.md", &plan);
+            write("plans/bench.md", plan);
             Workspace {
                 _dir: dir,
                 root,
                 plan_bytes: plan.len(),
             }
         }
-    }
-
-    fn plan_text(parts: usize) -> String {
-        let mut t = format!(
-            "# Knowledge Expansion: Orchestration Bench ({parts} runners)\n\n\
-         **Date**: 2025-11-21\n\
-         **Goal**: Measure expand's scheduler\n\
-         **Total**: ~{} lines across {parts} files\n\n---\n\n",
-            parts * 100
-        );
-        for k in 1..=parts {
-            let seed = k % 4;
-            t.push_str(&format!(
-                "## PART {k}: Bench Topic {k} (~100 lines)\n\n\
-             - [ ] PART {k}: Create bench/{k:04}-bench-topic-{k}.md\n\n\
-             **Step 0: Check Existing Knowledge**\n\
-             - [ ] Read base/0{seed}-seed-{seed}.md (what the base says)\n\
-             - [ ] Grep for \"latency\" AND \"batch\" in base/\n\n\
-             **Step 1: Web Research**\n\
-             - [ ] Search: \"bench topic {k} batch latency\"\n\n\
-             **Step 2: Create Knowledge File**\n\
-             - [ ] Section 1: Overview of topic {k} (~50 lines)\n\
-             \x20 - What it is and why it matters\n\
-             - [ ] Section 2: Details of topic {k} (~50 lines)\n\
-             - [ ] **CITE**: base/0{seed} (seed notes)\n\n\
-             **Step 3: Create KNOWLEDGE DROP**\n\
-             - [ ] Create KNOWLEDGE-DROP-bench-topic-{k}-2025-11-21-[TIME].md\n\n---\n\n"
-            ));
-        }
-        t
     }
 
     /// The binary under test, run in `root`, with none of the developer's

@@ -22,8 +22,14 @@ use crate::workspace::Workspace;
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     MissingFromIndex,
+    FolderWithoutIndex,
     IndexRowMissingFile,
-    TickedMissingTarget,
+    /// A PART ticked done whose file is at another path of the tree.
+    TickedMisplaced,
+    /// A PART ticked done whose file is only in the archive or the drops.
+    TickedStranded,
+    /// A PART ticked done whose file is nowhere.
+    TickedMissing,
     Stranded,
     BrokenLink,
     DuplicateNumber,
@@ -34,18 +40,24 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::MissingFromIndex => "missing-from-index",
+            Kind::FolderWithoutIndex => "folder-without-index",
             Kind::IndexRowMissingFile => "index-row-missing-file",
-            Kind::TickedMissingTarget => "ticked-missing-target",
+            Kind::TickedMisplaced => "ticked-misplaced",
+            Kind::TickedStranded => "ticked-stranded",
+            Kind::TickedMissing => "ticked-missing",
             Kind::Stranded => "stranded",
             Kind::BrokenLink => "broken-link",
             Kind::DuplicateNumber => "duplicate-number",
             Kind::DropMissingTarget => "drop-missing-target",
         }
     }
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 10] = [
         Kind::MissingFromIndex,
+        Kind::FolderWithoutIndex,
         Kind::IndexRowMissingFile,
-        Kind::TickedMissingTarget,
+        Kind::TickedMisplaced,
+        Kind::TickedStranded,
+        Kind::TickedMissing,
         Kind::Stranded,
         Kind::BrokenLink,
         Kind::DuplicateNumber,
@@ -63,10 +75,19 @@ pub struct Finding {
     pub message: String,
     /// `--fix` repairs it.
     pub fixable: bool,
-    /// For index findings: the index (workspace-relative) and the row's file
+    /// For index findings: the index (knowledge-relative) and the row's file
     /// as the index names it.
     #[serde(skip)]
     pub index: Option<(String, String)>,
+}
+
+/// Where the targets of PARTs ticked done are, by class.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Ticked {
+    pub present: usize,
+    pub misplaced: usize,
+    pub stranded: usize,
+    pub missing: usize,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -75,6 +96,7 @@ pub struct Checked {
     pub indexes: usize,
     pub plans: usize,
     pub drops: usize,
+    pub ticked: Ticked,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -163,99 +185,6 @@ fn count_lines(text: &str) -> usize {
     }
 }
 
-/// Relative markdown links `[text](target)` outside code: (line, target).
-pub fn relative_links(text: &str) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    if memchr::memmem::find(text.as_bytes(), b"](").is_none() {
-        return out;
-    }
-    let mut fence: Option<&str> = None;
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim_start();
-        if let Some(f) = fence {
-            if t.starts_with(f) {
-                fence = None;
-            }
-            continue;
-        }
-        if t.starts_with("```") {
-            fence = Some("```");
-            continue;
-        }
-        if t.starts_with("~~~") {
-            fence = Some("~~~");
-            continue;
-        }
-        if line.starts_with("    ") || line.starts_with('\t') {
-            continue;
-        }
-        let b = line.as_bytes();
-        for pos in memchr::memmem::find_iter(b, b"](") {
-            // Skip links inside inline code.
-            if b[..pos].iter().filter(|&&c| c == b'`').count() % 2 == 1 {
-                continue;
-            }
-            if !b[..pos].contains(&b'[') {
-                continue;
-            }
-            let rest = &line[pos + 2..];
-            let Some(close) = rest.find(')') else {
-                continue;
-            };
-            let mut target = rest[..close].trim();
-            if let Some(t) = target.strip_prefix('<') {
-                target = t.trim_end_matches('>');
-            }
-            // `[t](path "title")`; a path with spaces is kept whole.
-            let target = match target.find(" \"") {
-                Some(q) => target[..q].trim(),
-                None => target,
-            };
-            if target.is_empty()
-                || target.starts_with('#')
-                || target.starts_with('/')
-                || target.contains("://")
-                || target.starts_with("mailto:")
-                || target.contains('{')
-            {
-                continue;
-            }
-            let target = target.split(['#', '?']).next().unwrap_or("");
-            if target.is_empty() {
-                continue;
-            }
-            out.push((i + 1, target.to_string()));
-        }
-    }
-    out
-}
-
-/// The knowledge file a KNOWLEDGE-DROP names: the first backticked `.md` path
-/// on a `**…file…**:` line (expand's `Knowledge file`, and the `File Created`,
-/// `Target File`, `File` of hand-run drops).
-pub fn drop_target(text: &str) -> Option<String> {
-    for line in text.lines().take(60) {
-        let t = line.trim_start().trim_start_matches(['-', '*', ' ']);
-        let Some(colon) = line.find(':') else {
-            continue;
-        };
-        let key = &t[..t.find(':').unwrap_or(0).min(t.len())];
-        if !line.contains("**") || !key.to_lowercase().contains("file") || key.len() > 40 {
-            continue;
-        }
-        let rest = &line[colon..];
-        let mut parts = rest.split('`');
-        parts.next();
-        if let Some(p) = parts.next() {
-            let p = p.trim();
-            if p.ends_with(".md") {
-                return Some(p.trim_start_matches("./").to_string());
-            }
-        }
-    }
-    None
-}
-
 fn wildcard(pat: &str, s: &str) -> bool {
     // Iterative `*` / `?` matching.
     let (p, s) = (pat.as_bytes(), s.as_bytes());
@@ -332,17 +261,18 @@ fn walk_md(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Every plan audit reads: plans/, the archive, and `audit.plans` globs.
+/// Every plan audit reads: the plans folder (a plan may sit in a folder of
+/// its own there, as hand-run bases keep them), each archive folder's plan,
+/// and `audit.plans` globs.
 pub fn plan_files(ws: &Workspace) -> Vec<PathBuf> {
     let mut set = BTreeSet::new();
     if let Ok(v) = ws.pending_plans() {
         set.extend(v);
     }
-    let name = &ws.config.completed_plan_name;
-    if let Ok(rd) = std::fs::read_dir(ws.completed_dir()) {
-        for e in rd.flatten() {
-            let p = e.path().join(name);
-            if p.is_file() {
+    let completed = ws.completed_dir();
+    for e in ws.fs.read_dir(&completed).unwrap_or_default() {
+        if e.is_dir {
+            if let Some(p) = ws.archived_plan(&e.name) {
                 set.insert(p);
             }
         }
@@ -353,13 +283,74 @@ pub fn plan_files(ws: &Workspace) -> Vec<PathBuf> {
     set.into_iter().collect()
 }
 
+/// Where a file named by a plan or a drop is.
+enum Place {
+    /// At that path (or the one file the name resolves to, as `validate`
+    /// resolves references).
+    Present,
+    /// Elsewhere in the knowledge tree.
+    Misplaced(Vec<String>),
+    /// Only in the archive or the drops folder.
+    Stranded(Vec<String>),
+    Missing,
+}
+
+/// Finds a named file the way people name them: the path, the one file it
+/// is the end of, the path without a repository prefix, then by file name.
+struct Locator<'a> {
+    catalog: crate::graph::references::Catalog,
+    exists: &'a HashSet<&'a str>,
+    by_name: HashMap<&'a str, Vec<&'a str>>,
+    /// Knowledge-like files under the archive and drops folders (workspace-relative).
+    outside: HashMap<String, Vec<String>>,
+}
+
+impl<'a> Locator<'a> {
+    fn place(&self, t: &str) -> Place {
+        if self.exists.contains(t) {
+            return Place::Present;
+        }
+        if let crate::graph::references::Resolution::Existing(_) = self.catalog.resolve(t) {
+            return Place::Present;
+        }
+        // `.claude/skills/<base>/topic/00-x.md`: a repository path of a
+        // file of this base.
+        let segs: Vec<&str> = t.split('/').collect();
+        for k in 1..segs.len().saturating_sub(1) {
+            if self.exists.contains(segs[k..].join("/").as_str()) {
+                return Place::Present;
+            }
+        }
+        let name = base(t);
+        if let Some(v) = self.by_name.get(name) {
+            return Place::Misplaced(v.iter().map(|s| s.to_string()).collect());
+        }
+        if let Some(v) = self.outside.get(name) {
+            return Place::Stranded(v.clone());
+        }
+        Place::Missing
+    }
+}
+
+/// The index that answers for folder `dir`: its own, else the nearest
+/// above it.
+fn nearest_index<'a>(dir: &str, index_dirs: &HashMap<&str, &'a str>) -> Option<&'a str> {
+    let mut d = dir;
+    loop {
+        if let Some(i) = index_dirs.get(d) {
+            return Some(i);
+        }
+        if d.is_empty() {
+            return None;
+        }
+        d = parent(d);
+    }
+}
+
 /// Audit the workspace.
 pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
     let kroot = ws.knowledge_dir();
-    let mut exclude = ws.non_knowledge_dirs();
-    for x in &ws.config.audit.exclude {
-        exclude.push(kroot.join(x));
-    }
+    let exclude = ws.non_knowledge_dirs();
     let all = crate::knowledge::list_files(&ws.fs, &kroot, &exclude).map_err(io(&kroot))?;
     let show = |p: &Path| crate::fsutil::rel_str(&ws.root, p);
     let kshow = |rel: &str| show(&kroot.join(rel));
@@ -379,7 +370,7 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
         .collect();
     report.checked.knowledge_files = files.len();
     report.checked.indexes = indexes.len();
-    let on_disk = |rel: &str| exists.contains(rel) || kroot.join(rel).exists();
+    let on_disk = |rel: &str| exists.contains(rel) || ws.fs.exists(kroot.join(rel));
 
     // Read every knowledge file and index once.
     let mut texts: HashMap<&str, String> = HashMap::with_capacity(all.len());
@@ -396,28 +387,73 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
         );
     }
 
-    // Indexes: files missing from their nearest index; rows naming missing files.
+    // Indexes: what each lists (tables and lists only), which folders it
+    // hands to their own index, and rows naming files that do not exist.
     let index_dirs: HashMap<&str, &str> = indexes.iter().map(|i| (parent(i), *i)).collect();
-    let mentions: HashMap<&str, BTreeSet<String>> = indexes
-        .iter()
-        .map(|i| (*i, index_md::mentions(&texts[i])))
-        .collect();
-    for f in &files {
-        let mut dir = parent(f);
-        let index = loop {
-            if let Some(i) = index_dirs.get(dir) {
-                break Some(*i);
-            }
-            if dir.is_empty() {
-                break None;
-            }
-            dir = parent(dir);
-        };
-        let Some(index) = index else { continue };
+    let mut listed: HashMap<&str, HashSet<String>> = HashMap::new();
+    let mut handed: HashMap<&str, Vec<String>> = HashMap::new();
+    for index in &indexes {
         let idir = parent(index);
+        let mut names = HashSet::new();
+        for e in index_md::entries(&texts[index]) {
+            if e.is_folder() {
+                if let Some(f) = normalize(&join_rel(idir, e.named.trim_end_matches('/'))) {
+                    handed.entry(*index).or_default().push(f);
+                }
+                continue;
+            }
+            let in_dir = normalize(&join_rel(idir, &e.named));
+            let found = in_dir.as_deref().is_some_and(on_disk)
+                || normalize(&e.named).as_deref().is_some_and(on_disk);
+            if let Some(p) = in_dir {
+                names.insert(p);
+            }
+            names.insert(e.named.clone());
+            names.insert(base(&e.named).to_string());
+            if !found && e.named.ends_with(".md") {
+                findings.push(Finding {
+                    kind: Kind::IndexRowMissingFile,
+                    path: kshow(index),
+                    line: Some(e.line),
+                    message: format!("row names `{}`, which does not exist", e.named),
+                    fixable: e.managed,
+                    index: Some((index.to_string(), e.named.clone())),
+                });
+            }
+        }
+        // A folder whose files this index lists itself (expand's root
+        // index heads each folder's rows with `## folder/`) is not handed
+        // over; one it only names is.
+        if let Some(h) = handed.get_mut(index) {
+            h.retain(|folder| {
+                let inside = format!("{folder}/");
+                !names.iter().any(|n| n.starts_with(&inside))
+            });
+        }
+        listed.insert(index, names);
+    }
+    // Files missing from their index; folders that have none.
+    let mut without_index: BTreeSet<&str> = BTreeSet::new();
+    for f in &files {
+        let dir = parent(f);
+        let Some(index) = nearest_index(dir, &index_dirs) else {
+            without_index.insert(dir);
+            continue;
+        };
+        let idir = parent(index);
+        let names = &listed[index];
         let rel = f.strip_prefix(&format!("{idir}/")).unwrap_or(f);
-        let m = &mentions[index];
-        if m.contains(rel) || m.contains(*f) || m.contains(base(f)) {
+        if names.contains(*f) || names.contains(rel) || names.contains(base(f)) {
+            continue;
+        }
+        // A folder row above the file hands it to that folder's own index,
+        // which it has not got.
+        let handed_over = handed.get(index).is_some_and(|v| {
+            v.iter()
+                .any(|h| *f == h.as_str() || f.starts_with(&format!("{h}/")))
+        });
+        if handed_over {
+            without_index.insert(dir);
             continue;
         }
         findings.push(Finding {
@@ -429,61 +465,48 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
             index: Some((index.to_string(), rel.to_string())),
         });
     }
-    for index in &indexes {
-        let text = &texts[index];
-        let idir = parent(index);
-        let managed: HashMap<usize, String> = index_md::managed_rows(text)
-            .into_iter()
-            .map(|f| (f.line, f.file))
-            .collect();
-        for (i, line) in text.lines().enumerate() {
-            let t = line.trim_start();
-            let named = if let Some(f) = managed.get(&i) {
-                Some(f.clone())
-            } else if t.starts_with('|') || t.starts_with("- ") || t.starts_with("* ") {
-                index_md::md_names(t).next().map(str::to_string)
-            } else {
-                None
-            };
-            let Some(named) = named else { continue };
-            if named.contains("://") || named.starts_with('/') {
-                continue;
-            }
-            let clean = named.split('#').next().unwrap_or("").to_string();
-            let in_dir = normalize(&join_rel(idir, &clean));
-            let found = in_dir.as_deref().map(on_disk).unwrap_or(false)
-                || normalize(&clean).as_deref().map(on_disk).unwrap_or(false);
-            if found {
-                continue;
-            }
-            let fixable = managed.contains_key(&i);
-            findings.push(Finding {
-                kind: Kind::IndexRowMissingFile,
-                path: kshow(index),
-                line: Some(i + 1),
-                message: format!("row names `{named}`, which does not exist"),
-                fixable,
-                index: Some((index.to_string(), named)),
-            });
-        }
+    for dir in without_index {
+        let n = files.iter().filter(|f| parent(f) == dir).count();
+        findings.push(Finding {
+            kind: Kind::FolderWithoutIndex,
+            path: kshow(if dir.is_empty() { "." } else { dir }),
+            line: None,
+            message: format!("{n} knowledge file(s) and no `INDEX.md` that lists them"),
+            fixable: false,
+            index: None,
+        });
     }
 
-    // Relative links, and numbers used twice in one folder.
+    // Relative links (read by the markdown model: decoded, parentheses and
+    // `<…>` destinations whole), and numbers used twice in one folder.
     let mut numbers: BTreeMap<(&str, u64), Vec<&str>> = BTreeMap::new();
     for f in &files {
         let dir = parent(f);
-        for (line, target) in relative_links(&texts[f]) {
-            let decoded = target.replace("%20", " ");
-            let ok = match normalize(&join_rel(dir, &decoded)) {
-                Some(r) => on_disk(&r),
-                None => kroot.join(dir).join(&decoded).exists(),
+        let doc = crate::markdown::Doc::parse(&texts[f]);
+        for l in &doc.links {
+            let dest = l.decoded.as_str();
+            if dest.is_empty()
+                || dest.starts_with('#')
+                || dest.starts_with('/')
+                || dest.contains(':')
+                || dest.contains('{')
+            {
+                continue;
+            }
+            let path = dest.split(['#', '?']).next().unwrap_or("");
+            if path.is_empty() {
+                continue;
+            }
+            let ok = match normalize(&join_rel(dir, path)) {
+                Some(r) => on_disk(&r) || ws.fs.is_dir(kroot.join(&r)),
+                None => ws.fs.exists(kroot.join(dir).join(path)),
             };
             if !ok {
                 findings.push(Finding {
                     kind: Kind::BrokenLink,
                     path: kshow(f),
-                    line: Some(line),
-                    message: format!("link to `{target}` points nowhere"),
+                    line: Some(l.line),
+                    message: format!("link to `{}` points nowhere", l.dest),
                     fixable: false,
                     index: None,
                 });
@@ -507,58 +530,28 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
         }
     }
 
-    // Plans: PARTs ticked done whose file is missing.
+    // The archive and the drops folder: knowledge files stranded there,
+    // and the drops.
     let plans = plan_files(ws);
-    report.checked.plans = plans.len();
-    let mut plan_set = HashSet::new();
-    for p in &plans {
-        plan_set.insert(p.clone());
-        let shown = PathBuf::from(show(p));
-        let plan = match crate::plan::load(p, &shown) {
-            Ok(plan) => plan,
-            Err(e) => {
-                report.unreadable.push(e.to_string());
-                continue;
-            }
-        };
-        for part in &plan.parts {
-            if part.status != crate::plan::Status::Done {
-                continue;
-            }
-            let Some(t) = &part.target else { continue };
-            if crate::fsutil::check_relative(t).is_err() || on_disk(t) {
-                continue;
-            }
-            findings.push(Finding {
-                kind: Kind::TickedMissingTarget,
-                path: show(p),
-                line: Some(part.status_line.unwrap_or(part.line)),
-                message: format!(
-                    "PART {} is ticked done but `{}` does not exist",
-                    part.number,
-                    kshow(t)
-                ),
-                fixable: false,
-                index: None,
-            });
-        }
-    }
-
-    // The archive and the drops folder: stranded files and drops.
+    let plan_set: HashSet<&PathBuf> = plans.iter().collect();
     let mut drops = Vec::new();
-    let name = ws.config.completed_plan_name.as_str();
+    let mut outside: HashMap<String, Vec<String>> = HashMap::new();
     for area in [ws.completed_dir(), ws.drops_dir()] {
-        if area == kroot || !area.is_dir() {
+        if area == kroot || !ws.fs.is_dir(&area) {
             continue;
         }
         for p in walk_md(&area) {
-            let fname = p.file_name().unwrap_or_default().to_string_lossy();
+            let fname = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             if fname.starts_with("KNOWLEDGE-DROP") {
                 drops.push(p);
                 continue;
             }
             if plan_set.contains(&p)
-                || fname == name
+                || fname == ws.config.completed_plan_name
                 || fname == "plan.md"
                 || crate::knowledge::is_special(&fname)
             {
@@ -573,10 +566,11 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
             if number_of(&fname).is_none() && !in_topic {
                 continue;
             }
+            outside.entry(fname.clone()).or_default().push(show(&p));
             let guess = if in_topic {
                 rest.clone()
             } else {
-                fname.to_string()
+                fname.clone()
             };
             let note = if on_disk(&guess) {
                 format!("; `{}` exists", kshow(&guess))
@@ -593,6 +587,90 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
             });
         }
     }
+    let mut by_name: HashMap<&str, Vec<&str>> = HashMap::new();
+    for f in &files {
+        by_name.entry(base(f)).or_default().push(f);
+    }
+    let locator = Locator {
+        catalog: crate::graph::references::Catalog::new(&all, &[]),
+        exists: &exists,
+        by_name,
+        outside,
+    };
+
+    // Plans: where the file of every PART ticked done is.
+    report.checked.plans = plans.len();
+    for p in &plans {
+        let plan = match ws.load_plan(p) {
+            Ok(plan) => plan,
+            Err(e) => {
+                report.unreadable.push(format!("{e:#}"));
+                continue;
+            }
+        };
+        for part in &plan.parts {
+            if part.status != crate::plan::Status::Done {
+                continue;
+            }
+            let Some(t) = &part.target else { continue };
+            if crate::fsutil::check_relative(t).is_err() {
+                continue;
+            }
+            let line = Some(part.status_line.unwrap_or(part.line));
+            let (kind, message) = match locator.place(t) {
+                Place::Present => {
+                    report.checked.ticked.present += 1;
+                    continue;
+                }
+                Place::Misplaced(at) => {
+                    report.checked.ticked.misplaced += 1;
+                    (
+                        Kind::TickedMisplaced,
+                        format!(
+                            "PART {} is ticked done; `{t}` is not there but at {}",
+                            part.number,
+                            at.iter()
+                                .map(|a| format!("`{}`", kshow(a)))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                }
+                Place::Stranded(at) => {
+                    report.checked.ticked.stranded += 1;
+                    (
+                        Kind::TickedStranded,
+                        format!(
+                            "PART {} is ticked done; `{t}` is only outside the knowledge base, at {}",
+                            part.number,
+                            at.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+                        ),
+                    )
+                }
+                Place::Missing => {
+                    report.checked.ticked.missing += 1;
+                    (
+                        Kind::TickedMissing,
+                        format!(
+                            "PART {} is ticked done but `{}` is nowhere",
+                            part.number,
+                            kshow(t)
+                        ),
+                    )
+                }
+            };
+            findings.push(Finding {
+                kind,
+                path: show(p),
+                line,
+                message,
+                fixable: false,
+                index: None,
+            });
+        }
+    }
+
+    // Drops whose file is nowhere.
     for g in &ws.config.audit.drops {
         drops.extend(glob(&ws.root, g));
     }
@@ -602,23 +680,25 @@ pub fn audit(ws: &Workspace) -> Result<Report, AuditError> {
     for d in &drops {
         let text = ws.fs.read(d).map_err(io(d))?;
         let text = String::from_utf8_lossy(&text);
-        let Some(t) = drop_target(&text) else {
+        let Some(t) = crate::steps::drop::parse_target(&text) else {
             continue;
         };
         let t2 = t
             .strip_prefix(&format!("{}/", ws.config.knowledge_dir))
             .unwrap_or(&t);
-        if crate::fsutil::check_relative(t2).is_err() || on_disk(t2) {
+        if crate::fsutil::check_relative(t2).is_err() {
             continue;
         }
-        findings.push(Finding {
-            kind: Kind::DropMissingTarget,
-            path: show(d),
-            line: None,
-            message: format!("names `{}`, which does not exist", kshow(t2)),
-            fixable: false,
-            index: None,
-        });
+        if let Place::Missing = locator.place(t2) {
+            findings.push(Finding {
+                kind: Kind::DropMissingTarget,
+                path: show(d),
+                line: None,
+                message: format!("names `{t2}`, which is nowhere"),
+                fixable: false,
+                index: None,
+            });
+        }
     }
 
     findings.sort();
@@ -686,26 +766,6 @@ pub fn fix(ws: &Workspace, report: &Report) -> Result<Vec<String>, AuditError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn links_skip_code_and_urls() {
-        let t = "a [x](b.md) and `[y](c.md)` and [z](https://e.com/x.md)\n```\n[q](no.md)\n```\n[w](d/e.md#sec)\n";
-        let l = relative_links(t);
-        assert_eq!(l, vec![(1, "b.md".to_string()), (5, "d/e.md".to_string())]);
-    }
-
-    #[test]
-    fn drop_targets_in_both_styles() {
-        assert_eq!(
-            drop_target("# D\n\n- **Knowledge file**: `a/00-x.md` (3 lines)\n").as_deref(),
-            Some("a/00-x.md")
-        );
-        assert_eq!(
-            drop_target("# D\n**Runner**: PART 1\n**File Created**: `hf/00-y.md`\n").as_deref(),
-            Some("hf/00-y.md")
-        );
-        assert_eq!(drop_target("# D\n**Status**: ok\n"), None);
-    }
 
     #[test]
     fn wildcards_and_numbers() {

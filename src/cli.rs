@@ -66,6 +66,12 @@ pub enum Command {
     Init {
         /// Folder to create the workspace in (default: the current folder).
         dir: Option<PathBuf>,
+        /// Describe an existing knowledge base instead of creating one (the
+        /// default when DIR already holds a SKILL.md or INDEX.md beside
+        /// topic folders): find its layout, write an expand.yaml for it,
+        /// ignore .expand/ in git, create no folder it does not use.
+        #[arg(long)]
+        adopt: bool,
     },
     /// Parse plans, resolve references, build the graph and schedule; print
     /// diagnostics with file:line. Exit 2 when a plan has errors.

@@ -28,10 +28,13 @@ pub struct Config {
     pub audit: Audit,
 }
 
+/// The knowledge folder of a workspace that does not name one.
+pub const DEFAULT_KNOWLEDGE_DIR: &str = "knowledge";
+
 impl Default for Config {
     fn default() -> Self {
         Config {
-            knowledge_dir: "knowledge".into(),
+            knowledge_dir: DEFAULT_KNOWLEDGE_DIR.into(),
             plans_dir: "plans".into(),
             drops_dir: "drops".into(),
             completed_dir: "completed".into(),
@@ -122,12 +125,17 @@ impl Default for Writer {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Search {
-    /// offline | searxng | brave | tavily
+    /// offline | searxng | brave | tavily | brightdata
     pub kind: String,
     pub base_url: Option<String>,
     pub api_key_env: Option<String>,
     pub results: usize,
     pub timeout_s: u64,
+    /// Bright Data: the SERP API zone the searches go through.
+    pub zone: Option<String>,
+    /// Bright Data: the two-letter country whose results Google gives
+    /// (its `gl` parameter).
+    pub country: Option<String>,
 }
 
 impl Default for Search {
@@ -138,6 +146,8 @@ impl Default for Search {
             api_key_env: None,
             results: 5,
             timeout_s: 30,
+            zone: None,
+            country: None,
         }
     }
 }
@@ -146,6 +156,16 @@ impl Default for Search {
 #[serde(deny_unknown_fields, default)]
 pub struct Fetch {
     pub enabled: bool,
+    /// Who fetches a page: this machine, or Bright Data's Web Unlocker.
+    pub via: FetchVia,
+    /// Bright Data: the Web Unlocker zone pages are fetched through.
+    pub zone: Option<String>,
+    /// Bright Data: the variable holding the key; else the search's, when
+    /// the search is Bright Data too, else `BRIGHTDATA_API_KEY`.
+    pub api_key_env: Option<String>,
+    /// Bright Data: the API's address; else the search's, when the search
+    /// is Bright Data too, else `https://api.brightdata.com`.
+    pub base_url: Option<String>,
     pub max_bytes: u64,
     pub timeout_s: u64,
     pub per_host: usize,
@@ -158,12 +178,28 @@ impl Default for Fetch {
     fn default() -> Self {
         Fetch {
             enabled: true,
+            via: FetchVia::Direct,
+            zone: None,
+            api_key_env: None,
+            base_url: None,
             max_bytes: 2_000_000,
             timeout_s: 30,
             per_host: 2,
             allow_private: false,
         }
     }
+}
+
+/// `fetch.via`. An enum, so that an unknown value is an error naming the
+/// key and its line when the file is read, like an unknown key.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FetchVia {
+    /// From this machine (reqwest; public addresses only).
+    #[default]
+    Direct,
+    /// Through Bright Data's Web Unlocker, which answers with markdown.
+    Brightdata,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -468,14 +504,20 @@ pub const TEMPLATE: &str = r#"# expand.yaml: every key is optional; the values s
 #   extra_body: {}              # more request body fields, e.g. { top_k: 20 }
 
 # search:
-#   kind: offline               # offline | searxng | brave | tavily
+#   kind: offline               # offline | searxng | brave | tavily | brightdata
 #   base_url: http://localhost:8888
 #   api_key_env: BRAVE_API_KEY
 #   results: 5
 #   timeout_s: 30
+#   zone: serp_api1             # brightdata: the SERP API zone
+#   country: us                 # brightdata: results as Google gives them in this country (gl)
 
 # fetch:
 #   enabled: true
+#   via: direct                 # direct | brightdata (pages through the Web Unlocker, as markdown)
+#   zone: web_unlocker1         # via brightdata: the Web Unlocker zone
+#   api_key_env: BRIGHTDATA_API_KEY  # via brightdata: default the search's key when it is brightdata too
+#   base_url: https://api.brightdata.com  # via brightdata: default the search's base_url likewise
 #   max_bytes: 2000000
 #   timeout_s: 30
 #   per_host: 2
@@ -538,5 +580,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("modle") && e.contains(":3"), "{e}");
+    }
+
+    #[test]
+    fn fetch_via_takes_known_values_and_names_an_unknown_one() {
+        let d = tempfile::tempdir().unwrap();
+        let write = |text: &str| std::fs::write(d.path().join(FILE_NAME), text).unwrap();
+        write("fetch:\n  via: brightdata\n  zone: unlocker\n");
+        let c = Config::load(d.path(), std::iter::empty()).unwrap();
+        assert_eq!(c.fetch.via, FetchVia::Brightdata);
+        assert_eq!(c.fetch.zone.as_deref(), Some("unlocker"));
+        write("batch_size: 2\nfetch:\n  enabled: true\n  via: proxy\n");
+        let e = Config::load(d.path(), std::iter::empty())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("fetch.via") && e.contains("`proxy`") && e.contains(":4"),
+            "{e}"
+        );
+        assert!(e.contains("direct") && e.contains("brightdata"), "{e}");
+        let env = vec![("EXPAND_FETCH__VIA".to_string(), "brightdata".to_string())];
+        write("");
+        let c = Config::load(d.path(), env.into_iter()).unwrap();
+        assert_eq!(c.fetch.via, FetchVia::Brightdata);
     }
 }

@@ -93,6 +93,11 @@ pub fn is_invisible(c: char) -> bool {
 /// or normalizing filesystem (macOS, Windows): NFC, then lowercased.
 pub fn fold_name(p: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
+    if p.is_ascii() {
+        // NFC leaves ASCII as it is: skip the decomposition tables
+        // (validate folds every target of every plan).
+        return p.to_ascii_lowercase();
+    }
     p.nfc().collect::<String>().to_lowercase()
 }
 

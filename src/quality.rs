@@ -242,7 +242,12 @@ pub fn citations_of(doc: &Doc, text: &str, target: &str) -> Vec<(Source, usize)>
             out.push((Source::Url(l.dest.clone()), l.line));
         } else if path.ends_with(".md") && !path.contains("://") {
             if let Some(p) = resolve_link(target, path) {
-                let lines = frag.and_then(|f| line_range(&format!("#{f}")));
+                // `[a.md](a.md#L3-L9)` or `[a.md](a.md), lines 3–9`.
+                let rest = &text[l.range.end.min(text.len())..];
+                let rest = &rest[..rest.find('\n').unwrap_or(rest.len())];
+                let lines = frag
+                    .and_then(|f| line_range(&format!("#{f}")))
+                    .or_else(|| line_range(rest));
                 out.push((Source::Knowledge { path: p, lines }, l.line));
             }
         }
@@ -463,7 +468,9 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
     }
     // Quotes: a blockquote attributed to knowledge lines must hold text of
     // those lines; one attributed to a URL, text of the page retrieved
-    // from it (when the research step kept its text).
+    // from it (when the research step kept its text). Quotes found there
+    // are the source's words (a placeholder in them is not the writer's).
+    let mut verified_quotes: Vec<(usize, usize)> = Vec::new();
     for b in doc.blocks.iter().filter(|b| b.kind == BlockKind::Quote) {
         let Some((src, at)) = attribution(&cites, b) else {
             continue;
@@ -479,8 +486,10 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
                 let starts = crate::markdown::line_starts(body);
                 let from = starts.get(a - 1).copied().unwrap_or(body.len());
                 let to = starts.get(*z).copied().unwrap_or(body.len());
+                // Link targets are compared without their destinations: a
+                // quote moved to another folder has its relative links rebased.
                 (
-                    normalize_ws(&body[from..to.max(from)]),
+                    normalize_ws(&drop_link_targets(&body[from..to.max(from)])),
                     format!("`{path}` lines {a}-{z}"),
                 )
             }
@@ -504,9 +513,12 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
         };
         let missing = quoted
             .iter()
-            .map(|q| normalize_ws(q))
+            .map(|q| normalize_ws(&drop_link_targets(q)))
             .filter(|q| q.len() >= 12)
             .find(|q| !found(q));
+        if missing.is_none() {
+            verified_quotes.push((b.first, b.last));
+        }
         if let Some(q) = missing {
             let short: String = q.chars().take(60).collect();
             fail_at(
@@ -528,9 +540,11 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
             }
         }
     }
-    // Placeholders, outside code.
+    // Placeholders, outside code and outside verified quotes (a `TBD` in a
+    // quoted table is the source's, not a gap the writer left).
     for (i, l) in text.lines().enumerate() {
-        if doc.in_code(i + 1) {
+        let n = i + 1;
+        if doc.in_code(n) || verified_quotes.iter().any(|&(a, z)| a <= n && n <= z) {
             continue;
         }
         for p in PLACEHOLDERS {
@@ -561,21 +575,24 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
     v
 }
 
-/// What a blockquote is attributed to: a citation on its last line or on
-/// the line or two after it (`— from [x](a.md), lines 3–9`, `— [Tokio
-/// docs](https://tokio.rs/…)`): knowledge lines first, else a URL.
+/// What a blockquote is attributed to: a citation on the line or two after
+/// it (`— from [x](a.md), lines 3–9`, `— [Tokio docs](https://tokio.rs/…)`),
+/// else on its own last line; knowledge lines first, else a URL. The one
+/// after wins: a quote of a quote carries the inner attribution on its last
+/// line.
 fn attribution<'a>(
     cites: &'a [(Source, usize)],
     b: &crate::markdown::Block,
 ) -> Option<(&'a Source, usize)> {
-    let near = || {
-        cites
-            .iter()
-            .filter(|(_, l)| *l >= b.last && *l <= b.last + 2)
-    };
-    near()
-        .find(|(s, _)| matches!(s, Source::Knowledge { lines: Some(_), .. }))
-        .or_else(|| near().find(|(s, _)| s.is_url()))
+    let ranged = |(s, _): &&(Source, usize)| matches!(s, Source::Knowledge { lines: Some(_), .. });
+    let url = |(s, _): &&(Source, usize)| s.is_url();
+    let after = || cites.iter().filter(|(_, l)| *l > b.last && *l <= b.last + 2);
+    let on_last = || cites.iter().filter(|(_, l)| *l == b.last);
+    after()
+        .find(ranged)
+        .or_else(|| on_last().find(ranged))
+        .or_else(|| after().find(url))
+        .or_else(|| on_last().find(url))
         .map(|(s, l)| (s, *l))
 }
 
@@ -611,6 +628,35 @@ fn plain(s: &str) -> String {
         }
     }
     normalize_ws(&out)
+}
+
+/// `[text](dest)` as `[text]`: the words of a link without where it points.
+fn drop_link_targets(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("](") {
+        out.push_str(&rest[..=i]);
+        let after = &rest[i + 2..];
+        let mut depth = 1usize;
+        let end = after.char_indices().find_map(|(k, c)| {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                '\n' => return Some(None),
+                _ => {}
+            }
+            (depth == 0).then_some(Some(k))
+        });
+        match end.flatten() {
+            Some(k) => rest = &after[k + 1..],
+            None => {
+                out.push_str("](");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A quote line with its inline markup (`*`, `_`, backticks) removed, for
@@ -745,6 +791,52 @@ mod tests {
         );
         assert_eq!(v.problems[0].line, Some(5));
         assert_eq!(v.verified_and_fabricated(), (1, 1));
+    }
+
+    #[test]
+    fn a_quote_attributed_after_its_link_is_checked_and_its_urls_are_the_sources() {
+        // The offline writer's form: `— from [path](rel), lines a–b`. The
+        // quote's own link was rebased and its URL is the quoted file's.
+        let kb2 = |path: &str| {
+            match path {
+            "rust-cli/00-x.md" => Some((
+                path.to_string(),
+                Arc::from("# X\n\nclap is a parser, per [the book](01-book.md).\nSee https://clap.example/x (TBD).\n"),
+            )),
+            _ => None,
+        }
+        };
+        let check_with = |quote: &str| {
+            let t = format!(
+                "# T\n\n## Clap\n\n{quote}\n\n— from [rust-cli/00-x.md](00-x.md), lines 3–4\n\n## Sources\n- `rust-cli/00-x.md`\n"
+            );
+            check(
+                &["Clap"],
+                None,
+                &t,
+                &Context {
+                    target: "rust-cli/05-new.md",
+                    knowledge: &kb2,
+                    seen_urls: Some(&BTreeSet::new()),
+                    pages: None,
+                },
+            )
+        };
+        let good = check_with(
+            "> clap is a parser, per [the book](../rust-cli/01-book.md).\n> See https://clap.example/x (TBD).",
+        );
+        assert!(good.passes(), "{:?}", good.problems);
+        // A placeholder in a quote the source does not have is the writer's.
+        let own = check_with("> clap is a parser, per [the book](../rust-cli/01-book.md). TBD");
+        assert!(own
+            .failures()
+            .iter()
+            .any(|f| f == "line 5: placeholder `TBD` left"));
+        let bad = check_with("> clap is a parser, per the author of this very file.");
+        assert_eq!(
+            bad.failures(),
+            ["line 5: quoted text not found in `rust-cli/00-x.md` lines 3-4: \"clap is a parser, per the author of this very file.…\""]
+        );
     }
 
     #[test]

@@ -56,6 +56,14 @@ pub fn run(ws: &Workspace, ctx: &Ctx, fix: bool) -> Result<Code> {
             .filter(|(_, n)| *n > 0)
             .map(|(k, n)| format!("{n} {k}"))
             .collect();
+        let t = &c.ticked;
+        if t.present + t.misplaced + t.stranded + t.missing > 0 {
+            writeln!(
+                out,
+                "PARTs ticked done: {} present, {} misplaced, {} stranded, {} missing",
+                t.present, t.misplaced, t.stranded, t.missing
+            )?;
+        }
         let summary = format!(
             "checked {} knowledge files, {} indexes, {} plans, {} drops: ",
             c.knowledge_files, c.indexes, c.plans, c.drops

@@ -39,7 +39,7 @@ pub fn run(cli: Cli) -> Result<Code> {
     // Every command but init and completions works in a workspace.
     let ws = || Workspace::discover(cli.dir.as_deref());
     match cli.command {
-        Command::Init { dir } => init::run(dir.as_deref().or(cli.dir.as_deref())),
+        Command::Init { dir, adopt } => init::run(dir.as_deref().or(cli.dir.as_deref()), adopt),
         Command::Completions { shell } => completions::run(shell),
         Command::Validate {
             plans,

@@ -170,6 +170,10 @@ fn summary(
     let stopped_on_failure = report.stopped_on_failure;
     let budget_stop = report.budget_stop.as_ref();
     let any_failed = results.iter().any(|r| r.outcomes.iter().any(|o| !o.ok));
+    // A provider account not set up for the run is the environment's to fix.
+    let setup_failed = results
+        .iter()
+        .any(|r| r.outcomes.iter().any(|o| o.setup_hint.is_some()));
     let review: Vec<u32> = results
         .iter()
         .flat_map(|r| &r.outcomes)
@@ -199,7 +203,7 @@ fn summary(
                 "batch": r.batch, "wall_ms": r.wall_ms,
                 "parts": r.outcomes.iter().map(|o| {
                     let (tokens, cost) = usage_of(o.part);
-                    serde_json::json!({"part": o.part, "ok": o.ok, "status": if o.needs_review { "needs-review" } else if o.ok { "done" } else { "failed" }, "target": o.target, "lines": o.lines, "attempts": o.attempts, "error": o.error, "tokens": tokens, "cost": cost})
+                    serde_json::json!({"part": o.part, "ok": o.ok, "status": if o.needs_review { "needs-review" } else if o.ok { "done" } else { "failed" }, "target": o.target, "lines": o.lines, "attempts": o.attempts, "error": o.error, "hint": o.setup_hint, "tokens": tokens, "cost": cost})
                 }).collect::<Vec<_>>(),
                 "not_started": r.not_started,
             })).collect::<Vec<_>>(),
@@ -272,6 +276,9 @@ fn summary(
                         if o.attempts == 1 { "" } else { "s" },
                         o.error.as_deref().unwrap_or("unknown error")
                     )?;
+                    if let Some(h) = &o.setup_hint {
+                        writeln!(out, "             hint: {h}")?;
+                    }
                 }
             }
         }
@@ -301,8 +308,11 @@ fn summary(
         }
         writeln!(
             out,
-            "results: knowledge files in {}/, drops in {}/{}/, run state in .expand/",
-            ws.show(&ws.knowledge_dir()).display(),
+            "results: knowledge files in {}, drops in {}/{}/, run state in .expand/",
+            match show(&ws.show(&ws.knowledge_dir())) {
+                k if k.is_empty() => "the workspace".to_string(),
+                k => format!("{k}/"),
+            },
             ws.show(&ws.drops_dir()).display(),
             plan.slug
         )?;
@@ -375,13 +385,13 @@ fn summary(
         }
     }
     // Stopped by the budget is work left undone: a script must not go on as if it ran.
-    Ok(
-        if any_failed || !review.is_empty() || budget_stop.is_some() {
-            Code::WorkFailed
-        } else {
-            Code::Ok
-        },
-    )
+    Ok(if setup_failed {
+        Code::Environment
+    } else if any_failed || !review.is_empty() || budget_stop.is_some() {
+        Code::WorkFailed
+    } else {
+        Code::Ok
+    })
 }
 
 /// `--dry-run`: the schedule, the resolved reads, the queries, the files that
@@ -406,8 +416,9 @@ fn dry_run(
     let kshow = ws.show(&kdir);
     let dshow = ws.show(&ws.drops_dir().join(&plan.slug));
     let mut json_batches = Vec::new();
+    // Buffered: stdout alone writes each line of a long dry run by itself.
     let out = std::io::stdout();
-    let mut out = out.lock();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out.lock());
     if !ctx.json {
         writeln!(
             out,
@@ -415,12 +426,17 @@ fn dry_run(
             plan.title
         )?;
     }
+    // Batch number → the PARTs of it that would run (the first selection
+    // of that number, as a search of the list would find).
+    let mut runs: std::collections::HashMap<u32, std::collections::HashSet<u32>> =
+        std::collections::HashMap::new();
+    for (x, v) in &selected {
+        runs.entry(x.number)
+            .or_insert_with(|| v.iter().copied().collect());
+    }
+    let none = std::collections::HashSet::new();
     for b in &graph.batches {
-        let run_now: Vec<u32> = selected
-            .iter()
-            .find(|(x, _)| x.number == b.number)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
+        let run_now = runs.get(&b.number).unwrap_or(&none);
         if !ctx.json {
             let title = if b.title.is_empty() {
                 String::new()
@@ -439,10 +455,7 @@ fn dry_run(
             let part = plan.part(n).expect("PART");
             let node = graph.node(n).expect("node");
             let will = run_now.contains(&n);
-            let target = part
-                .target
-                .as_deref()
-                .map(|t| format!("{}/{t}", show(&kshow)));
+            let target = part.target.as_deref().map(|t| show(&kshow.join(t)));
             let drop = format!(
                 "{}/{}",
                 show(&dshow),
@@ -454,7 +467,7 @@ fn dry_run(
                 .filter(|r| r.kind != RefKind::Influence)
                 .map(|r| {
                     let to = match &r.resolution {
-                        Resolution::Existing(p) => p.clone(),
+                        Resolution::Existing(p) => p.to_string(),
                         Resolution::Planned {
                             path,
                             part: q,
@@ -464,7 +477,7 @@ fn dry_run(
                         Resolution::Glob(v) => format!("{} file(s)", v.len()),
                         Resolution::Unresolved => "not yet created".to_string(),
                     };
-                    (r.reference.clone(), to)
+                    (r.reference.to_string(), to)
                 })
                 .collect();
             let greps: Vec<String> = part
@@ -541,5 +554,6 @@ fn dry_run(
         let n: usize = selected.iter().map(|(_, v)| v.len()).sum();
         writeln!(out, "\n{n} PART(s) would run; nothing was changed")?;
     }
+    out.flush()?;
     Ok(Code::Ok)
 }

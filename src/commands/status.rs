@@ -1,5 +1,6 @@
 //! `expand status [PLAN]`: per plan and batch, done / failed / pending, with
-//! timings, tokens and cost, from the plan and `.expand/` state.
+//! timings, tokens, cost and Bright Data requests (billed per request), from
+//! the plan and `.expand/` state.
 
 use std::io::Write;
 
@@ -12,6 +13,18 @@ use crate::workspace::Workspace;
 
 pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
     let names: Vec<String> = plan.map(|p| vec![p.to_string()]).unwrap_or_default();
+    // No plans waiting is a state to report, not an error.
+    if names.is_empty() && ws.pending_plans()?.is_empty() {
+        if ctx.json {
+            println!("{}", serde_json::json!({"plans": []}));
+        } else {
+            println!(
+                "no plans in `{}`: write one there, then `expand validate` it",
+                show(&ws.plans_dir())
+            );
+        }
+        return Ok(Code::Ok);
+    }
     let files = plan_files(ws, &names)?;
     let loaded = load_plans(ws, &files, ws.config.batch_size)?;
     let kdir = ws.knowledge_dir();
@@ -34,9 +47,11 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
             let mut review: Vec<(u32, Vec<String>)> = Vec::new();
             let (mut verified, mut fabricated) = (0usize, 0usize);
             let (mut ms, mut tokens, mut cost) = (0u64, 0u64, 0f64);
+            // Network requests by provider, the batch's PARTs together.
+            let mut requests = crate::providers::meter::Requests::new();
             let mut failures = Vec::new();
-            // (part, tokens, cost) of the PARTs a paid writer wrote.
-            let mut spent = Vec::new();
+            // The PARTs that spent something: tokens, or billed requests.
+            let mut spent: Vec<Spent> = Vec::new();
             for &n in &b.parts {
                 let part = plan.part(n).expect("PART");
                 let st = crate::run::state_of(part, &state);
@@ -47,8 +62,15 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
                     ms += s.duration_ms.unwrap_or(0);
                     tokens += t;
                     cost += s.cost.unwrap_or(0.0);
-                    if t > 0 {
-                        spent.push((n, t, s.cost));
+                    crate::providers::meter::add(&mut requests, s.requests.clone());
+                    if t > 0 || s.brightdata_requests() > 0 {
+                        spent.push(Spent {
+                            part: n,
+                            tokens: t,
+                            cost: s.cost,
+                            brightdata: s.brightdata_requests(),
+                            requests: &s.requests,
+                        });
                     }
                 }
                 match st.map(|s| s.status) {
@@ -65,7 +87,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
                 }
             }
             if ctx.json {
-                batches.push(serde_json::json!({"batch": b.number, "parts": b.parts, "done": done, "needs_review": review.iter().map(|(n, _)| n).collect::<Vec<_>>(), "failed": failed, "interrupted": running, "pending": pending, "citations": {"verified": verified, "fabricated": fabricated}, "duration_ms": ms, "tokens": tokens, "cost": cost, "usage": spent.iter().map(|(n, t, c)| serde_json::json!({"part": n, "tokens": t, "cost": c})).collect::<Vec<_>>(), "failures": failures.iter().map(|(n, e)| serde_json::json!({"part": n, "error": e})).collect::<Vec<_>>()}));
+                batches.push(serde_json::json!({"batch": b.number, "parts": b.parts, "done": done, "needs_review": review.iter().map(|(n, _)| n).collect::<Vec<_>>(), "failed": failed, "interrupted": running, "pending": pending, "citations": {"verified": verified, "fabricated": fabricated}, "duration_ms": ms, "tokens": tokens, "cost": cost, "requests": requests, "usage": spent.iter().map(|u| serde_json::json!({"part": u.part, "tokens": u.tokens, "cost": u.cost, "requests": u.requests})).collect::<Vec<_>>(), "failures": failures.iter().map(|(n, e)| serde_json::json!({"part": n, "error": e})).collect::<Vec<_>>()}));
                 continue;
             }
             let mut line = format!("  batch {}: {done} done", b.number);
@@ -83,26 +105,21 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
             }
             if ms > 0 {
                 line.push_str(&format!("  ({:.1} s of runner time", ms as f64 / 1000.0));
-                match (tokens, spent.iter().any(|(_, _, c)| c.is_some())) {
-                    (0, _) => {}
-                    (t, true) => line.push_str(&format!(
-                        ", {t} tokens, {}",
-                        crate::providers::cost::dollars(cost)
-                    )),
-                    (t, false) => line.push_str(&format!(", {t} tokens")),
+                let priced = spent.iter().any(|u| u.cost.is_some());
+                let brightdata = requests
+                    .get(crate::providers::brightdata::NAME)
+                    .copied()
+                    .unwrap_or(0);
+                for piece in spending(tokens, priced.then_some(cost), brightdata) {
+                    line.push_str(", ");
+                    line.push_str(&piece);
                 }
                 line.push(')');
             }
             writeln!(out, "{line}")?;
-            for (n, t, c) in spent {
-                match c {
-                    Some(c) => writeln!(
-                        out,
-                        "    PART {n}: {t} tokens, {}",
-                        crate::providers::cost::dollars(c)
-                    )?,
-                    None => writeln!(out, "    PART {n}: {t} tokens")?,
-                }
+            for u in spent {
+                let pieces = spending(u.tokens, u.cost, u.brightdata);
+                writeln!(out, "    PART {}: {}", u.part, pieces.join(", "))?;
             }
             for (n, e) in failures {
                 writeln!(out, "    PART {n} failed: {e}")?;
@@ -117,4 +134,30 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
         writeln!(out, "{}", serde_json::json!({"plans": all}))?;
     }
     Ok(Code::Ok)
+}
+
+/// What one PART spent.
+struct Spent<'a> {
+    part: u32,
+    tokens: u64,
+    cost: Option<f64>,
+    brightdata: u64,
+    requests: &'a crate::providers::meter::Requests,
+}
+
+/// `1500 tokens`, `$0.0020`, `3 Bright Data requests`: the parts of a
+/// spending that are there.
+fn spending(tokens: u64, cost: Option<f64>, brightdata: u64) -> Vec<String> {
+    let mut v = Vec::new();
+    if tokens > 0 {
+        v.push(format!("{tokens} tokens"));
+        if let Some(c) = cost {
+            v.push(crate::providers::cost::dollars(c));
+        }
+    }
+    if brightdata > 0 {
+        let s = if brightdata == 1 { "" } else { "s" };
+        v.push(format!("{brightdata} Bright Data request{s}"));
+    }
+    v
 }

@@ -48,8 +48,11 @@ pub fn run(
         .flat_map(|p| &p.diagnostics)
         .filter(|d| d.severity == Severity::Warning)
         .count();
+    // One write for the whole report, not one per line (stdout is
+    // line-buffered): a report of many lines to a pipe cost more than
+    // validating.
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let format = if ctx.json { Format::Json } else { format };
     match format {
         Format::Json => {
@@ -140,6 +143,12 @@ pub fn run(
             )?;
         }
     }
+    out.flush()?;
+    // The process ends when this returns: handing a large model back to
+    // the allocator one string at a time took a tenth of validate's time
+    // on 100,000 PARTs, and the system takes the memory back at once.
+    std::mem::forget(plans);
+    std::mem::forget(loaded.graphs);
     Ok(if errors > 0 { Code::BadInput } else { Code::Ok })
 }
 

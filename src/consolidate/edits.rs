@@ -148,8 +148,12 @@ pub fn skill_edit(
         _ => old.clone(),
     };
     let tops: BTreeSet<&str> = files.iter().filter_map(|f| top_folder(&f.target)).collect();
+    // Without markers the managed section is appended once, listing the
+    // plan's folders even when the hand text names them; with markers, a
+    // folder the hand text already describes is left to it.
+    let has_markers = old.contains(skill_md::START);
     for top in tops {
-        if !topics.contains_key(top) && !outside.contains(&format!("{top}/")) {
+        if !topics.contains_key(top) && (!has_markers || !outside.contains(&format!("{top}/"))) {
             topics.insert(
                 top.to_string(),
                 skill_md::Topic {
@@ -167,6 +171,23 @@ pub fn skill_edit(
     }
     let text = skill_md::update(&old, &topics);
     Ok((text != old).then_some((path, text)))
+}
+
+/// What a plan is about, for SKILL.md's topic line: its short title
+/// without a trailing "(8 runners in 2 batches)".
+pub fn topic_of(title: &str) -> &str {
+    let t = short_title(title);
+    match t.rfind(" (") {
+        Some(open)
+            if t.ends_with(')')
+                && ["runner", "PART", "batch", "file"]
+                    .iter()
+                    .any(|w| t[open..].contains(w)) =>
+        {
+            t[..open].trim_end()
+        }
+        _ => t,
+    }
 }
 
 /// The plan title without a leading "Knowledge Expansion:" (the message adds it).

@@ -477,7 +477,20 @@ fn consolidate_file(
         .iter()
         .map(|(p, _)| rel(ws, p))
         .collect();
-    let skill = edits::skill_edit(ws, short_title(&plan.title), &files)?.map(|(p, _)| rel(ws, &p));
+    let skill_edit = edits::skill_edit(ws, edits::topic_of(&plan.title), &files)?;
+    if let Some((p, text)) = &skill_edit {
+        let had = ws.fs.read_to_string(p).unwrap_or_default();
+        if !had.contains(crate::knowledge::skill_md::START)
+            && text.contains(crate::knowledge::skill_md::START)
+        {
+            warnings.push(format!(
+                "`{}` had no expand markers: a managed topic section is appended at its end \
+                 (the text around it stays yours; only what is between the markers is rewritten)",
+                rel(ws, p)
+            ));
+        }
+    }
+    let skill = skill_edit.map(|(p, _)| rel(ws, &p));
     let archived = rel(ws, &archived_plan);
     if archived_before && indexes.is_empty() && skill.is_none() && moves.is_empty() {
         return Ok(Some(PlanReport {
@@ -647,7 +660,7 @@ fn apply(
         written(&edit)?;
     }
     crate::fault::at("consolidate-index")?;
-    if let Some(edit) = edits::skill_edit(ws, short_title(&j.title), &j.files)? {
+    if let Some(edit) = edits::skill_edit(ws, edits::topic_of(&j.title), &j.files)? {
         written(&edit)?;
     }
     crate::fault::at("consolidate-skill")?;

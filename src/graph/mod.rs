@@ -5,9 +5,9 @@
 pub mod references;
 pub mod schedule;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::plan::{Diagnostic, ItemKind, Plan, Severity, Status};
+use crate::plan::{Diagnostic, ItemKind, Plan, Severity, SharedStr, Status};
 use crate::workspace::jail::Jail;
 use references::{Catalog, Resolution};
 
@@ -21,7 +21,8 @@ pub enum RefKind {
 
 #[derive(Clone, Debug)]
 pub struct ResolvedRef {
-    pub reference: String,
+    /// As written: shares the plan's text (a graph holds one per read).
+    pub reference: SharedStr,
     pub line: usize,
     pub kind: RefKind,
     pub resolution: Resolution,
@@ -53,11 +54,32 @@ pub struct PlanGraph {
     /// One node per PART, in plan order.
     pub nodes: Vec<PartNode>,
     pub batches: Vec<Batch>,
+    /// (PART number, index in `nodes` of its first node), sorted by number.
+    index: Vec<(u32, u32)>,
 }
 
 impl PlanGraph {
+    fn new(nodes: Vec<PartNode>, batches: Vec<Batch>) -> PlanGraph {
+        let mut index: Vec<(u32, u32)> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.number, i as u32))
+            .collect();
+        // Stable: of a number defined twice, the first node leads.
+        index.sort_by_key(|&(n, _)| n);
+        index.dedup_by_key(|&mut (n, _)| n);
+        PlanGraph {
+            nodes,
+            batches,
+            index,
+        }
+    }
+
+    /// The first node of PART `part`: a binary search, since printers and
+    /// the runner ask it once per PART.
     pub fn node(&self, part: u32) -> Option<&PartNode> {
-        self.nodes.iter().find(|n| n.number == part)
+        let i = self.index.binary_search_by_key(&part, |&(n, _)| n).ok()?;
+        self.nodes.get(self.index[i].1 as usize)
     }
 }
 
@@ -90,8 +112,15 @@ pub fn analyze(
         }
     }
     let catalog = Catalog::new(existing, &planned);
+    drop(planned); // the catalog has its own copy, held through the whole analysis
+
     let existing_set: BTreeSet<&str> = existing.iter().map(|s| s.as_str()).collect();
     let slugs: Vec<String> = plans.iter().map(|p| p.slug.clone()).collect();
+    let disk = Disk {
+        existing: &existing_set,
+        place,
+        roots: place.and_then(root_names),
+    };
     let mut graphs = Vec::with_capacity(plans.len());
     for (pi, plan) in plans.iter_mut().enumerate() {
         let mut diags = Vec::new();
@@ -102,29 +131,35 @@ pub fn analyze(
             .enumerate()
             .map(|(i, p)| (p.number, i))
             .collect();
+        // Influential entry number → its first entry.
+        let mut influential: BTreeMap<u32, &str> = BTreeMap::new();
+        for f in &plan.influential {
+            influential.entry(f.number).or_insert(f.path.as_str());
+        }
         for part in &plan.parts {
             let mut node = PartNode {
                 number: part.number,
                 ..PartNode::default()
             };
-            let mut refs: Vec<(String, usize, RefKind)> = Vec::new();
+            let mut refs: Vec<(SharedStr, usize, RefKind)> = Vec::new();
             for item in part.items() {
                 match &item.kind {
                     ItemKind::Read { reference, .. } => {
-                        refs.push((reference.to_string(), item.line, RefKind::Read))
+                        refs.push((reference.clone(), item.line, RefKind::Read))
                     }
                     ItemKind::Cite { refs: r } => refs.extend(
                         r.iter()
-                            .map(|r| (r.reference.to_string(), item.line, RefKind::Cite)),
+                            .map(|r| (r.reference.clone(), item.line, RefKind::Cite)),
                     ),
                     _ => {}
                 }
             }
             for n in &part.influenced_by {
-                if let Some(f) = plan.influential.iter().find(|f| f.number == *n) {
-                    refs.push((f.path.clone(), part.line, RefKind::Influence));
+                if let Some(&path) = influential.get(n) {
+                    refs.push((path.into(), part.line, RefKind::Influence));
                 }
             }
+            node.reads.reserve_exact(refs.len());
             for (reference, line, kind) in refs {
                 let resolution = catalog.resolve(&reference);
                 let mut deps: Vec<(usize, u32)> = Vec::new();
@@ -192,8 +227,7 @@ pub fn analyze(
                     t,
                     part.target_line.unwrap_or(part.line),
                     part.status,
-                    &existing_set,
-                    place,
+                    &disk,
                     &mut diags,
                 );
             }
@@ -220,7 +254,7 @@ pub fn analyze(
                 .then(a.code.cmp(b.code))
         });
         plan.diagnostics.dedup();
-        graphs.push(PlanGraph { nodes, batches });
+        graphs.push(PlanGraph::new(nodes, batches));
     }
     graphs
 }
@@ -230,10 +264,10 @@ fn check_target(
     t: &str,
     line: usize,
     status: Status,
-    existing: &BTreeSet<&str>,
-    place: Option<&Place>,
+    disk: &Disk,
     diags: &mut Vec<Diagnostic>,
 ) {
+    let (existing, place, roots) = (disk.existing, disk.place, disk.roots.as_ref());
     if crate::fsutil::check_relative(t).is_err() {
         return; // reported by plan validation
     }
@@ -265,7 +299,19 @@ fn check_target(
             );
             return;
         }
-        match place.fs.symlink_metadata(place.knowledge.join(t)) {
+        // A target whose first component is nowhere in the knowledge root
+        // can neither exist nor lead out through a link: no system call
+        // for it (a plan of 100,000 PARTs in new folders made 100,000).
+        let first = t.split('/').next().unwrap_or(t);
+        let absent = roots.is_some_and(|r| {
+            !matches!(first, "" | "." | "..") && !r.contains(&crate::fsutil::fold_name(first))
+        });
+        let found = if absent {
+            Err(std::io::ErrorKind::NotFound.into())
+        } else {
+            place.fs.symlink_metadata(place.knowledge.join(t))
+        };
+        match found {
             Err(e) if crate::workspace::jail::is_escape(&e) => {
                 diags.push(Diagnostic::error(
                     line,
@@ -297,9 +343,11 @@ fn check_target(
         let num: String = name.chars().take_while(|c| c.is_ascii_digit()).collect();
         if !num.is_empty() {
             let prefix = format!("{dir}{num}-");
+            // The paths that start with `prefix` are one run of the sorted set.
             if let Some(other) = existing
-                .iter()
-                .find(|e| e.starts_with(&prefix) && !e[dir.len()..].contains('/'))
+                .range(prefix.as_str()..)
+                .take_while(|e| e.starts_with(&prefix))
+                .find(|e| !e[dir.len()..].contains('/'))
             {
                 diags.push(Diagnostic::warning(
                     line,
@@ -309,6 +357,30 @@ fn check_target(
             }
         }
     }
+}
+
+/// What targets are checked against: the knowledge files, the workspace,
+/// and the names in its knowledge root.
+struct Disk<'a> {
+    existing: &'a BTreeSet<&'a str>,
+    place: Option<&'a Place<'a>>,
+    roots: Option<HashSet<String>>,
+}
+
+/// The names in the knowledge root, folded as a case-insensitive
+/// filesystem compares them; `None` when they cannot be listed or a name
+/// is not UTF-8 (then every target is looked up).
+fn root_names(place: &Place) -> Option<HashSet<String>> {
+    let entries = place.fs.read_dir(&place.knowledge).ok()?;
+    if entries.iter().any(|e| e.name.contains('\u{FFFD}')) {
+        return None;
+    }
+    Some(
+        entries
+            .iter()
+            .map(|e| crate::fsutil::fold_name(&e.name))
+            .collect(),
+    )
 }
 
 /// A cycle among `depends_on` edges, as PART numbers (first repeated at the end).

@@ -3,16 +3,21 @@
 //! against the files in `knowledge/` together with the targets that the plans
 //! being read will create.
 
-use std::collections::{BTreeSet, HashMap};
+use std::cell::OnceCell;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::plan::SharedStr;
 
 /// Where a reference leads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Resolution {
-    /// A file that exists in the knowledge base.
-    Existing(String),
+    /// A file that exists in the knowledge base. (Paths share the catalog's
+    /// text: a graph holds a resolution for every read of every PART.)
+    Existing(SharedStr),
     /// A file a PART will create: `plan` indexes the plans read together.
     Planned {
-        path: String,
+        path: SharedStr,
         plan: usize,
         part: u32,
     },
@@ -27,86 +32,165 @@ impl Resolution {
     /// The path to show for a resolved reference.
     pub fn path(&self) -> Option<&str> {
         match self {
-            Resolution::Existing(p)
-            | Resolution::Planned { path: p, .. }
-            | Resolution::Folder(p) => Some(p),
+            Resolution::Existing(p) | Resolution::Planned { path: p, .. } => Some(p),
+            Resolution::Folder(p) => Some(p),
             Resolution::Glob(v) => v.first().map(|s| s.as_str()),
             Resolution::Unresolved => None,
         }
     }
 }
 
-/// Every file a reference can name: existing knowledge files and planned targets.
+/// Every file a reference can name: existing knowledge files and planned
+/// targets, indexed once so that resolving a reference costs about the same
+/// whatever the number of files: a plan of 100,000 PARTs that each read an
+/// earlier PART's target made a scan per reference quadratic.
+///
+/// Each index maps a hash of what a match must share with the reference
+/// (its file name, its last two path components, its number and folder) to
+/// the paths that have it, in catalog order; the SPEC §2 tests then run on
+/// those few candidates exactly as they would on every path, so the answers
+/// are those of a scan (the tests hold it to a scan of all paths).
 pub struct Catalog {
-    /// All paths (existing first, then planned), forward slashes, relative to the knowledge root.
-    paths: Vec<String>,
+    /// All paths (planned first, then existing), forward slashes, relative
+    /// to the knowledge root, one after another: path `i` ends at `ends[i]`.
+    text: SharedStr,
+    ends: Vec<usize>,
     /// For planned paths: (plan index, PART number).
-    planned: Vec<Option<(usize, u32)>>,
-    by_name: HashMap<String, Vec<usize>>,
-    by_number: HashMap<String, Vec<usize>>,
-    folders: BTreeSet<String>,
+    planned: Vec<Option<(u32, u32)>>,
+    /// The file name, lowercased.
+    by_name: Index,
+    /// The last two components of the lowercased path (paths with a folder).
+    by_tail: Index,
+    /// The file's leading digits and its lowercased folder's last component.
+    by_number: Index,
+    /// Built on first use: most plans have no folder references or globs.
+    folders: OnceCell<Folders>,
+    /// The folder's last component as written (for globs).
+    by_dir: OnceCell<Index>,
+    /// Planned paths' indices in path order (for `planned_in`).
+    planned_sorted: OnceCell<Vec<usize>>,
+}
+
+/// Every folder that holds a path, with a trailing `/`, in `String` order.
+struct Folders {
+    list: Vec<String>,
+    /// The lowercased folder's last component → rank in `list`.
+    by_last: Index,
+}
+
+/// (key hash, index) pairs sorted: the indices under one key are one run,
+/// in ascending order. Eight bytes a pair: the catalog is held through the
+/// whole analysis, with an entry per planned target in each index.
+struct Index(Vec<(u32, u32)>);
+
+impl Index {
+    fn new(pairs: impl Iterator<Item = (u64, usize)>) -> Index {
+        let mut pairs: Vec<(u32, u32)> = pairs
+            .map(|(k, i)| (k as u32, u32::try_from(i).expect("under 4 billion paths")))
+            .collect();
+        pairs.sort_unstable();
+        Index(pairs)
+    }
+
+    fn get(&self, key: u64) -> impl Iterator<Item = usize> + '_ {
+        let key = key as u32;
+        let from = self.0.partition_point(|&(k, _)| k < key);
+        self.0[from..]
+            .iter()
+            .take_while(move |&&(k, _)| k == key)
+            .map(|&(_, i)| i as usize)
+    }
 }
 
 impl Catalog {
     /// `existing`: knowledge files; `planned`: (target, plan index, PART number).
     pub fn new(existing: &[String], planned: &[(String, usize, u32)]) -> Self {
+        let mut text = String::new();
         let mut c = Catalog {
-            paths: Vec::new(),
+            text: SharedStr::default(),
+            ends: Vec::new(),
             planned: Vec::new(),
-            by_name: HashMap::new(),
-            by_number: HashMap::new(),
-            folders: BTreeSet::new(),
+            by_name: Index(Vec::new()),
+            by_tail: Index(Vec::new()),
+            by_number: Index(Vec::new()),
+            folders: OnceCell::new(),
+            by_dir: OnceCell::new(),
+            planned_sorted: OnceCell::new(),
         };
-        let mut seen = std::collections::HashSet::new();
+        let (mut names, mut tails, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
+        let mut seen = HashSet::new();
         for (path, who) in planned
             .iter()
-            .map(|(p, a, b)| (p.as_str(), Some((*a, *b))))
+            .map(|(p, a, b)| (p.as_str(), Some((*a as u32, *b))))
             .chain(existing.iter().map(|p| (p.as_str(), None)))
         {
             let norm = normalize(path);
-            if !seen.insert(norm.clone()) {
+            if seen.contains(&norm) {
                 continue;
             }
-            c.add(norm, who);
+            let idx = c.ends.len();
+            let name = norm.rsplit('/').next().unwrap_or(&norm);
+            names.push((key(&[&name.to_lowercase()]), idx));
+            let lower = norm.to_lowercase();
+            if norm.contains('/') {
+                tails.push((key(&[tail2(&lower)]), idx));
+            }
+            let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+            if digits > 0 {
+                numbers.push((key(&[&name[..digits], last_folder(dir_of(&lower))]), idx));
+            }
+            text.push_str(&norm);
+            c.ends.push(text.len());
+            c.planned.push(who);
+            seen.insert(norm);
         }
+        c.text = SharedStr::whole(Arc::new(text));
+        c.by_name = Index::new(names.into_iter());
+        c.by_tail = Index::new(tails.into_iter());
+        c.by_number = Index::new(numbers.into_iter());
         c
     }
 
-    fn add(&mut self, path: String, who: Option<(usize, u32)>) {
-        let idx = self.paths.len();
-        let name = path.rsplit('/').next().unwrap_or(&path).to_string();
-        let lname = name.to_lowercase();
-        let num: String = name.chars().take_while(|c| c.is_ascii_digit()).collect();
-        if !num.is_empty() {
-            self.by_number.entry(num).or_default().push(idx);
-        }
-        self.by_name.entry(lname).or_default().push(idx);
-        let mut dir = path.as_str();
-        while let Some(p) = dir.rfind('/') {
-            dir = &dir[..p];
-            self.folders.insert(format!("{dir}/"));
-        }
-        self.paths.push(path);
-        self.planned.push(who);
+    fn path(&self, idx: usize) -> &str {
+        let start = if idx == 0 { 0 } else { self.ends[idx - 1] };
+        &self.text[start..self.ends[idx]]
+    }
+
+    fn is_planned(&self, idx: usize) -> bool {
+        self.planned[idx].is_some()
     }
 
     fn at(&self, idx: usize) -> Resolution {
+        let path = self.text.sub(self.path(idx));
         match self.planned[idx] {
             Some((plan, part)) => Resolution::Planned {
-                path: self.paths[idx].clone(),
-                plan,
+                path,
+                plan: plan as usize,
                 part,
             },
-            None => Resolution::Existing(self.paths[idx].clone()),
+            None => Resolution::Existing(path),
         }
     }
 
-    /// Planned targets under `folder/` (as (plan, part)).
+    /// Planned targets under `folder/` (as (plan, part)), in catalog order.
     pub fn planned_in(&self, folder: &str) -> Vec<(usize, u32)> {
-        self.paths
+        let sorted = self.planned_sorted.get_or_init(|| {
+            let mut v: Vec<usize> = (0..self.ends.len())
+                .filter(|&i| self.is_planned(i))
+                .collect();
+            v.sort_unstable_by(|&a, &b| self.path(a).cmp(self.path(b)));
+            v
+        });
+        // The paths that start with `folder` are one run of the sorted list.
+        let from = sorted.partition_point(|&i| self.path(i) < folder);
+        let mut hits: Vec<usize> = sorted[from..]
             .iter()
-            .zip(&self.planned)
-            .filter_map(|(p, w)| w.filter(|_| p.starts_with(folder)))
+            .copied()
+            .take_while(|&i| self.path(i).starts_with(folder))
+            .collect();
+        hits.sort_unstable();
+        hits.into_iter()
+            .filter_map(|i| self.planned[i].map(|(p, q)| (p as usize, q)))
             .collect()
     }
 
@@ -123,57 +207,57 @@ impl Catalog {
         if r.ends_with('/') {
             return self.folder(&r);
         }
-        let name = r.rsplit('/').next().unwrap_or(&r).to_lowercase();
-        if let Some(c) = self.by_name.get(&name) {
-            // Exact path first, then a unique path that ends with the reference.
-            if let Some(&i) = c.iter().find(|&&i| self.paths[i].eq_ignore_ascii_case(&r)) {
-                return self.at(i);
+        let lower = r.to_lowercase();
+        // A path equal to the reference, or ending with `/` and it, shares
+        // its file name and, when it has a folder, its last two components.
+        let candidates = || {
+            if r.contains('/') {
+                self.by_tail.get(key(&[tail2(&lower)]))
+            } else {
+                let name = r.rsplit('/').next().unwrap_or(&r).to_lowercase();
+                self.by_name.get(key(&[&name]))
             }
-            let suffix = format!("/{}", r.to_lowercase());
-            let m: Vec<usize> = c
-                .iter()
-                .copied()
-                .filter(|&i| self.paths[i].to_lowercase().ends_with(&suffix))
-                .collect();
-            if m.len() == 1 {
-                return self.at(m[0]);
-            }
-            if m.len() > 1 {
-                // Prefer a planned target, then the shortest path: deterministic.
-                let best = m.iter().copied().min_by_key(|&i| {
-                    (
-                        self.planned[i].is_none(),
-                        self.paths[i].len(),
-                        self.paths[i].clone(),
-                    )
-                });
-                return self.at(best.expect("non-empty"));
-            }
+        };
+        // Exact path first, then a unique path that ends with the reference.
+        if let Some(i) = candidates().find(|&i| self.path(i).eq_ignore_ascii_case(&r)) {
+            return self.at(i);
+        }
+        let suffix = format!("/{lower}");
+        let m: Vec<usize> = candidates()
+            .filter(|&i| self.path(i).to_lowercase().ends_with(&suffix))
+            .collect();
+        if m.len() == 1 {
+            return self.at(m[0]);
+        }
+        if m.len() > 1 {
+            // Prefer a planned target, then the shortest path: deterministic.
+            let best = m.iter().copied().min_by_key(|&i| {
+                (
+                    !self.is_planned(i),
+                    self.path(i).len(),
+                    self.path(i).to_string(),
+                )
+            });
+            return self.at(best.expect("non-empty"));
         }
         // `folder/NN`: the file numbered NN in that folder.
         if let Some((folder, num)) = r.rsplit_once('/') {
             if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
-                if let Some(c) = self.by_number.get(num) {
-                    let want = format!("{}/", folder.to_lowercase());
-                    let m: Vec<usize> = c
-                        .iter()
-                        .copied()
-                        .filter(|&i| {
-                            let p = self.paths[i].to_lowercase();
-                            let dir = match p.rfind('/') {
-                                Some(s) => &p[..s + 1],
-                                None => "",
-                            };
-                            dir == want || dir.ends_with(&format!("/{want}"))
-                        })
-                        .collect();
-                    if let Some(best) = m
-                        .iter()
-                        .copied()
-                        .min_by_key(|&i| (self.planned[i].is_none(), self.paths[i].clone()))
-                    {
-                        return self.at(best);
-                    }
+                let want = format!("{}/", folder.to_lowercase());
+                let best = self
+                    .by_number
+                    .get(key(&[num, last_folder(&want)]))
+                    .filter(|&i| {
+                        let p = self.path(i).to_lowercase();
+                        let name = p.rsplit('/').next().unwrap_or(&p);
+                        let dir = dir_of(&p);
+                        name.starts_with(num)
+                            && !name[num.len()..].starts_with(|c: char| c.is_ascii_digit())
+                            && (dir == want || dir.ends_with(&format!("/{want}")))
+                    })
+                    .min_by_key(|&i| (!self.is_planned(i), self.path(i)));
+                if let Some(best) = best {
+                    return self.at(best);
                 }
             }
             // A folder written without its trailing slash.
@@ -184,19 +268,46 @@ impl Catalog {
         Resolution::Unresolved
     }
 
+    fn folders(&self) -> &Folders {
+        self.folders.get_or_init(|| {
+            let mut list: Vec<String> = Vec::new();
+            for i in 0..self.ends.len() {
+                let path = self.path(i);
+                let mut dir = path;
+                while let Some(p) = dir.rfind('/') {
+                    dir = &dir[..p];
+                    list.push(format!("{dir}/"));
+                }
+            }
+            list.sort_unstable();
+            list.dedup();
+            let by_last = Index::new(
+                list.iter()
+                    .enumerate()
+                    .map(|(rank, d)| (key(&[last_folder(&d.to_lowercase())]), rank)),
+            );
+            Folders { list, by_last }
+        })
+    }
+
     fn folder(&self, f: &str) -> Resolution {
-        let lf = f.to_lowercase();
-        if self.folders.contains(f) {
+        let folders = self.folders();
+        if folders.list.binary_search_by(|d| d.as_str().cmp(f)).is_ok() {
             return Resolution::Folder(f.to_string());
         }
+        let lf = f.to_lowercase();
         let suffix = format!("/{lf}");
-        let m: Vec<&String> = self
-            .folders
-            .iter()
-            .filter(|d| d.to_lowercase().ends_with(&suffix) || d.to_lowercase() == lf)
-            .collect();
-        match m.first() {
-            Some(d) => Resolution::Folder((*d).clone()),
+        // The first match in `String` order.
+        let m = folders
+            .by_last
+            .get(key(&[last_folder(&lf)]))
+            .map(|rank| &folders.list[rank])
+            .find(|d| {
+                let d = d.to_lowercase();
+                d.ends_with(&suffix) || d == lf
+            });
+        match m {
+            Some(d) => Resolution::Folder(d.clone()),
             None => Resolution::Unresolved,
         }
     }
@@ -206,27 +317,79 @@ impl Catalog {
             Some((d, p)) => (Some(format!("{d}/")), p),
             None => (None, pattern),
         };
-        let m: Vec<String> = self
-            .paths
-            .iter()
-            .filter(|p| {
-                let (pd, name) = match p.rsplit_once('/') {
-                    Some((d, n)) => (format!("{d}/"), n),
-                    None => (String::new(), p.as_str()),
-                };
-                dir.as_ref()
-                    .map(|d| pd == *d || pd.ends_with(&format!("/{d}")))
-                    .unwrap_or(true)
-                    && glob_match(pat, name)
-            })
-            .cloned()
-            .collect();
+        let matches = |i: usize| {
+            let p = self.path(i);
+            let (pd, name) = match p.rsplit_once('/') {
+                Some((d, n)) => (&p[..d.len() + 1], n),
+                None => ("", p),
+            };
+            dir.as_ref()
+                .map(|d| pd == d || pd.ends_with(&format!("/{d}")))
+                .unwrap_or(true)
+                && glob_match(pat, name)
+        };
+        let m: Vec<String> = match &dir {
+            // Only paths in a folder of that name can match.
+            Some(d) => {
+                let by_dir = self.by_dir.get_or_init(|| {
+                    Index::new(
+                        (0..self.ends.len())
+                            .map(|i| (key(&[last_folder(dir_of(self.path(i)))]), i)),
+                    )
+                });
+                by_dir
+                    .get(key(&[last_folder(d)]))
+                    .filter(|&i| matches(i))
+                    .map(|i| self.path(i).to_string())
+                    .collect()
+            }
+            None => (0..self.ends.len())
+                .filter(|&i| matches(i))
+                .map(|i| self.path(i).to_string())
+                .collect(),
+        };
         if m.is_empty() {
             Resolution::Unresolved
         } else {
             Resolution::Glob(m)
         }
     }
+}
+
+/// An index key: FNV-1a over the pieces, with a byte UTF-8 never holds
+/// between them. Collisions only add candidates, which the tests drop.
+fn key(pieces: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, piece) in pieces.iter().enumerate() {
+        let sep: &[u8] = if k == 0 { &[] } else { &[0xff] };
+        for &b in sep.iter().chain(piece.as_bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// `a/b/c.md` → `b/c.md`; `b/c.md` → `b/c.md`.
+fn tail2(p: &str) -> &str {
+    match p.rfind('/').and_then(|i| p[..i].rfind('/')) {
+        Some(j) => &p[j + 1..],
+        None => p,
+    }
+}
+
+/// The folder part of a path, with its trailing `/` (`""` at the root).
+fn dir_of(p: &str) -> &str {
+    match p.rfind('/') {
+        Some(s) => &p[..s + 1],
+        None => "",
+    }
+}
+
+/// A folder's last component: `a/b/` → `b`; `""` → `""`.
+fn last_folder(dir: &str) -> &str {
+    let d = dir.strip_suffix('/').unwrap_or(dir);
+    d.rsplit('/').next().unwrap_or(d)
 }
 
 /// `./a/b.md` → `a/b.md`; `knowledge/a` → `a`; backslashes to slashes.
@@ -333,5 +496,317 @@ mod tests {
         assert!(glob_match("distributed-*.md", "distributed-x.md"));
         assert!(!glob_match("distributed-*.md", "00-x.md"));
         assert!(glob_match("*", "a"));
+    }
+
+    /// SPEC §2's order read plainly, every rule a scan of every path: what
+    /// the catalog answered before it had indexes, kept to hold the indexed
+    /// answers to it.
+    struct Scan {
+        paths: Vec<String>,
+        planned: Vec<Option<(usize, u32)>>,
+    }
+
+    impl Scan {
+        fn new(existing: &[String], planned: &[(String, usize, u32)]) -> Scan {
+            let mut s = Scan {
+                paths: Vec::new(),
+                planned: Vec::new(),
+            };
+            let all = planned
+                .iter()
+                .map(|(p, a, b)| (p.as_str(), Some((*a, *b))))
+                .chain(existing.iter().map(|p| (p.as_str(), None)));
+            for (path, who) in all {
+                let norm = normalize(path);
+                if !s.paths.contains(&norm) {
+                    s.paths.push(norm);
+                    s.planned.push(who);
+                }
+            }
+            s
+        }
+
+        fn at(&self, i: usize) -> Resolution {
+            match self.planned[i] {
+                Some((plan, part)) => Resolution::Planned {
+                    path: self.paths[i].as_str().into(),
+                    plan,
+                    part,
+                },
+                None => Resolution::Existing(self.paths[i].as_str().into()),
+            }
+        }
+
+        fn planned_in(&self, folder: &str) -> Vec<(usize, u32)> {
+            (0..self.paths.len())
+                .filter(|&i| self.paths[i].starts_with(folder))
+                .filter_map(|i| self.planned[i])
+                .collect()
+        }
+
+        fn resolve(&self, reference: &str) -> Resolution {
+            let r = normalize(reference);
+            if r.is_empty() {
+                return Resolution::Unresolved;
+            }
+            if r.contains('*') {
+                return self.glob(&r);
+            }
+            if r.ends_with('/') {
+                return self.folder(&r);
+            }
+            let all = 0..self.paths.len();
+            if let Some(i) = all
+                .clone()
+                .find(|&i| self.paths[i].eq_ignore_ascii_case(&r))
+            {
+                return self.at(i);
+            }
+            let suffix = format!("/{}", r.to_lowercase());
+            let m: Vec<usize> = all
+                .clone()
+                .filter(|&i| self.paths[i].to_lowercase().ends_with(&suffix))
+                .collect();
+            if let Some(best) = m.iter().copied().min_by_key(|&i| {
+                (
+                    self.planned[i].is_none(),
+                    self.paths[i].len(),
+                    self.paths[i].clone(),
+                )
+            }) {
+                return self.at(best);
+            }
+            if let Some((folder, num)) = r.rsplit_once('/') {
+                if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
+                    let want = format!("{}/", folder.to_lowercase());
+                    let best = all
+                        .filter(|&i| {
+                            let p = self.paths[i].to_lowercase();
+                            let (dir, name) = match p.rfind('/') {
+                                Some(s) => (&p[..s + 1], &p[s + 1..]),
+                                None => ("", p.as_str()),
+                            };
+                            let digits: String =
+                                name.chars().take_while(|c| c.is_ascii_digit()).collect();
+                            digits == num && (dir == want || dir.ends_with(&format!("/{want}")))
+                        })
+                        .min_by_key(|&i| (self.planned[i].is_none(), self.paths[i].clone()));
+                    if let Some(best) = best {
+                        return self.at(best);
+                    }
+                }
+                if !r.contains('.') {
+                    return self.folder(&format!("{r}/"));
+                }
+            }
+            Resolution::Unresolved
+        }
+
+        fn folders(&self) -> std::collections::BTreeSet<String> {
+            let mut set = std::collections::BTreeSet::new();
+            for p in &self.paths {
+                let mut dir = p.as_str();
+                while let Some(k) = dir.rfind('/') {
+                    dir = &dir[..k];
+                    set.insert(format!("{dir}/"));
+                }
+            }
+            set
+        }
+
+        fn folder(&self, f: &str) -> Resolution {
+            let folders = self.folders();
+            if folders.contains(f) {
+                return Resolution::Folder(f.to_string());
+            }
+            let lf = f.to_lowercase();
+            let suffix = format!("/{lf}");
+            match folders
+                .iter()
+                .find(|d| d.to_lowercase().ends_with(&suffix) || d.to_lowercase() == lf)
+            {
+                Some(d) => Resolution::Folder(d.clone()),
+                None => Resolution::Unresolved,
+            }
+        }
+
+        fn glob(&self, pattern: &str) -> Resolution {
+            let (dir, pat) = match pattern.rsplit_once('/') {
+                Some((d, p)) => (Some(format!("{d}/")), p),
+                None => (None, pattern),
+            };
+            let m: Vec<String> = self
+                .paths
+                .iter()
+                .filter(|p| {
+                    let (pd, name) = match p.rsplit_once('/') {
+                        Some((d, n)) => (format!("{d}/"), n),
+                        None => (String::new(), p.as_str()),
+                    };
+                    dir.as_ref()
+                        .map(|d| pd == *d || pd.ends_with(&format!("/{d}")))
+                        .unwrap_or(true)
+                        && glob_match(pat, name)
+                })
+                .cloned()
+                .collect();
+            if m.is_empty() {
+                Resolution::Unresolved
+            } else {
+                Resolution::Glob(m)
+            }
+        }
+    }
+
+    /// Every reference a plan can write (each path, each of its suffixes,
+    /// in other cases, `folder/NN` forms, folders, globs) resolves through
+    /// the indexes exactly as a scan of every path resolves it.
+    fn assert_same_as_scan(existing: &[String], planned: &[(String, usize, u32)], refs: &[String]) {
+        let (c, s) = (
+            Catalog::new(existing, planned),
+            Scan::new(existing, planned),
+        );
+        for r in refs {
+            assert_eq!(c.resolve(r), s.resolve(r), "reference `{r}`");
+        }
+        for f in s.folders() {
+            assert_eq!(c.planned_in(&f), s.planned_in(&f), "folder `{f}`");
+        }
+    }
+
+    /// References a plan might write to the files `paths`.
+    fn references_to(paths: &[String]) -> Vec<String> {
+        let mut refs: Vec<String> = Vec::new();
+        for p in paths {
+            let mut tail = p.as_str();
+            loop {
+                refs.push(tail.to_string());
+                refs.push(tail.to_uppercase());
+                refs.push(format!("./knowledge/{tail}"));
+                let name = tail.rsplit('/').next().unwrap_or(tail);
+                let digits: String = name.chars().take_while(|c| c.is_ascii_digit()).collect();
+                let dir = &tail[..tail.len() - name.len()];
+                for d in [digits.as_str(), "0", "00", "01", "1", "001"] {
+                    refs.push(format!("{dir}{d}"));
+                    refs.push(format!("{}{d}", dir.to_lowercase()));
+                }
+                if !dir.is_empty() {
+                    refs.push(dir.to_string());
+                    refs.push(dir.trim_end_matches('/').to_string());
+                    refs.push(format!("{dir}*.md"));
+                    refs.push(format!("{dir}0*"));
+                }
+                refs.push(format!("*{}", &name[name.len() / 2..]));
+                match tail.find('/') {
+                    Some(k) => tail = &tail[k + 1..],
+                    None => break,
+                }
+            }
+        }
+        refs.extend(["", "/", "//", "*", "nowhere/00", "x/", "a/b", "/00", "Σ/"].map(String::from));
+        refs
+    }
+
+    #[test]
+    fn indexes_answer_as_a_scan_of_every_path() {
+        let folders = [
+            "",
+            "a/",
+            "A/",
+            "perf/",
+            "x/perf/",
+            "deep/x/perf/",
+            "Perf/",
+            "é/",
+            "ΑΣ/",
+            "a//",
+            "b/a/",
+            "perf/perf/",
+        ];
+        let names = [
+            "00-gpu.md",
+            "00-GPU.md",
+            "01-mem.md",
+            "001-x.md",
+            "0-y.md",
+            "readme.md",
+            "10.md",
+            "1",
+            "perf",
+            "Σ.md",
+        ];
+        let mut all: Vec<String> = Vec::new();
+        for (i, f) in folders.iter().enumerate() {
+            for (j, n) in names.iter().enumerate() {
+                if (i * 7 + j * 3) % 4 != 0 {
+                    all.push(format!("{f}{n}"));
+                }
+            }
+        }
+        // Some planned (one also existing, one twice), the rest existing.
+        let planned: Vec<(String, usize, u32)> = all
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 == 0)
+            .map(|(i, p)| (p.clone(), i % 2, i as u32))
+            .chain([(all[0].clone(), 1, 99)])
+            .collect();
+        let existing: Vec<String> = all
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 != 0 || i % 9 == 0)
+            .map(|(_, p)| p.clone())
+            .collect();
+        assert_same_as_scan(&existing, &planned, &references_to(&all));
+    }
+
+    /// The fixtures' own targets and references, against their own
+    /// targets and every file they name (as if it existed).
+    #[test]
+    fn fixtures_resolve_as_a_scan_would() {
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+        let Ok(dirs) = std::fs::read_dir(&shared) else {
+            eprintln!("skipped: {} not found", shared.display());
+            return;
+        };
+        let mut plans = Vec::new();
+        for d in dirs.flatten().filter(|d| d.path().is_dir()) {
+            for f in std::fs::read_dir(d.path()).unwrap().flatten() {
+                if let Ok(p) = crate::plan::load(&f.path(), &f.path()) {
+                    plans.push(p);
+                }
+            }
+        }
+        assert!(plans.len() >= 16, "{} plans", plans.len());
+        let mut planned = Vec::new();
+        let mut refs: Vec<String> = Vec::new();
+        for (pi, plan) in plans.iter().enumerate() {
+            refs.extend(plan.influential.iter().map(|f| f.path.clone()));
+            for part in &plan.parts {
+                if let Some(t) = &part.target {
+                    planned.push((t.clone(), pi, part.number));
+                }
+                for item in part.items() {
+                    match &item.kind {
+                        crate::plan::ItemKind::Read { reference, .. } => {
+                            refs.push(reference.to_string())
+                        }
+                        crate::plan::ItemKind::Cite { refs: r } => {
+                            refs.extend(r.iter().map(|r| r.reference.to_string()))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let existing: Vec<String> = refs
+            .iter()
+            .filter(|r| r.ends_with(".md") && !r.contains('*'))
+            .map(|r| normalize(r))
+            .collect();
+        let targets: Vec<String> = planned.iter().map(|(t, _, _)| t.clone()).collect();
+        refs.extend(references_to(&targets));
+        assert_same_as_scan(&existing, &planned, &refs);
+        assert_same_as_scan(&[], &planned, &refs);
     }
 }

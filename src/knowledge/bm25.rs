@@ -224,6 +224,22 @@ impl Bm25 {
             .any(overlaps)
     }
 
+    /// The passage of `source` spanning exactly `lines`: what a search hit
+    /// named, with its text as the file has it (a hit carries a snippet).
+    pub fn find(&self, source: &str, lines: (usize, usize)) -> Option<&Passage> {
+        let hit = |p: &&Passage| p.source == source && p.lines == lines;
+        if !self.by_source {
+            return self.passages.iter().find(hit);
+        }
+        let start = self
+            .passages
+            .partition_point(|p| p.source.as_str() < source);
+        self.passages[start..]
+            .iter()
+            .take_while(|p| p.source == source)
+            .find(hit)
+    }
+
     /// Distinct terms of `query` (as the index tokenizes it).
     pub fn query_terms(&self, query: &str) -> usize {
         let mut terms: Vec<String> = Vec::new();

@@ -37,64 +37,107 @@ pub struct Found {
     pub file: String,
 }
 
-fn is_header(line: &str) -> bool {
-    let cells: Vec<String> = line
-        .trim()
-        .trim_matches('|')
-        .split('|')
-        .map(|c| c.trim().to_lowercase())
-        .collect();
-    cells == ["file", "description", "lines"]
+/// One entry of an index, as the markdown model reads it: a table row or
+/// a list item that names a file or a folder. Prose lines are not entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// 1-based line.
+    pub line: usize,
+    /// What it names, as written (percent-decoded, `#fragment` dropped),
+    /// relative to the index's folder: `b/00-x.md`, `00-x.md`, `sub/`.
+    pub named: String,
+    /// A row of a `| File | Description | Lines |` table: one expand
+    /// maintains.
+    pub managed: bool,
 }
 
-fn is_rule(line: &str) -> bool {
-    let t = line.trim();
-    t.starts_with('|') && t.chars().all(|c| matches!(c, '|' | '-' | ':' | ' '))
-}
-
-/// The file a table row names: the link target of its first cell, else a
-/// backticked path, else the cell text.
-pub fn row_file(line: &str) -> Option<String> {
-    let t = line.trim();
-    if !t.starts_with('|') {
-        return None;
+impl Entry {
+    /// A folder row (`sub/`), which hands the folder to its own index.
+    pub fn is_folder(&self) -> bool {
+        self.named.ends_with('/')
     }
-    let cell = t[1..].split('|').next()?.trim();
-    if let (Some(a), Some(b)) = (cell.find("]("), cell.rfind(')')) {
-        if b > a + 2 {
-            return Some(cell[a + 2..b].trim().to_string());
-        }
-    }
-    let c = cell.trim_matches('`').trim();
-    (!c.is_empty()).then(|| c.to_string())
 }
 
-/// Every managed row: rows of `| File | Description | Lines |` tables.
-pub fn managed_rows(text: &str) -> Vec<Found> {
-    let lines: Vec<&str> = text.lines().collect();
+/// What a row's first cell or an item's text names: the destination of its
+/// first link, else a backticked name, else a bare `*.md` name; a folder
+/// when it ends with `/`. URLs and anchors name nothing.
+fn named_in(raw: &str) -> Option<String> {
+    let doc = crate::markdown::Doc::parse(raw);
+    let pick = |s: &str| -> Option<String> {
+        let s = s.split('#').next().unwrap_or("").trim();
+        let s = s.trim_start_matches("./");
+        (!s.is_empty() && !crate::markdown::source::is_url(s) && !s.contains("://"))
+            .then(|| s.to_string())
+    };
+    if let Some(l) = doc.links.iter().find(|l| !l.image) {
+        return pick(&l.decoded);
+    }
+    let mut ticks = raw.split('`').skip(1).step_by(2);
+    if let Some(t) = ticks.find(|t| t.ends_with(".md") || t.ends_with('/')) {
+        return pick(t);
+    }
+    md_names(raw).next().and_then(pick)
+}
+
+fn is_managed_header(cells: &[String]) -> bool {
+    let c: Vec<String> = cells.iter().map(|c| c.trim().to_lowercase()).collect();
+    c == ["file", "description", "lines"]
+}
+
+/// Every entry of an index: the rows of its tables (their header rows
+/// aside) and its list items, each with what it names.
+pub fn entries(text: &str) -> Vec<Entry> {
+    let doc = crate::markdown::Doc::parse(text);
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        if is_header(lines[i]) && lines.get(i + 1).map(|l| is_rule(l)).unwrap_or(false) {
-            i += 2;
-            while i < lines.len() && lines[i].trim_start().starts_with('|') {
-                if let Some(f) = row_file(lines[i]) {
-                    out.push(Found { line: i, file: f });
-                }
-                i += 1;
+    for t in &doc.tables {
+        let managed = t.rows.first().is_some_and(|h| is_managed_header(&h.cells));
+        for r in t.rows.iter().skip(1) {
+            if let Some(named) = r.raw.first().and_then(|c| named_in(c)) {
+                out.push(Entry {
+                    line: r.line,
+                    named,
+                    managed,
+                });
             }
-        } else {
-            i += 1;
         }
     }
+    for it in &doc.items {
+        if let Some(named) = named_in(&it.raw) {
+            out.push(Entry {
+                line: it.line,
+                named,
+                managed: false,
+            });
+        }
+    }
+    // A heading that names a folder (`### codebases/`) describes it, and
+    // hands it to that folder's own index like a folder row.
+    for h in &doc.headings {
+        let t = h.text.trim().trim_matches('`');
+        if t.ends_with('/') && t.len() > 1 && !t.contains(char::is_whitespace) && !t.contains("://")
+        {
+            out.push(Entry {
+                line: h.line,
+                named: t.trim_start_matches("./").to_string(),
+                managed: false,
+            });
+        }
+    }
+    out.sort_by_key(|e| e.line);
     out
 }
 
-/// Every `*.md` name the index mentions anywhere (links, backticks, bare
-/// words), as written: how audit decides a file is listed, for indexes that
-/// expand did not write.
-pub fn mentions(text: &str) -> BTreeSet<String> {
-    md_names(text).map(str::to_string).collect()
+/// The rows of `| File | Description | Lines |` tables: the ones expand may
+/// add and remove.
+pub fn managed_rows(text: &str) -> Vec<Found> {
+    entries(text)
+        .into_iter()
+        .filter(|e| e.managed)
+        .map(|e| Found {
+            line: e.line - 1,
+            file: e.named,
+        })
+        .collect()
 }
 
 /// The `*.md` names in `text` in order (link targets, backticks or bare
@@ -131,22 +174,27 @@ fn join(lines: &[String], trailing_newline: bool) -> String {
     s
 }
 
-fn heading_of(line: &str) -> Option<(usize, &str)> {
-    let t = line.trim_end();
-    let level = t.bytes().take_while(|&c| c == b'#').count();
-    if level == 0 || level > 6 || !t[level..].starts_with(' ') {
-        return None;
-    }
-    Some((level, t[level..].trim()))
-}
-
 /// Add `rows` under `## <heading>` (creating the section and its table when
-/// missing). A row whose file is already listed anywhere in a managed table
-/// is left as it is. New rows go in file-name order. Returns the new text
-/// (equal to `text` when nothing was added).
+/// missing). A file the index already lists, in any form (a link, a
+/// backticked name, a bare name, in a table or a list), is left as it is:
+/// a file is never listed twice. New rows go in file-name order. Returns
+/// the new text (equal to `text` when nothing was added).
 pub fn add_rows(text: &str, heading: &str, rows: &[Row]) -> String {
-    let listed: BTreeSet<String> = managed_rows(text).into_iter().map(|f| f.file).collect();
-    let mut todo: Vec<&Row> = rows.iter().filter(|r| !listed.contains(&r.file)).collect();
+    let listed: BTreeSet<String> = entries(text).into_iter().map(|e| e.named).collect();
+    let name = |f: &str| f.rsplit('/').next().unwrap_or(f).to_string();
+    let named_names: BTreeSet<String> = listed.iter().map(|l| name(l)).collect();
+    let mut todo: Vec<&Row> = rows
+        .iter()
+        .filter(|r| !listed.contains(&r.file))
+        // A bare name lists the file when it is the only one by that name
+        // the rows bring (an index of one folder names its files so).
+        .filter(|r| {
+            !(named_names.contains(&name(&r.file))
+                && listed
+                    .iter()
+                    .any(|l| !l.contains('/') && *l == name(&r.file)))
+        })
+        .collect();
     if todo.is_empty() {
         return text.to_string();
     }
@@ -155,82 +203,80 @@ pub fn add_rows(text: &str, heading: &str, rows: &[Row]) -> String {
     let mut lines = split_keep(text);
     if lines.is_empty() {
         lines.push("# Knowledge Base Index".into());
+        return add_rows(&join(&lines, true), heading, rows);
     }
-    // Find the section.
-    let sec = lines
-        .iter()
-        .position(|l| heading_of(l).map(|(lv, h)| lv == 2 && h == heading) == Some(true));
-    let sec = match sec {
-        Some(s) => s,
-        None => {
-            // Insert a new section before the first `## x/` heading sorting after it.
-            let at = lines
-                .iter()
-                .position(|l| {
-                    heading_of(l)
-                        .map(|(lv, h)| lv == 2 && h.ends_with('/') && h > heading)
-                        .unwrap_or(false)
-                })
-                .unwrap_or(lines.len());
-            let mut block = vec![
-                format!("## {heading}"),
-                String::new(),
-                TABLE_HEADER.to_string(),
-                TABLE_RULE.to_string(),
-                String::new(),
-            ];
-            if at == lines.len() {
-                while lines.last().map(|l| l.trim().is_empty()).unwrap_or(false) {
+    let doc = crate::markdown::Doc::parse(text);
+    // The section: a `## <heading>` and the lines up to the next heading
+    // of level 2 or above, as the markdown model reads them.
+    let section = doc
+        .sections()
+        .into_iter()
+        .find(|&(h, _, _)| doc.headings[h].level == 2 && doc.headings[h].text == heading);
+    let Some((_, first, last)) = section else {
+        // A new section, before the first `## x/` section sorting after it.
+        let at = doc
+            .headings
+            .iter()
+            .find(|h| h.level == 2 && h.text.ends_with('/') && h.text.as_str() > heading)
+            .map(|h| h.line - 1);
+        let block = [
+            format!("## {heading}"),
+            String::new(),
+            TABLE_HEADER.to_string(),
+            TABLE_RULE.to_string(),
+        ];
+        match at {
+            Some(at) => {
+                lines.splice(at..at, block.into_iter().chain([String::new()]));
+            }
+            None => {
+                while lines.last().is_some_and(|l| l.trim().is_empty()) {
                     lines.pop();
                 }
                 lines.push(String::new());
-                block.pop();
-                let at = lines.len();
-                lines.splice(at..at, block);
-                return add_rows(&join(&lines, true), heading, rows);
+                lines.extend(block);
             }
-            lines.splice(at..at, block);
-            return add_rows(&join(&lines, true), heading, rows);
         }
+        return add_rows(&join(&lines, true), heading, rows);
     };
-    let end = lines[sec + 1..]
-        .iter()
-        .position(|l| heading_of(l).map(|(lv, _)| lv <= 2).unwrap_or(false))
-        .map(|p| sec + 1 + p)
-        .unwrap_or(lines.len());
-    let table = (sec + 1..end)
-        .find(|&i| is_header(&lines[i]) && lines.get(i + 1).map(|l| is_rule(l)).unwrap_or(false));
-    let table = match table {
-        Some(t) => t,
-        None => {
-            let mut at = end;
-            while at > sec + 1 && lines[at - 1].trim().is_empty() {
-                at -= 1;
-            }
-            let block = vec![
+    // Its managed table.
+    let table = doc.tables.iter().find(|t| {
+        t.line > first
+            && t.line <= last
+            && t.rows.first().is_some_and(|h| is_managed_header(&h.cells))
+    });
+    let Some(table) = table else {
+        let mut at = last;
+        while at > first && lines[at - 1].trim().is_empty() {
+            at -= 1;
+        }
+        lines.splice(
+            at..at,
+            [
                 String::new(),
                 TABLE_HEADER.to_string(),
                 TABLE_RULE.to_string(),
-            ];
-            lines.splice(at..at, block);
-            at + 1
-        }
+            ],
+        );
+        return add_rows(&join(&lines, true), heading, rows);
     };
-    let first_row = table + 2;
-    let mut last = first_row;
-    while last < lines.len() && lines[last].trim_start().starts_with('|') {
-        last += 1;
-    }
-    for r in todo {
-        let mut at = last;
-        if let Some(p) = lines[first_row..last]
+    // Rows in file order: each new one before the first row naming a later
+    // file, else after the last row (or the rule line).
+    let body: Vec<(usize, Option<String>)> = table
+        .rows
+        .iter()
+        .skip(1)
+        .map(|r| (r.line - 1, r.raw.first().and_then(|c| named_in(c))))
+        .collect();
+    let end = body.last().map_or(table.line + 1, |(l, _)| l + 1);
+    for (inserted, r) in todo.into_iter().enumerate() {
+        let at = body
             .iter()
-            .position(|l| row_file(l).is_some_and(|f| f > r.file))
-        {
-            at = first_row + p;
-        }
-        lines.insert(at, r.render());
-        last += 1;
+            .find(|(_, f)| f.as_deref().is_some_and(|f| f > r.file.as_str()))
+            .map_or(end, |(l, _)| *l);
+        // New rows come in file order: every one inserted before went in
+        // at or above this place, and moved it down by one.
+        lines.insert(at + inserted, r.render());
     }
     join(&lines, true)
 }
@@ -303,8 +349,34 @@ mod tests {
     }
 
     #[test]
-    fn mentions_finds_names() {
-        let m = mentions("- `00-x.md` - a\n[y](sub/01-y.md) and ./02-z.md.");
-        assert!(m.contains("00-x.md") && m.contains("sub/01-y.md") && m.contains("02-z.md"));
+    fn entries_are_rows_and_items_in_every_form() {
+        let t = "# I\n\nProse naming `99-prose.md` is no entry.\n\n| File | Description | Lines |\n|---|---|---|\n\
+                 | [00-a.md](b/00-a.md) | first | 10 |\n\n| Name | What |\n|---|---|\n| `01-b.md` | second |\n\n\
+                 - [My File](My%20File.md)\n- 03-c.md - bare\n- [sub](sub/) folder\n- `x_(y).md` parens\n- [web](https://e.com/x.md)\n";
+        let all = entries(t);
+        let e: Vec<(usize, &str, bool)> = all
+            .iter()
+            .map(|e| (e.line, e.named.as_str(), e.managed))
+            .collect();
+        assert_eq!(
+            e,
+            [
+                (7, "b/00-a.md", true),
+                (11, "01-b.md", false),
+                (13, "My File.md", false),
+                (14, "03-c.md", false),
+                (15, "sub/", false),
+                (16, "x_(y).md", false),
+            ]
+        );
+        assert!(entries(t)[4].is_folder());
+    }
+
+    #[test]
+    fn a_file_listed_in_backticks_is_not_listed_twice() {
+        let t = "# I\n\n## b/\n\n| File | What |\n|---|---|\n| `b/00-a.md` | hand row |\n";
+        assert_eq!(add_rows(t, "b/", &[row("b/00-a.md")]), t);
+        let t = "# I\n\n- `00-a.md` - hand item\n";
+        assert_eq!(add_rows(t, "./", &[row("00-a.md")]), t);
     }
 }

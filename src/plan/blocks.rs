@@ -338,18 +338,113 @@ struct Open {
 
 /// Parse `text` into blocks. Never panics on any input.
 pub fn blocks(text: &str) -> Blocks {
+    blocks_in(text, 0..text.len()).0
+}
+
+/// The size of text [`Chunks`] hands to pulldown-cmark at a time.
+pub const CHUNK: usize = 256 * 1024;
+
+/// The blocks of `text` in pieces of about [`CHUNK`] bytes, each cut where
+/// the whole text's block structure is closed, so the pieces' blocks are
+/// exactly the whole text's.
+///
+/// pulldown-cmark builds a tree of the whole text before its first event,
+/// about 12 bytes per byte of plan, and the block lists take about 4 more:
+/// for a plan of 100,000 PARTs that was most of the process's memory. A
+/// piece at a time, they take the same per piece, freed before the next.
+///
+/// A cut goes before a line that starts with `#` and follows a blank line:
+/// that line starts a top-level block in the whole text too, unless an
+/// unclosed fenced code or HTML block runs through it, which the piece
+/// before it shows (such a block then reaches the piece's end: the cut
+/// moves on). Link reference definitions apply to the whole text, so a
+/// text that may hold one (`]:`) is one piece.
+pub struct Chunks<'t> {
+    text: &'t str,
+    at: usize,
+    size: usize,
+}
+
+/// The pieces of `text` (see [`Chunks`]); `size` is [`CHUNK`] but in tests.
+pub fn chunks(text: &str, size: usize) -> Chunks<'_> {
+    let whole = memchr::memmem::find(text.as_bytes(), b"]:").is_some();
+    Chunks {
+        text,
+        at: 0,
+        size: if whole { usize::MAX } else { size.max(1) },
+    }
+}
+
+impl Iterator for Chunks<'_> {
+    type Item = Blocks;
+
+    fn next(&mut self) -> Option<Blocks> {
+        let (text, start) = (self.text, self.at);
+        if start >= text.len() && !(start == 0 && text.is_empty()) {
+            return None;
+        }
+        let mut from = start.saturating_add(self.size);
+        // A few tries at most: then the rest is one piece, as a whole text is.
+        for _ in 0..8 {
+            let Some(end) = cut_after(text, from) else {
+                break;
+            };
+            let (bs, open_at_end) = blocks_in(text, start..end);
+            if !open_at_end {
+                self.at = end;
+                return Some(bs);
+            }
+            from = end + 1;
+        }
+        self.at = text.len().max(1);
+        Some(blocks_in(text, start..text.len()).0)
+    }
+}
+
+/// The first line start at or after `from` where a piece may end: a line
+/// beginning with `#` right after a blank line.
+fn cut_after(text: &str, from: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = from;
+    while i < b.len() {
+        let nl = memchr::memmem::find(&b[i..], b"\n#")? + i;
+        let line = nl + 1;
+        // The line before `nl`'s: blank (spaces, tabs, `\r` only)?
+        let prev = b[..nl]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |p| p + 1);
+        if b[prev..nl]
+            .iter()
+            .all(|c| matches!(c, b' ' | b'\t' | b'\r'))
+        {
+            return Some(line);
+        }
+        i = line;
+    }
+    None
+}
+
+/// Parse `text[range]` into blocks whose offsets are offsets into `text`;
+/// also says whether a code or HTML block may still be open at its end
+/// (it reaches the last non-blank byte and is not visibly closed).
+fn blocks_in(text: &str, range: Range<usize>) -> (Blocks, bool) {
     let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
-    let parser = Parser::new_ext(text, opts).into_offset_iter();
+    let base = range.start;
+    let piece = &text[range];
+    let parser = Parser::new_ext(piece, opts).into_offset_iter();
+    let last = piece.trim_end().len();
+    let mut open_at_end = false;
 
     // Plans hold about one block per 50 bytes and one line per 40; the
     // inline text is shorter than the source. Sizing once avoids copying
     // the growing lists again and again.
     let mut out = Blocks {
-        list: Vec::with_capacity(text.len() / 50 + 8),
-        buf: String::with_capacity(text.len() + 64),
+        list: Vec::with_capacity(piece.len() / 50 + 8),
+        buf: String::with_capacity(piece.len() + 64),
         shared: None,
-        lines: Vec::with_capacity(text.len() / 40 + 8),
-        code: Vec::with_capacity(text.len() / 200 + 8),
+        lines: Vec::with_capacity(piece.len() / 40 + 8),
+        code: Vec::with_capacity(piece.len() / 200 + 8),
     };
     // Stack of open list items (block indices).
     let mut items: Vec<usize> = Vec::new();
@@ -360,6 +455,12 @@ pub fn blocks(text: &str) -> Blocks {
     let mut opaque = 0usize;
 
     for (event, range) in parser {
+        if let Event::End(TagEnd::CodeBlock | TagEnd::HtmlBlock) = event {
+            if range.end >= last && !closed_fence(piece, range.clone()) {
+                open_at_end = true;
+            }
+        }
+        let range = range.start + base..range.end + base;
         // Matched by reference: the event is dropped once, not its tag
         // first and then the rest of it.
         match &event {
@@ -508,8 +609,33 @@ pub fn blocks(text: &str) -> Blocks {
     }
     // From here on lines are read from the shared copy, so `share` finds
     // them in it; the building buffer is freed.
-    out.shared = Some(SharedStr::from(std::mem::take(&mut out.buf)));
-    out
+    // The model keeps this text as long as the plan: not the room left over.
+    let mut buf = std::mem::take(&mut out.buf);
+    buf.shrink_to_fit();
+    out.shared = Some(SharedStr::from(buf));
+    (out, open_at_end)
+}
+
+/// Whether `text[range]`, a code block, is a fenced one whose last line
+/// closes it (at least as many of the same fence characters, nothing
+/// after them). Indented code and HTML blocks count as not closed.
+fn closed_fence(text: &str, range: Range<usize>) -> bool {
+    let block = text.get(range).unwrap_or("");
+    let mut lines = block.trim_end().lines();
+    let (Some(first), Some(last)) = (lines.next(), lines.next_back()) else {
+        return false;
+    };
+    /// A fence line: its character, its length and what follows it.
+    fn fence(l: &str) -> Option<(char, usize, &str)> {
+        let t = l.trim_start_matches(' ');
+        let c = t.chars().next().filter(|c| matches!(c, '`' | '~'))?;
+        let n = t.chars().take_while(|&x| x == c).count();
+        (l.len() - t.len() <= 3 && n >= 3).then_some((c, n, &t[n..]))
+    }
+    match (fence(first), fence(last)) {
+        (Some((c, n, _)), Some((d, m, rest))) => c == d && m >= n && rest.trim().is_empty(),
+        _ => false,
+    }
 }
 
 fn inline(out: &mut Blocks, cur: Option<&mut Open>, t: &str, at: usize, is_code: bool) {

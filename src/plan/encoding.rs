@@ -116,6 +116,48 @@ const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 /// (other than tab, LF, CR, form feed, ESC) in twenty bytes;
 /// [`DecodeError::NotUtf8`] for bytes that are not UTF-8.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    let (bom, repaired) = check(bytes)?;
+    let start = if bom { BOM.len() } else { 0 };
+    let (text, encoding) = match repaired {
+        Some((encoding, repaired)) => (repaired, encoding),
+        // `check` read it as UTF-8.
+        None => (
+            String::from_utf8_lossy(&bytes[start..]).into_owned(),
+            Encoding::Utf8,
+        ),
+    };
+    Ok(Decoded {
+        text,
+        encoding,
+        bom,
+    })
+}
+
+/// [`decode`] that keeps `bytes` as the text when it needs no repair: a
+/// plan is then held once while it is parsed, not twice.
+pub fn decode_owned(mut bytes: Vec<u8>) -> Result<Decoded, DecodeError> {
+    let (bom, repaired) = check(&bytes)?;
+    let (text, encoding) = match repaired {
+        Some((encoding, repaired)) => (repaired, encoding),
+        None => {
+            if bom {
+                bytes.drain(..BOM.len());
+            }
+            let text = String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            (text, Encoding::Utf8)
+        }
+    };
+    Ok(Decoded {
+        text,
+        encoding,
+        bom,
+    })
+}
+
+/// Whether `bytes` start with a BOM, and the repaired text when they are
+/// mis-encoded; an error when they are not text.
+fn check(bytes: &[u8]) -> Result<(bool, Option<(Encoding, String)>), DecodeError> {
     let bom = bytes.starts_with(&BOM);
     let start = if bom { BOM.len() } else { 0 };
     check_text(bytes, start)?;
@@ -126,15 +168,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
             offset,
         }
     })?;
-    let (text, encoding) = match detect(text) {
-        Some((encoding, repaired)) => (repaired, encoding),
-        None => (text.to_owned(), Encoding::Utf8),
-    };
-    Ok(Decoded {
-        text,
-        encoding,
-        bom,
-    })
+    Ok((bom, detect(text)))
 }
 
 /// The inverse of `decode`: bytes to write for `text` in the file's own encoding.

@@ -57,7 +57,7 @@ pub fn load(path: &Path, shown: &Path) -> Result<Plan, LoadError> {
         path: shown.to_path_buf(),
         source,
     })?;
-    from_bytes(shown, &bytes)
+    from_vec(shown, bytes)
 }
 
 /// Refuse a plan of `size` bytes before reading it when it is too large.
@@ -75,6 +75,14 @@ pub fn check_size(shown: &Path, size: u64) -> Result<(), LoadError> {
 /// Parse a plan's bytes. `shown` is the path to show in messages.
 pub fn from_bytes(shown: &Path, bytes: &[u8]) -> Result<Plan, LoadError> {
     parse::parse_bytes(shown, bytes).map_err(|source| LoadError::Decode {
+        path: shown.to_path_buf(),
+        source,
+    })
+}
+
+/// [`from_bytes`] of bytes it may keep as the plan's text (read for it alone).
+pub fn from_vec(shown: &Path, bytes: Vec<u8>) -> Result<Plan, LoadError> {
+    parse::parse_vec(shown, bytes).map_err(|source| LoadError::Decode {
         path: shown.to_path_buf(),
         source,
     })

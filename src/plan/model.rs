@@ -33,11 +33,44 @@ pub struct Plan {
     pub parts: Vec<Part>,
     /// Problems found while parsing (validation adds more).
     pub diagnostics: Vec<Diagnostic>,
+    /// (PART number, index in `parts` of its first definition), sorted by
+    /// number: what [`Plan::part`] searches. Set by the parser.
+    pub(super) part_index: Vec<(u32, u32)>,
 }
 
 impl Plan {
+    /// The first PART numbered `number`. Commands and the graph ask this
+    /// once per PART, so it is a binary search, not a scan: a scan made
+    /// every pass over a 100,000-PART plan quadratic.
     pub fn part(&self, number: u32) -> Option<&Part> {
-        self.parts.iter().find(|p| p.number == number)
+        if self.part_index.len() != self.parts.len() {
+            // Not made by the parser (or changed since): no index to trust.
+            return self.parts.iter().find(|p| p.number == number);
+        }
+        let i = self
+            .part_index
+            .binary_search_by_key(&number, |&(n, _)| n)
+            .ok()?;
+        let p = &self.parts[self.part_index[i].1 as usize];
+        if p.number == number {
+            Some(p)
+        } else {
+            self.parts.iter().find(|p| p.number == number)
+        }
+    }
+
+    /// Index the PARTs by number for [`Plan::part`].
+    pub(super) fn index_parts(&mut self) {
+        let mut index: Vec<(u32, u32)> = self
+            .parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.number, i as u32))
+            .collect();
+        // Stable: of a number defined twice, the first definition leads.
+        index.sort_by_key(|&(n, _)| n);
+        index.dedup_by_key(|&mut (n, _)| n);
+        self.part_index = index;
     }
 }
 

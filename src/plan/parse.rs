@@ -5,7 +5,10 @@
 //! dialects with their steps and items. Problems found here become
 //! diagnostics on the plan; parsing itself never fails on text.
 
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 use super::blocks::{self, Block, BlockKind, Blocks, Lines};
@@ -22,28 +25,57 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Plan, DecodeError> {
     Ok(plan)
 }
 
+/// [`parse_bytes`] of bytes it may keep as the plan's text.
+pub fn parse_vec(path: &Path, bytes: Vec<u8>) -> Result<Plan, DecodeError> {
+    let decoded = encoding::decode_owned(bytes)?;
+    let mut plan = parse_str(path, decoded.text);
+    plan.encoding = decoded.encoding;
+    plan.bom = decoded.bom;
+    Ok(plan)
+}
+
 /// Parse plan text that is already clean UTF-8.
 pub fn parse_str(path: &Path, text: String) -> Plan {
+    parse_in_pieces(path, text, blocks::CHUNK)
+}
+
+/// [`parse_str`] with the first pass run on pieces of about `piece` bytes
+/// (the tests hold every piece size to the same model).
+fn parse_in_pieces(path: &Path, text: String, piece: usize) -> Plan {
     let slug = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let bs = blocks::blocks(&text);
     let mut p = Parser {
         lines: Lines::new(&text),
         text: &text,
-        bs: &bs,
+        bs: Rc::default(),
+        zone: Zone::Header,
+        heading_batch: None,
+        open: None,
+        file_section: None,
         plan: Plan {
             path: path.to_path_buf(),
             slug,
             ..Plan::default()
         },
         files: Vec::new(),
+        file_at: HashMap::new(),
+        batch_at: HashMap::new(),
         steps: Vec::new(),
         items: Vec::new(),
         item_starts: Vec::new(),
     };
-    p.run();
+    // The first pass a piece at a time: its blocks are read and dropped
+    // before the next piece is parsed (the model's strings keep only the
+    // inline text they point into).
+    for bs in blocks::chunks(&text, piece) {
+        p.bs = Rc::new(bs);
+        p.walk();
+    }
+    let open = p.open.take();
+    p.close(open, text.len());
+    p.finish();
     let mut plan = p.plan;
     plan.text = text;
     plan
@@ -51,12 +83,24 @@ pub fn parse_str(path: &Path, text: String) -> Plan {
 
 struct Parser<'t> {
     text: &'t str,
-    /// The first pass's blocks of `text`.
-    bs: &'t Blocks,
+    /// The first pass's blocks of the piece of `text` being walked.
+    bs: Rc<Blocks>,
     lines: Lines<'t>,
+    /// Where the walk is, carried from one piece to the next.
+    zone: Zone,
+    heading_batch: Option<u32>,
+    /// The PART being read, and the heading level that opened it (0 for
+    /// paragraph forms, which any heading ends).
+    open: Option<(Part, u8)>,
+    file_section: Option<u32>,
     plan: Plan,
     /// `### File N: …` sections with their `**Filename**:` (bold-form plans).
     files: Vec<(u32, String)>,
+    /// File number → index in `files` of its first entry.
+    file_at: HashMap<u32, usize>,
+    /// Batch number → index in `plan.batches` (numbers are unique there
+    /// while parsing): a plan may declare thousands of batches.
+    batch_at: HashMap<u32, usize>,
     /// The open PART's steps, gathered here and moved into it when it closes
     /// (a list per step grown one push at a time cost a thousand
     /// reallocations per pass over the fixtures): the steps, with their
@@ -79,15 +123,14 @@ impl<'t> Parser<'t> {
         self.lines.line(offset)
     }
 
-    fn run(&mut self) {
-        let bs = self.bs;
+    /// Walk the blocks of one piece (`self.bs`).
+    fn walk(&mut self) {
+        let bs = Rc::clone(&self.bs);
         let blocks = &bs.list;
-        let mut zone = Zone::Header;
-        let mut heading_batch: Option<u32> = None;
-        // The PART being read, and the heading level that opened it (0 for
-        // paragraph forms, which any heading ends).
-        let mut open: Option<(Part, u8)> = None;
-        let mut file_section: Option<u32> = None;
+        let mut zone = self.zone;
+        let mut heading_batch = self.heading_batch;
+        let mut open = self.open.take();
+        let mut file_section = self.file_section;
         let mut i = 0;
         while i < blocks.len() {
             let b = &blocks[i];
@@ -173,8 +216,10 @@ impl<'t> Parser<'t> {
                 }
             }
         }
-        self.close(open.take(), self.text.len());
-        self.finish();
+        self.zone = zone;
+        self.heading_batch = heading_batch;
+        self.open = open;
+        self.file_section = file_section;
     }
 
     /// `# BATCH 2: Title (4 runners, ~2,800 lines)`.
@@ -187,7 +232,8 @@ impl<'t> Parser<'t> {
             _ => title,
         };
         let line = self.line(b.range.start);
-        if !self.plan.batches.iter().any(|x| x.number == n) {
+        if let Entry::Vacant(e) = self.batch_at.entry(n) {
+            e.insert(self.plan.batches.len());
             self.plan.batches.push(DeclaredBatch {
                 number: n,
                 title: title.to_string(),
@@ -227,8 +273,8 @@ impl<'t> Parser<'t> {
             // "Create File 2 - …" names an entry of the plan's file list.
             if let Some(rest) = title.split("File ").nth(1) {
                 if let Some((n, _)) = leading_number(rest) {
-                    if let Some((_, f)) = self.files.iter().find(|(k, _)| *k == n) {
-                        part.target = Some(f.clone());
+                    if let Some(&i) = self.file_at.get(&n) {
+                        part.target = Some(self.files[i].1.clone());
                         part.target_line = Some(line);
                     }
                 }
@@ -301,7 +347,8 @@ impl<'t> Parser<'t> {
 
     /// A top-level paragraph outside any PART: metadata, batch lines, file sections.
     fn top_paragraph(&mut self, zone: Zone, b: &Block, file_section: Option<u32>) {
-        for l in self.bs.lines(b) {
+        let bs = Rc::clone(&self.bs);
+        for l in bs.lines(b) {
             let Some(key) = l.strong else {
                 continue;
             };
@@ -313,6 +360,7 @@ impl<'t> Parser<'t> {
             }
             if key.eq_ignore_ascii_case("filename") {
                 if let (Some(n), Some(p)) = (file_section, md_path(value)) {
+                    self.file_at.entry(n).or_insert(self.files.len());
                     self.files.push((n, p.to_string()));
                 }
                 continue;
@@ -337,11 +385,13 @@ impl<'t> Parser<'t> {
         };
         match batch_parts(value) {
             Some((parts, title)) => {
-                if let Some(b) = self.plan.batches.iter_mut().find(|b| b.number == n) {
+                if let Some(&i) = self.batch_at.get(&n) {
+                    let b = &mut self.plan.batches[i];
                     if b.parts.is_empty() {
                         b.parts = parts;
                     }
                 } else {
+                    self.batch_at.insert(n, self.plan.batches.len());
                     self.plan.batches.push(DeclaredBatch {
                         number: n,
                         title,
@@ -388,7 +438,7 @@ impl<'t> Parser<'t> {
     /// One top-level list item: an influential-file entry or a batch line.
     fn top_item(&mut self, zone: Zone, root: &Block) {
         let line = self.line(root.range.start);
-        let bs = self.bs;
+        let bs = Rc::clone(&self.bs);
         if let Some(key) = bs.first_strong(root) {
             let key = key.trim_end_matches(':').trim();
             if let Some(rest) = strip_prefix_ci(key, "batch ") {
@@ -425,7 +475,8 @@ impl<'t> Parser<'t> {
 
     /// A paragraph inside a PART: a step heading, "Influenced by", CITE, Filename.
     fn part_paragraph(&mut self, part: &mut Part, b: &Block) {
-        for l in self.bs.lines(b) {
+        let bs = Rc::clone(&self.bs);
+        for l in bs.lines(b) {
             let line = self.line(l.offset);
             let strong = l.strong.map(|s| trim(s.trim_end_matches(':')));
             let text = trim(l.text);
@@ -457,7 +508,7 @@ impl<'t> Parser<'t> {
                 self.push_step(Step {
                     number,
                     kind: classify_step(name),
-                    name: self.bs.share(name),
+                    name: bs.share(name),
                     line,
                     items: Vec::new(),
                 });
@@ -484,7 +535,7 @@ impl<'t> Parser<'t> {
                 self.push_step(Step {
                     number: n,
                     kind: classify_step(name),
-                    name: self.bs.share(name),
+                    name: bs.share(name),
                     line,
                     items: Vec::new(),
                 });
@@ -498,7 +549,7 @@ impl<'t> Parser<'t> {
 
     /// A list (root item and its descendants) inside a PART.
     fn part_items(&mut self, part: &mut Part, items: &[Block]) {
-        let bs = self.bs;
+        let bs = Rc::clone(&self.bs);
         let root_depth = items[0].depth;
         // Where the last item at root depth went (an index into `self.items`).
         let mut last: Option<usize> = None;
@@ -608,22 +659,83 @@ impl<'t> Parser<'t> {
         if plan.title.is_empty() {
             plan.title = plan.slug.clone();
         }
+        fold_outline_parts(&mut plan.parts);
         plan.declared = declared(plan);
-        // Parts listed under `# BATCH N` headings join that batch.
-        let assigned: Vec<(u32, u32)> = plan
-            .parts
-            .iter()
-            .filter_map(|p| p.heading_batch.map(|b| (b, p.number)))
-            .collect();
-        for (b, n) in assigned {
-            if let Some(batch) = plan.batches.iter_mut().find(|x| x.number == b) {
-                if !batch.parts.contains(&n) {
-                    batch.parts.push(n);
-                }
+        // Parts listed under `# BATCH N` headings join that batch, once.
+        let mut listed: Option<HashSet<(usize, u32)>> = None;
+        for p in &plan.parts {
+            let Some(&i) = p.heading_batch.and_then(|b| self.batch_at.get(&b)) else {
+                continue;
+            };
+            let listed = listed.get_or_insert_with(|| {
+                plan.batches
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, b)| b.parts.iter().map(move |&n| (i, n)))
+                    .collect()
+            });
+            if listed.insert((i, p.number)) {
+                plan.batches[i].parts.push(p.number);
             }
         }
         plan.batches.sort_by_key(|b| b.number);
+        // Kept as long as the plan: without the room the growing list left.
+        plan.parts.shrink_to_fit();
+        plan.index_parts();
     }
+}
+
+/// A PART whose section holds nothing but its heading (and perhaps its
+/// status line) is an entry of an outline when the plan defines that PART
+/// again with its steps: hand-run plans open a batch with the list of its
+/// PART headings before the PART sections. The outline entry is folded into
+/// the definition (its target and status fill what the definition lacks);
+/// two definitions with steps stay two, and `validate` says so.
+fn fold_outline_parts(parts: &mut Vec<Part>) {
+    let bare = |p: &Part| {
+        p.items()
+            .all(|i| Some(i.line) == p.status_line || matches!(i.kind, ItemKind::CreateFile { .. }))
+    };
+    let mut full: HashMap<u32, usize> = HashMap::new();
+    let mut count: HashMap<u32, usize> = HashMap::new();
+    for (i, p) in parts.iter().enumerate() {
+        *count.entry(p.number).or_default() += 1;
+        if !bare(p) {
+            full.entry(p.number).or_insert(i);
+        }
+    }
+    if count.values().all(|&c| c == 1) {
+        return;
+    }
+    let mut drop = vec![false; parts.len()];
+    for i in 0..parts.len() {
+        let n = parts[i].number;
+        let Some(&f) = full.get(&n) else { continue };
+        if f == i || count[&n] < 2 || !bare(&parts[i]) {
+            continue;
+        }
+        drop[i] = true;
+        let outline = parts[i].clone();
+        let def = &mut parts[f];
+        if def.target.is_none() {
+            def.target = outline.target;
+            def.target_line = outline.target_line;
+        }
+        if def.status_line.is_none() && outline.status_line.is_some() {
+            def.status = outline.status;
+            def.marker = outline.marker;
+            def.status_line = outline.status_line;
+            def.status_end = outline.status_end;
+            def.completed_at = outline.completed_at;
+            def.file_exists |= outline.file_exists;
+        }
+        def.expected_lines = def.expected_lines.or(outline.expected_lines);
+    }
+    let mut k = 0;
+    parts.retain(|_| {
+        k += 1;
+        !drop[k - 1]
+    });
 }
 
 /// The name of the implicit step, shared by every parse.
@@ -883,7 +995,8 @@ pub fn cite_refs(whole: &SharedStr, s: &str) -> Vec<Reference> {
     let mut push = |reference: SharedStr, note: Option<&str>| {
         if out.capacity() == 0 {
             // At most one reference per piece: size the list once.
-            out.reserve(1 + s.bytes().filter(|&b| b == b',' || b == b';').count());
+            // (exactly: `reserve` would round a small list up to four)
+            out.reserve_exact(1 + s.bytes().filter(|&b| b == b',' || b == b';').count());
         }
         out.push(Reference {
             reference,
@@ -980,6 +1093,38 @@ pub fn parse_text(name: &str, text: &str) -> Plan {
 mod tests {
     use super::*;
 
+    /// Hand-run plans list a batch's PART headings before the PART sections
+    /// (the bench's `expansion-sam-general` plan): the list is an outline,
+    /// not a second definition. Two sections with steps still are two.
+    #[test]
+    fn an_outline_of_part_headings_is_not_a_second_definition() {
+        let t = "# T\n\n# BATCH 1: A\n\n## PART 1: One (~700 lines)\n## PART 2: Two (~700 lines)\n\n- [✓] PART 2: Create a/01-two.md (Completed 2025-11-20 08:56)\n\n---\n\n## PART 1: One (~700 lines)\n\n- [ ] PART 1: Create a/00-one.md\n\n**Step 1: Web Research**\n- [ ] Search: \"one\"\n\n## PART 2: Two\n\n**Step 1: Web Research**\n- [ ] Search: \"two\"\n";
+        let mut plan = parse_text("p.md", t);
+        crate::plan::validate::check(&mut plan);
+        let errors: Vec<_> = plan.diagnostics.iter().map(|d| d.code).collect();
+        assert!(
+            !errors.contains(&"duplicate-part"),
+            "{:?}",
+            plan.diagnostics
+        );
+        let parts: Vec<(u32, usize, Option<&str>)> = plan
+            .parts
+            .iter()
+            .map(|p| (p.number, p.line, p.target.as_deref()))
+            .collect();
+        assert_eq!(
+            parts,
+            vec![(1, 12, Some("a/00-one.md")), (2, 19, Some("a/01-two.md"))]
+        );
+        // The outline's status line is the definition's when it has none.
+        assert_eq!(plan.parts[1].status, Status::Done);
+
+        let twice = "# T\n\n## PART 1: One\n\n- [ ] Search: \"a\"\n\n## PART 1: Again\n\n- [ ] Search: \"b\"\n";
+        let mut plan = parse_text("p.md", twice);
+        crate::plan::validate::check(&mut plan);
+        assert!(plan.diagnostics.iter().any(|d| d.code == "duplicate-part"));
+    }
+
     /// Bug: a top-level list was handed over as one subtree and only its first
     /// item was read, so `**Batch 2**` (and influential files 2..N) vanished.
     #[test]
@@ -1037,5 +1182,42 @@ mod tests {
             ]
         );
         assert_eq!(p.steps[0].items[0].text, "Search: \"q\"");
+    }
+
+    /// The first pass in pieces gives the model the whole text gives, for
+    /// every fixture and for texts built to trip a cut: fences and HTML
+    /// blocks running through `#` lines, lists, quotes, CRLF, link
+    /// reference definitions.
+    #[test]
+    fn pieces_parse_as_the_whole_text() {
+        let mut texts: Vec<String> = vec![
+            "# T\n\n```\n\n# not a heading\n\n## PART 1: X\n```\n\n## PART 2: Create a/00-y.md\n- [ ] Read b/01\n".into(),
+            "# T\n\n~~~~\n\n## PART 1: X\n~~~\n\n# BATCH 1: b\n## PART 2: Y\n~~~~\n\n## PART 3: Z\n".into(),
+            "# T\n\n<!--\n\n## PART 1: X\n\n-->\n\n## PART 2: Y\n- [x] PART 2: Create a/b.md\n".into(),
+            "# T\r\n\r\n## PART 1: X\r\n- [ ] a\r\n  - b\r\n\r\n> q\r\n\r\n## PART 2: Y\r\n".into(),
+            "# T\n\n## PART 1: [x][r]\n\n[r]: /u\n\n## PART 2: Y\n".into(),
+            "# T\n\n- ```\n\n## PART 1: X\n\n   ```\n\n## PART 2: Y\n```\n\n## PART 3: Z\n".into(),
+            "#\n\n#\n\n\n#x\n".into(),
+            String::new(),
+        ];
+        let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+        for sub in ["seeds", "real"] {
+            for f in std::fs::read_dir(shared.join(sub))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let bytes = std::fs::read(f.path()).unwrap();
+                texts.push(encoding::decode(&bytes).unwrap().text);
+            }
+        }
+        for text in &texts {
+            let p = Path::new("p.md");
+            let whole = format!("{:?}", parse_in_pieces(p, text.clone(), usize::MAX));
+            for piece in [1, 7, 100, 2000] {
+                let got = format!("{:?}", parse_in_pieces(p, text.clone(), piece));
+                assert!(got == whole, "piece {piece}:\n{text}");
+            }
+        }
     }
 }

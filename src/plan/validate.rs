@@ -30,6 +30,8 @@ pub fn check(plan: &mut Plan) {
     // Targets that differ only in case or Unicode normalization are one
     // file on macOS and Windows.
     let mut folded: BTreeMap<String, (u32, &str)> = BTreeMap::new();
+    // PARTs ticked done, gathered at the first duplicate target.
+    let mut done: Option<BTreeSet<u32>> = None;
     for p in &plan.parts {
         let line = p.target_line.unwrap_or(p.line);
         match &p.target {
@@ -64,10 +66,15 @@ pub fn check(plan: &mut Plan) {
                         p.number
                     );
                     let both_done = p.status == Status::Done
-                        && plan
-                            .parts
-                            .iter()
-                            .any(|q| q.number == other && q.status == Status::Done);
+                        && done
+                            .get_or_insert_with(|| {
+                                plan.parts
+                                    .iter()
+                                    .filter(|q| q.status == Status::Done)
+                                    .map(|q| q.number)
+                                    .collect()
+                            })
+                            .contains(&other);
                     if both_done {
                         // History, not a collision to come: nothing will run. Audit shows what is on disk.
                         d.push(Diagnostic::warning(line, "duplicate-target", msg).with_hint("both PARTs are done already; `expand audit` checks what the file holds"));

@@ -53,7 +53,13 @@ impl Brave {
 fn parse(v: &Value, results: usize) -> Vec<SearchHit> {
     // An answer without web results (news only, nothing found) is an empty list.
     let items = v["web"]["results"].as_array().map(|a| a.as_slice());
-    SearchHit::from_json(items.unwrap_or(&[]), "description", results, strip_tags)
+    SearchHit::from_json(
+        items.unwrap_or(&[]),
+        "url",
+        "description",
+        results,
+        strip_tags,
+    )
 }
 
 /// Brave marks matches with `<strong>`; snippets should be plain text.

@@ -15,6 +15,9 @@
 //! search: { kind: searxng, base_url: "http://localhost:8888" }
 //! search: { kind: brave, api_key_env: BRAVE_API_KEY }
 //! search: { kind: tavily, api_key_env: TAVILY_API_KEY }
+//! # Bright Data: SERP API searches, pages through the Web Unlocker
+//! search: { kind: brightdata, zone: serp_api1, api_key_env: BRIGHTDATA_API_KEY }
+//! fetch: { via: brightdata, zone: web_unlocker1 }
 //! ```
 
 use std::path::Path;
@@ -22,6 +25,7 @@ use std::sync::Arc;
 
 use super::anthropic::Anthropic;
 use super::brave::Brave;
+use super::brightdata::{BrightDataSearch, Unlocker};
 use super::command::CommandWriter;
 use super::fetch::Fetcher;
 use super::http::{Http, HttpOptions};
@@ -29,10 +33,10 @@ use super::openai::OpenAi;
 use super::searxng::Searxng;
 use super::tavily::Tavily;
 use super::{Fetch, ProviderError, Search, Writer};
-use crate::config::Config;
+use crate::config::{Config, FetchVia};
 
 pub const WRITER_KINDS: &[&str] = &["offline", "openai", "anthropic", "command"];
-pub const SEARCH_KINDS: &[&str] = &["offline", "searxng", "brave", "tavily"];
+pub const SEARCH_KINDS: &[&str] = &["offline", "searxng", "brave", "tavily", "brightdata"];
 
 /// One shared client (cache, concurrency cap, body cap) for every provider of a run.
 pub fn shared_http(cfg: &Config, cache_dir: &Path) -> Result<Arc<Http>, ProviderError> {
@@ -60,7 +64,7 @@ pub fn network_search(
 
 /// The page fetcher (`fetch.enabled` is the caller's to check).
 pub fn fetcher(cfg: &Config, cache_dir: &Path) -> Result<Arc<dyn Fetch>, ProviderError> {
-    Ok(fetcher_with(cfg, shared_http(cfg, cache_dir)?))
+    fetcher_with(cfg, shared_http(cfg, cache_dir)?)
 }
 
 pub fn network_writer_with(
@@ -87,12 +91,17 @@ pub fn network_search_with(
         "searxng" => Some(Arc::new(Searxng::new(s, http))),
         "brave" => Some(Arc::new(Brave::new(s, http)?)),
         "tavily" => Some(Arc::new(Tavily::new(s, http)?)),
+        "brightdata" => Some(Arc::new(BrightDataSearch::new(s, http)?)),
         other => return Err(unknown("search.kind", other, SEARCH_KINDS)),
     })
 }
 
-pub fn fetcher_with(cfg: &Config, http: Arc<Http>) -> Arc<dyn Fetch> {
-    Arc::new(Fetcher::new(&cfg.fetch, http))
+/// The page fetcher `fetch.via` names.
+pub fn fetcher_with(cfg: &Config, http: Arc<Http>) -> Result<Arc<dyn Fetch>, ProviderError> {
+    Ok(match cfg.fetch.via {
+        FetchVia::Direct => Arc::new(Fetcher::new(&cfg.fetch, http)),
+        FetchVia::Brightdata => Arc::new(Unlocker::new(cfg, http)?),
+    })
 }
 
 fn unknown(key: &str, kind: &str, valid: &[&str]) -> ProviderError {
@@ -136,8 +145,10 @@ pub fn build(
         ))),
     };
     // Offline research reads the knowledge base; there is nothing to fetch.
-    let fetch =
-        (cfg.fetch.enabled && cfg.search.kind != "offline").then(|| fetcher_with(&cfg, http));
+    let fetch = match cfg.fetch.enabled && cfg.search.kind != "offline" {
+        true => Some(fetcher_with(&cfg, http).map_err(bad)?),
+        false => None,
+    };
     Ok((writer, search, fetch))
 }
 
@@ -173,5 +184,34 @@ mod tests {
         assert!(e.contains("EXPAND_TEST_SURELY_UNSET_VAR_42"), "{e}");
         cfg.writer.kind = "command".into();
         assert!(network_writer(&cfg, d.path()).is_err());
+    }
+
+    #[test]
+    fn bright_data_fetch_needs_its_zone_and_takes_the_search_key() {
+        let d = tempfile::tempdir().unwrap();
+        let mut cfg = Config::default();
+        cfg.fetch.via = FetchVia::Brightdata;
+        let e = fetcher(&cfg, d.path()).err().unwrap().to_string();
+        assert!(e.contains("fetch.zone"), "{e}");
+        cfg.fetch.zone = Some("unlocker".into());
+        // One account: the search's key variable, when it is Bright Data too.
+        cfg.search.kind = "brightdata".into();
+        cfg.search.zone = Some("serp".into());
+        cfg.search.api_key_env = Some("EXPAND_TEST_SURELY_UNSET_BD_43".into());
+        let e = fetcher(&cfg, d.path()).err().unwrap().to_string();
+        assert!(
+            e.contains("EXPAND_TEST_SURELY_UNSET_BD_43") && e.contains("search.api_key_env"),
+            "{e}"
+        );
+        let e = network_search(&cfg, d.path()).err().unwrap().to_string();
+        assert!(e.contains("EXPAND_TEST_SURELY_UNSET_BD_43"), "{e}");
+        // Another search's key is not Bright Data's.
+        cfg.search.kind = "brave".into();
+        cfg.fetch.api_key_env = Some("EXPAND_TEST_SURELY_UNSET_BD_44".into());
+        let e = fetcher(&cfg, d.path()).err().unwrap().to_string();
+        assert!(
+            e.contains("EXPAND_TEST_SURELY_UNSET_BD_44") && e.contains("fetch.api_key_env"),
+            "{e}"
+        );
     }
 }

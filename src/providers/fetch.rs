@@ -30,14 +30,42 @@ const CHROME: &[&str] = &[
     "template", "button",
 ];
 
+/// At most `fetch.per_host` pages at once from one host (scheme-less
+/// `host:port`), whoever fetches them: this machine or Bright Data.
+pub(super) struct HostPermits {
+    per_host: usize,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl HostPermits {
+    pub(super) fn new(per_host: usize) -> HostPermits {
+        HostPermits {
+            per_host: per_host.max(1),
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The permits of `url`'s host.
+    pub(super) fn of(&self, url: &reqwest::Url) -> Arc<Semaphore> {
+        let host = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
+        let mut map = self.hosts.lock().expect("host map lock");
+        map.entry(host)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
+            .clone()
+    }
+}
+
 pub struct Fetcher {
     http: Arc<Http>,
     max_bytes: u64,
     timeout: Duration,
-    per_host: usize,
     /// `fetch.allow_private`: private addresses may be fetched too.
     allow_private: bool,
-    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    hosts: HostPermits,
 }
 
 impl Fetcher {
@@ -46,22 +74,14 @@ impl Fetcher {
             http,
             max_bytes: cfg.max_bytes.max(1024),
             timeout: Duration::from_secs(cfg.timeout_s.max(1)),
-            per_host: cfg.per_host.max(1),
             allow_private: cfg.allow_private,
-            hosts: Mutex::new(HashMap::new()),
+            hosts: HostPermits::new(cfg.per_host),
         }
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Fetcher {
         self.timeout = timeout;
         self
-    }
-
-    fn host_permits(&self, host: &str) -> Arc<Semaphore> {
-        let mut map = self.hosts.lock().expect("host map lock");
-        map.entry(host.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
-            .clone()
     }
 
     async fn run(&self, url: &str) -> Result<Page, ProviderError> {
@@ -75,12 +95,7 @@ impl Fetcher {
                 message: format!("`{url}`: only http and https pages are fetched"),
             });
         }
-        let host = format!(
-            "{}:{}",
-            parsed.host_str().unwrap_or(""),
-            parsed.port_or_known_default().unwrap_or(0)
-        );
-        let permits = self.host_permits(&host);
+        let permits = self.hosts.of(&parsed);
         let resp = {
             let _permit = permits
                 .acquire()

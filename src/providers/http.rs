@@ -498,7 +498,11 @@ impl Http {
                 self.once(req, stream).await
             };
             match result {
-                Ok(resp) => break resp,
+                Ok(resp) => {
+                    // An answer delivered is what per-request billing counts.
+                    super::meter::count(&req.what);
+                    break resp;
+                }
                 Err(e) if e.retryable() && attempt < self.opts.max_attempts => {
                     let delay = self.delay(attempt, &e);
                     tracing::warn!(

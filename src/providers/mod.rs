@@ -4,11 +4,13 @@
 
 pub mod anthropic;
 pub mod brave;
+pub mod brightdata;
 pub mod build;
 pub mod command;
 pub mod cost;
 pub mod fetch;
 pub mod http;
+pub mod meter;
 pub mod nesting;
 pub mod netguard;
 pub mod offline;
@@ -160,11 +162,13 @@ pub struct SearchHit {
 }
 
 impl SearchHit {
-    /// Hits from a search API's JSON result objects (`url`, `title` and the
-    /// snippet under `snippet_key`), at most `results`, `clean` applied to
-    /// the title and snippet. Results without a URL are skipped.
+    /// Hits from a search API's JSON result objects (the URL under
+    /// `url_key`, `title` and the snippet under `snippet_key`), at most
+    /// `results`, `clean` applied to the title and snippet. Results without
+    /// a URL are skipped.
     pub(crate) fn from_json(
         items: &[serde_json::Value],
+        url_key: &str,
         snippet_key: &str,
         results: usize,
         clean: fn(&str) -> String,
@@ -173,7 +177,7 @@ impl SearchHit {
             .iter()
             .filter_map(|r| {
                 Some(SearchHit {
-                    url: r["url"].as_str()?.to_string(),
+                    url: r[url_key].as_str()?.to_string(),
                     title: clean(r["title"].as_str().unwrap_or("")),
                     snippet: clean(r[snippet_key].as_str().unwrap_or("")),
                 })
@@ -196,7 +200,13 @@ impl SearchHit {
                 what: what.into(),
                 message: "no `results` array in the answer".into(),
             })?;
-        Ok(Self::from_json(items, "content", results, str::to_string))
+        Ok(Self::from_json(
+            items,
+            "url",
+            "content",
+            results,
+            str::to_string,
+        ))
     }
 }
 
@@ -260,6 +270,16 @@ pub enum ProviderError {
     /// a credential redirected to another origin. Never retried.
     #[error("{what} refused: {message}")]
     Refused { what: String, message: String },
+    /// The account behind a provider is not set up for what config asks:
+    /// its key refused, a zone that does not exist or is of another
+    /// product. No retry changes that, so the PART fails at once and the
+    /// run exits 3 (environment), showing `hint`.
+    #[error("{what}: {message}")]
+    Setup {
+        what: String,
+        message: String,
+        hint: String,
+    },
 }
 
 impl ProviderError {
@@ -297,6 +317,14 @@ impl ProviderError {
             | ProviderError::Stalled { .. }
             | ProviderError::Network { .. } => true,
             _ => false,
+        }
+    }
+
+    /// The way out of a `Setup` error.
+    pub fn setup_hint(&self) -> Option<&str> {
+        match self {
+            ProviderError::Setup { hint, .. } => Some(hint),
+            _ => None,
         }
     }
 }

@@ -133,13 +133,28 @@ struct Candidate<'a> {
 }
 
 /// Evidence passages, with line ranges shifted to the file's own numbering.
-fn evidence_passages(evidence: &[Evidence], target: &str) -> (Vec<Passage>, Vec<Option<String>>) {
+fn evidence_passages(
+    index: &Bm25,
+    evidence: &[Evidence],
+    target: &str,
+) -> (Vec<Passage>, Vec<Option<String>>) {
     let mut out = Vec::new();
     // Some(title) for a URL source, None for a knowledge file.
     let mut url_titles = Vec::new();
     for e in evidence {
         let (source, lines, url_title) = classify(e);
         if url_title.is_none() && source == target {
+            continue;
+        }
+        // A search hit's text is a flattened snippet: quote the passage it
+        // names, as the file has it.
+        if let Some(p) = lines.and_then(|l| index.find(&source, l)) {
+            let mut p = p.clone();
+            if p.heading.is_none() {
+                p.heading.clone_from(&e.title);
+            }
+            out.push(p);
+            url_titles.push(None);
             continue;
         }
         let shift = lines.map(|(a, _)| a.saturating_sub(1)).unwrap_or(0);
@@ -245,7 +260,7 @@ fn search_queries(part_text: &str) -> Vec<String> {
 /// section's best), so an early section cannot take the one passage a
 /// later section needs. A passage is quoted once.
 fn draft(index: &Bm25, req: &WriteRequest) -> String {
-    let (local, url_titles) = evidence_passages(&req.evidence, &req.target);
+    let (local, url_titles) = evidence_passages(index, &req.evidence, &req.target);
     let plans = section_plans(req);
 
     // Every section's candidates: (relative score, section, rank, candidate).

@@ -19,7 +19,8 @@ use crate::graph::PlanGraph;
 use crate::knowledge::scan::KnowledgeBase;
 use crate::plan::{self, Plan};
 use crate::providers::cost::{self, BudgetTracker};
-use crate::providers::{Fetch, Search, Writer, Written};
+use crate::providers::meter::{self, Meter};
+use crate::providers::{Fetch, ProviderError, Search, Writer, Written};
 use crate::report::progress::{Event, Reporter};
 use crate::run::state::{Durability, PartState, PartStatus, PlanState, StateCommit};
 use crate::steps;
@@ -70,6 +71,9 @@ pub struct PartError {
     /// The same attempt would fail the same way (a file in the way, no
     /// target, a folder that cannot be written): not retried.
     pub permanent: bool,
+    /// The provider's account is not set up for this (see
+    /// `ProviderError::Setup`): permanent, and the way out.
+    pub setup_hint: Option<String>,
 }
 
 impl PartError {
@@ -77,6 +81,17 @@ impl PartError {
         PartError {
             message: message.into(),
             permanent: true,
+            setup_hint: None,
+        }
+    }
+
+    /// A provider's error in `step`.
+    fn provider(step: &str, e: ProviderError) -> PartError {
+        let setup_hint = e.setup_hint().map(str::to_string);
+        PartError {
+            message: format!("{step}: {e}"),
+            permanent: setup_hint.is_some(),
+            setup_hint,
         }
     }
 }
@@ -86,6 +101,7 @@ impl From<String> for PartError {
         PartError {
             message,
             permanent: false,
+            setup_hint: None,
         }
     }
 }
@@ -102,6 +118,9 @@ pub struct Outcome {
     pub lines: usize,
     pub attempts: u32,
     pub duration_ms: u64,
+    /// Failed because a provider's account is not set up for what config
+    /// asks (a refused key, a wrong zone): the way out. The run exits 3.
+    pub setup_hint: Option<String>,
 }
 
 impl Shared {
@@ -143,6 +162,9 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
         .unwrap_or_default();
     let target = sh.plan.part(number).and_then(|p| p.target.clone());
     let mut attempts = 0;
+    let mut setup_hint = None;
+    // This PART's network requests, over its attempts (see `meter`).
+    let meter = Arc::new(Meter::default());
     for attempt in 1..=max {
         attempts = attempt;
         sh.reporter.event(Event::PartStarted {
@@ -173,7 +195,10 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
             last_err = e;
             break;
         }
-        match attempt_once(&sh, number, started).await {
+        match meter
+            .scope(attempt_once(&sh, number, started, &meter))
+            .await
+        {
             Ok(out) => {
                 let problems = match out.needs_review {
                     true => sh
@@ -199,6 +224,7 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
             }
             Err(e) => {
                 last_err = e.message;
+                setup_hint = e.setup_hint;
                 let will_retry = attempt < max && !e.permanent;
                 // The next attempt's start, or the failure below, records it.
                 sh.reporter.event(Event::PartFailed {
@@ -213,8 +239,11 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
         }
     }
     let duration_ms = started.elapsed().as_millis() as u64;
+    // A failed PART's requests were sent, and billed, all the same.
+    let requests = meter.take();
     let _ = sh
         .save_part(number, Durability::Synced, |p| {
+            meter::add(&mut p.requests, requests);
             p.status = PartStatus::Failed;
             p.error = Some(last_err.clone());
             p.duration_ms = Some(duration_ms);
@@ -230,13 +259,17 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
         lines: 0,
         attempts,
         duration_ms,
+        setup_hint,
     }
 }
 
+/// One attempt at PART `number`, its requests counted by `meter` (the
+/// caller runs it inside the meter's scope).
 async fn attempt_once(
     sh: &Arc<Shared>,
     number: u32,
     started: Instant,
+    meter: &Meter,
 ) -> Result<Outcome, PartError> {
     let part = sh
         .plan
@@ -294,7 +327,16 @@ async fn attempt_once(
         sh.config.search.results,
     )
     .await
-    .map_err(|e| format!("research: {e}"))?;
+    .map_err(|e| PartError::provider("research", e))?;
+    // Recorded now, so a crash before the PART ends still shows what it
+    // cost; the next durable change makes the record durable too.
+    let requests = meter.take();
+    if !requests.is_empty() {
+        sh.save_part(number, Durability::Appended, |p| {
+            meter::add(&mut p.requests, requests)
+        })
+        .await?;
+    }
     sh.fault("research", number);
 
     // 3. Write.
@@ -357,7 +399,7 @@ async fn attempt_once(
     };
     let checked = steps::write::run(sh.writer.as_ref(), &req, judge, &sh.write)
         .await
-        .map_err(|e| format!("write: {e}"))?;
+        .map_err(|e| PartError::provider("write", e))?;
     let mut written = checked.written;
     let verdict = checked.verdict;
     // Counted as soon as the writer answers: a PART that fails later still spent it.
@@ -386,6 +428,18 @@ async fn attempt_once(
     let stamp = clock::stamp(now);
     let (drop_rel, old_drop) = sh.reserve_drop(number, &part, &date, &hhmm)?;
     let duration_s = started.elapsed().as_secs_f64();
+    // Every Bright Data request of this PART so far: earlier attempts and
+    // runs (in its state) and this one's (still in the meter).
+    let brightdata_requests = {
+        let recorded = sh
+            .state
+            .lock()
+            .expect("state lock")
+            .part(number)
+            .map(|p| p.brightdata_requests())
+            .unwrap_or(0);
+        recorded + meter.count_of(crate::providers::brightdata::NAME)
+    };
     let drop_text = steps::drop::render(&steps::drop::DropInfo {
         plan_title: &sh.plan.title,
         plan_path: &sh.plan_shown,
@@ -397,6 +451,7 @@ async fn attempt_once(
         input_tokens: written.usage.input_tokens,
         output_tokens: written.usage.output_tokens,
         cost,
+        brightdata_requests,
         duration_s,
         verdict: &verdict,
         repaired: checked.repaired,
@@ -467,7 +522,9 @@ async fn attempt_once(
             crate::run::state::pages_path(&sh.plan.slug, number)
         )
     })?;
+    let requests = meter.take();
     sh.save_part(number, Durability::Synced, |p| {
+        meter::add(&mut p.requests, requests);
         p.status = if done {
             PartStatus::Done
         } else {
@@ -498,6 +555,7 @@ async fn attempt_once(
         lines,
         attempts: 1,
         duration_ms,
+        setup_hint: None,
     })
 }
 

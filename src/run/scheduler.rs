@@ -118,6 +118,7 @@ pub async fn run_batch(
                 lines: 0,
                 attempts: 1,
                 duration_ms: 0,
+                setup_hint: None,
             }),
         }
     }

@@ -114,6 +114,11 @@ pub struct PartState {
     pub model: Option<String>,
     pub usage: Usage,
     pub cost: Option<f64>,
+    /// Requests answered over the network, by provider, over every attempt
+    /// and run of this PART: what per-request billing (Bright Data) counts.
+    /// Answers from the cache are not in it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub requests: crate::providers::meter::Requests,
     /// URLs and knowledge files the writer was given.
     pub sources: Vec<String>,
     /// URLs the research step retrieved (search results and fetched pages):
@@ -129,6 +134,14 @@ pub struct PartState {
 }
 
 impl PartState {
+    /// The Bright Data requests this PART sent (billed per request).
+    pub fn brightdata_requests(&self) -> u64 {
+        self.requests
+            .get(crate::providers::brightdata::NAME)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Done, or accepted by a person although it needs review: its file
     /// counts as the PART's result.
     pub fn finished(&self) -> bool {

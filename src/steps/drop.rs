@@ -19,6 +19,8 @@ pub struct DropInfo<'a> {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cost: Option<f64>,
+    /// Requests sent to Bright Data, which bills each one.
+    pub brightdata_requests: u64,
     pub duration_s: f64,
     /// The check of the file written.
     pub verdict: &'a Verdict,
@@ -149,6 +151,12 @@ pub fn render(d: &DropInfo) -> String {
             crate::providers::cost::dollars(c)
         ));
     }
+    if d.brightdata_requests > 0 {
+        s.push_str(&format!(
+            "- **Bright Data requests**: {}\n",
+            d.brightdata_requests
+        ));
+    }
     s.push_str(&format!("- **Duration**: {:.1} s\n", d.duration_s));
     if d.repaired {
         s.push_str("- **Repair**: the first answer failed the check; one repair was asked for\n");
@@ -256,4 +264,48 @@ pub fn render(d: &DropInfo) -> String {
         }
     }
     s
+}
+
+/// The knowledge file a KNOWLEDGE-DROP names: the first backticked `.md` path
+/// on a `**…file…**:` line (expand's `Knowledge file`, and the `File Created`,
+/// `Target File`, `File` of hand-run drops).
+pub fn parse_target(text: &str) -> Option<String> {
+    for line in text.lines().take(60) {
+        let t = line.trim_start().trim_start_matches(['-', '*', ' ']);
+        let Some(colon) = line.find(':') else {
+            continue;
+        };
+        let key = &t[..t.find(':').unwrap_or(0).min(t.len())];
+        if !line.contains("**") || !key.to_lowercase().contains("file") || key.len() > 40 {
+            continue;
+        }
+        let rest = &line[colon..];
+        let mut parts = rest.split('`');
+        parts.next();
+        if let Some(p) = parts.next() {
+            let p = p.trim();
+            if p.ends_with(".md") {
+                return Some(p.trim_start_matches("./").to_string());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_targets_in_both_styles() {
+        assert_eq!(
+            parse_target("# D\n\n- **Knowledge file**: `a/00-x.md` (3 lines)\n").as_deref(),
+            Some("a/00-x.md")
+        );
+        assert_eq!(
+            parse_target("# D\n**Runner**: PART 1\n**File Created**: `hf/00-y.md`\n").as_deref(),
+            Some("hf/00-y.md")
+        );
+        assert_eq!(parse_target("# D\n**Status**: ok\n"), None);
+    }
 }

@@ -87,7 +87,7 @@ pub fn run(
                 if kb.get(p).is_some_and(visible) {
                     read(&mut pack, p, share);
                 } else {
-                    pack.missing.push(r.reference.clone());
+                    pack.missing.push(r.reference.to_string());
                 }
             }
             Resolution::Folder(f) => {
@@ -98,7 +98,7 @@ pub fn run(
                     .take(FOLDER_FILES)
                     .collect();
                 if files.is_empty() {
-                    pack.missing.push(r.reference.clone());
+                    pack.missing.push(r.reference.to_string());
                 }
                 let each = (share / files.len().max(1)).max(800);
                 for p in files {
@@ -113,7 +113,7 @@ pub fn run(
                     }
                 }
             }
-            Resolution::Unresolved => pack.missing.push(r.reference.clone()),
+            Resolution::Unresolved => pack.missing.push(r.reference.to_string()),
         }
     }
     for item in part.items() {

@@ -89,6 +89,9 @@ pub async fn run(
                     text: page.markdown,
                 });
             }
+            // An account that cannot fetch (a refused key, a wrong zone)
+            // would leave every page out: that fails the PART, loudly.
+            Err(e) if e.setup_hint().is_some() => return Err(e),
             // A page that cannot be fetched leaves a gap, not a failed PART.
             Err(e) => tracing::warn!("skipping {url}: {e}"),
         }

@@ -1,6 +1,7 @@
 //! The workspace: its root, configuration and folders, how a plan is named,
 //! and the one door to its files (`jail`).
 
+pub mod adopt;
 pub mod jail;
 
 use std::path::{Path, PathBuf};
@@ -37,11 +38,25 @@ impl Workspace {
         let start = start
             .canonicalize()
             .with_context(|| format!("failed to open `{}`", start.display()))?;
-        let root = start
-            .ancestors()
-            .find(|a| a.join(FILE_NAME).is_file())
-            .map(Path::to_path_buf)
-            .unwrap_or(start);
+        let root = match start.ancestors().find(|a| a.join(FILE_NAME).is_file()) {
+            Some(a) => a.to_path_buf(),
+            // Without a configuration, a folder holding the default
+            // knowledge folder is a workspace with every default.
+            None if start.join(crate::config::DEFAULT_KNOWLEDGE_DIR).is_dir() => start,
+            None => {
+                return Err(with_hint(
+                    Code::BadInput,
+                    format!(
+                        "not inside a workspace: no `{FILE_NAME}` in `{}` or any parent folder, \
+                         and no `{}/` folder here",
+                        start.display(),
+                        crate::config::DEFAULT_KNOWLEDGE_DIR
+                    ),
+                    "run `expand init` to make this folder a workspace (it adopts a knowledge \
+                     base already here), or pass -C with the workspace's folder",
+                ))
+            }
+        };
         let fs = jail::Jail::open(&root)
             .with_context(|| format!("failed to open `{}`", root.display()))?;
         let text =
@@ -137,6 +152,45 @@ impl Workspace {
         }
     }
 
+    /// The slug of a plan kept in a folder of its own in the plans folder
+    /// (`plans/<slug>/ingestion.md`, as hand-run bases keep them): the
+    /// folder's name.
+    pub fn foldered_slug(&self, file: &Path) -> Option<String> {
+        let dir = file.parent()?;
+        (dir.parent() == Some(self.plans_dir().as_path()))
+            .then(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .flatten()
+    }
+
+    /// The plan kept in folder `dir`: the configured plan name, else the
+    /// names hand-run bases use (`ingestion.md`, `plan.md`), else the one
+    /// markdown file there that is no drop.
+    fn plan_in(&self, dir: &Path) -> Option<PathBuf> {
+        for name in [
+            self.config.completed_plan_name.as_str(),
+            "ingestion.md",
+            "plan.md",
+        ] {
+            let named = dir.join(name);
+            if self.fs.is_file(&named) {
+                return Some(named);
+            }
+        }
+        let md: Vec<_> = self
+            .fs
+            .read_dir(dir)
+            .ok()?
+            .into_iter()
+            .filter(|e| {
+                e.is_file && e.name.ends_with(".md") && !e.name.starts_with("KNOWLEDGE-DROP")
+            })
+            .collect();
+        match md.as_slice() {
+            [one] => Some(dir.join(&one.name)),
+            _ => None,
+        }
+    }
+
     /// Whether `file` lies in the workspace: a plan expand will write (ticks,
     /// archive) must. Links are refused later, by the jail, when it is read.
     pub fn is_inside(&self, file: &Path) -> bool {
@@ -182,11 +236,14 @@ impl Workspace {
             let len = self.fs.metadata(file).map_err(io)?.len();
             crate::plan::check_size(&shown, len)?;
             let bytes = self.fs.read(file).map_err(io)?;
-            crate::plan::from_bytes(&shown, &bytes)?
+            crate::plan::from_vec(&shown, bytes)?
         } else {
             crate::plan::load(file, &shown)?
         };
-        if let Some(slug) = self.archived_slug(file) {
+        if let Some(slug) = self
+            .archived_slug(file)
+            .or_else(|| self.foldered_slug(file))
+        {
             plan.slug = slug;
         }
         // The slug names the plan's drops folder, state file and archive
@@ -266,6 +323,9 @@ impl Workspace {
         if self.fs.is_file(&in_plans) {
             return Ok(in_plans);
         }
+        if let Some(p) = self.plan_in(&self.plans_dir().join(&slug)) {
+            return Ok(p);
+        }
         if let Some(archived) = self.archived_plan(&slug) {
             return Ok(archived);
         }
@@ -283,24 +343,7 @@ impl Workspace {
     /// else the one markdown file there (hand-run bases name it as they
     /// like).
     pub fn archived_plan(&self, slug: &str) -> Option<PathBuf> {
-        let dir = self.completed_dir().join(slug);
-        let named = dir.join(&self.config.completed_plan_name);
-        if self.fs.is_file(&named) {
-            return Some(named);
-        }
-        let md: Vec<_> = self
-            .fs
-            .read_dir(&dir)
-            .ok()?
-            .into_iter()
-            .filter(|e| {
-                e.is_file && e.name.ends_with(".md") && !e.name.starts_with("KNOWLEDGE-DROP")
-            })
-            .collect();
-        match md.as_slice() {
-            [one] => Some(dir.join(&one.name)),
-            _ => None,
-        }
+        self.plan_in(&self.completed_dir().join(slug))
     }
 
     /// Every `*.md` in plans/, sorted.
@@ -314,12 +357,20 @@ impl Workspace {
                     .with_context(|| format!("failed to read `{}`", self.show(&dir).display()))
             }
         };
-        Ok(entries
-            .into_iter()
+        let mut out: Vec<PathBuf> = Vec::new();
+        for e in entries {
+            if e.name.starts_with('.') {
+                continue;
+            }
             // A link is listed too: reading it says where it leads.
-            .filter(|e| e.name.ends_with(".md") && (e.is_file || e.is_symlink))
-            .map(|e| dir.join(e.name))
-            .collect())
+            if e.name.ends_with(".md") && (e.is_file || e.is_symlink) {
+                out.push(dir.join(&e.name));
+            } else if e.is_dir {
+                out.extend(self.plan_in(&dir.join(&e.name)));
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// What `graph::analyze` needs to check targets against this workspace.
@@ -355,6 +406,8 @@ impl Workspace {
                 v.push(d);
             }
         }
+        // Folders the config says hold no knowledge (templates, scratch).
+        v.extend(self.config.audit.exclude.iter().map(|x| k.join(x)));
         v
     }
 }

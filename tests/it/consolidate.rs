@@ -737,3 +737,37 @@ fn a_detached_head_is_committed_on_with_a_warning() {
     assert!(repo.head_detached().unwrap());
     assert_consolidated(&w, before);
 }
+
+/// Issue #13: a SKILL.md without expand's markers (a hand-run base's) was
+/// left alone without a word. It gets the managed section appended once,
+/// with a notice; its hand text stays as it was.
+#[test]
+fn a_skill_file_without_markers_gets_the_section_once_with_a_notice() {
+    let w = Ws::new();
+    let hand = w.read("knowledge/SKILL.md");
+    assert!(!hand.contains("expand:topics"));
+    w.run_all();
+    let out = w
+        .expand()
+        .args(["consolidate", "p", "--no-commit"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("had no expand markers"), "{err}");
+    let skill = w.read("knowledge/SKILL.md");
+    assert!(skill.starts_with(&hand), "{skill}");
+    assert_eq!(skill.matches("<!-- expand:topics:start -->").count(), 1);
+    assert!(
+        skill.contains("- `topic/` (2 files) — Test Topics\n"),
+        "the topic, not the title with its runner count: {skill}"
+    );
+    // Again: nothing changes, no second section.
+    let out = w
+        .expand()
+        .args(["consolidate", "p", "--no-commit"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(w.read("knowledge/SKILL.md"), skill);
+}

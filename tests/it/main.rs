@@ -1,4 +1,7 @@
+mod adopt;
 mod audit;
+mod brightdata;
+mod cli;
 mod consolidate;
 mod hostile;
 mod outputs;
@@ -10,6 +13,7 @@ mod review;
 mod review_util;
 mod run;
 mod safety;
+mod scale;
 mod snapshots;
 mod util;
 mod validate;

@@ -182,7 +182,7 @@ fn article(n: u32, url: &str) -> String {
 }
 
 /// The first page of the research evidence in a prompt.
-fn page_in(prompt: &str) -> String {
+pub(crate) fn page_in(prompt: &str) -> String {
     let at = prompt
         .find("/page/")
         .expect("the prompt holds a fetched page");
@@ -193,7 +193,7 @@ fn page_in(prompt: &str) -> String {
     prompt[start..end].to_string()
 }
 
-fn writer_answer(kind: WriterKind, n: u32, url: &str) -> serde_json::Value {
+pub(crate) fn writer_answer(kind: WriterKind, n: u32, url: &str) -> serde_json::Value {
     let usage_openai = json!({"prompt_tokens": USAGE_IN, "completion_tokens": USAGE_OUT});
     let usage_anthropic = json!({"input_tokens": USAGE_IN, "output_tokens": USAGE_OUT});
     match kind {
@@ -361,7 +361,7 @@ pub(crate) fn drops(ws: &Ws) -> Vec<String> {
     v
 }
 
-fn drop_of(ws: &Ws, n: u32) -> String {
+pub(crate) fn drop_of(ws: &Ws, n: u32) -> String {
     let name = drops(ws)
         .into_iter()
         .find(|d| d.contains(&format!("-{}-", topic(n))))
@@ -390,7 +390,7 @@ pub(crate) async fn log(server: &MockServer) -> Log {
 }
 
 /// How often each distinct request (method, URL, body) arrived.
-async fn counts(server: &MockServer) -> BTreeMap<String, usize> {
+pub(crate) async fn counts(server: &MockServer) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for r in server.received_requests().await.unwrap() {
         *m.entry(key(&r)).or_insert(0) += 1;
@@ -399,7 +399,7 @@ async fn counts(server: &MockServer) -> BTreeMap<String, usize> {
 }
 
 /// Every file under the workspace, `.expand/` included, holds no `needle`.
-fn assert_in_no_file(ws: &Ws, needle: &str) {
+pub(crate) fn assert_in_no_file(ws: &Ws, needle: &str) {
     let mut files = 0;
     for e in walkdir::WalkDir::new(ws.path()) {
         let e = e.unwrap();
@@ -423,7 +423,7 @@ fn assert_in_no_file(ws: &Ws, needle: &str) {
 
 /// Everything a finished run leaves: each PART's file from the writer, its
 /// drop with usage and cost, `done` in state with usage, the plan ticked.
-fn assert_all_done(ws: &Ws, provider: &str) {
+pub(crate) fn assert_all_done(ws: &Ws, provider: &str) {
     let st = state(ws);
     for n in 1..=4u32 {
         let text = String::from_utf8(ws.read(&format!("knowledge/{}", target(n)))).unwrap();

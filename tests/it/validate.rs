@@ -14,6 +14,8 @@ const SEED_001: &str = "001_a5903b0fc4ce0a52";
 /// A workspace holding the given plans under `plans/` (file names kept).
 fn ws_with(files: &[PathBuf]) -> (Ws, Vec<String>) {
     let ws = Ws::new();
+    // A folder with a `knowledge/` folder is a workspace with every default.
+    std::fs::create_dir(ws.path().join("knowledge")).unwrap();
     let mut rels = Vec::new();
     for f in files {
         let rel = plans_rel(f);
