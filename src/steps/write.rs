@@ -272,6 +272,12 @@ impl Calls<'_> {
                 "PART {}: the answer stopped on the token limit; asking to continue ({continued})",
                 req.part
             );
+            // Sent back without trailing whitespace (the Anthropic API
+            // refuses it in a last assistant turn, and a model continuing
+            // writes the line break itself): what follows is stitched to
+            // exactly what was sent.
+            let mut cur = cur;
+            cur.text.truncate(cur.text.trim_end().len());
             req.so_far = Some(cur.text.clone());
             // The continuations repeat the prompt: worth caching from now.
             if req.shared_prefix == 0 {
@@ -563,9 +569,16 @@ impl Assembled {
                 }
                 _ => p.message.clone(),
             };
+            // A source cited in the text and listed again under Sources is
+            // one problem to the model, told once.
+            let mut tell = |o: &mut Vec<String>| {
+                if !o.contains(&message) {
+                    o.push(message.clone());
+                }
+            };
             match p.line.and_then(of_line) {
-                Some(i) => out[i].push(message),
-                None => out.iter_mut().for_each(|o| o.push(message.clone())),
+                Some(i) => tell(&mut out[i]),
+                None => out.iter_mut().for_each(tell),
             }
         }
         out
