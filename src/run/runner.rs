@@ -64,6 +64,13 @@ pub struct Shared {
     pub stop: std::sync::atomic::AtomicBool,
 }
 
+/// What a PART's research retrieved (and its evidence held): every URL, as
+/// `quality::url_key` writes it, and the text retrieved from each.
+struct Retrieved<'a> {
+    urls: &'a std::collections::BTreeSet<String>,
+    pages: &'a std::collections::BTreeMap<String, String>,
+}
+
 /// Why an attempt failed, and whether another attempt could change that.
 #[derive(Clone, Debug)]
 pub struct PartError {
@@ -393,8 +400,10 @@ async fn attempt_once(
             &planned,
             part.expected_lines,
             text,
-            &seen_urls,
-            &pages,
+            Retrieved {
+                urls: &seen_urls,
+                pages: &pages,
+            },
         )
     };
     let checked = steps::write::run(sh.writer.as_ref(), &req, judge, &sh.write)
@@ -591,9 +600,9 @@ impl Shared {
         planned: &[&str],
         expected: Option<u32>,
         text: &str,
-        seen: &std::collections::BTreeSet<String>,
-        pages: &std::collections::BTreeMap<String, String>,
+        retrieved: Retrieved,
     ) -> crate::quality::Verdict {
+        let Retrieved { urls, pages } = retrieved;
         let kb = self.kb.read().expect("kb lock");
         // What this PART could see: the base, and files of this run only
         // from the PARTs it depends on (as the knowledge step gave them).
@@ -609,7 +618,7 @@ impl Shared {
             &crate::quality::Context {
                 target,
                 knowledge: &knowledge,
-                seen_urls: Some(seen),
+                seen_urls: Some(urls),
                 pages: Some(&|u: &str| pages.get(u).map(|t| std::sync::Arc::from(t.as_str()))),
             },
         )

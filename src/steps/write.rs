@@ -571,7 +571,7 @@ impl Assembled {
             };
             // A source cited in the text and listed again under Sources is
             // one problem to the model, told once.
-            let mut tell = |o: &mut Vec<String>| {
+            let tell = |o: &mut Vec<String>| {
                 if !o.contains(&message) {
                     o.push(message.clone());
                 }
@@ -613,9 +613,14 @@ pub fn assemble(req: &WriteRequest, answers: &[String]) -> Assembled {
             let new = match cited.is_empty() {
                 true => keys.insert(item.split_whitespace().collect::<Vec<_>>().join(" ")),
                 // Listed once: an item whose sources are all listed already adds nothing.
-                false => cited
-                    .into_iter()
-                    .fold(false, |new, k| keys.insert(k) || new),
+                // Every one inserted (no short circuit): each is listed now.
+                false => {
+                    let mut new = false;
+                    for k in cited {
+                        new |= keys.insert(k);
+                    }
+                    new
+                }
             };
             if new {
                 items.push((item, i));
