@@ -701,3 +701,216 @@ async fn the_body_cap_applies_while_the_answer_streams() {
         );
     }
 }
+
+// ---------- real endpoints' quirks (wiremock: whole answers suffice) ----------
+
+fn openai_answer(text: &str) -> serde_json::Value {
+    serde_json::json!({"id": "x", "model": "mock-model",
+           "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+           "usage": {"prompt_tokens": 11, "completion_tokens": 22}})
+}
+
+fn body_of(r: &wiremock::Request) -> serde_json::Value {
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+#[tokio::test]
+async fn headers_extra_body_and_max_completion_tokens_reach_the_wire() {
+    use wiremock::matchers::{header, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    for wire in [Wire::OpenAi, Wire::Anthropic] {
+        let server = MockServer::start().await;
+        let answer = match wire {
+            Wire::OpenAi => openai_answer(ANSWER),
+            Wire::Anthropic => serde_json::json!({"model": "mock-model", "stop_reason": "end_turn",
+                "content": [{"type": "text", "text": ANSWER}], "usage": {"input_tokens": 1, "output_tokens": 2}}),
+        };
+        Mock::given(method("POST"))
+            .and(header("http-referer", "https://example.org"))
+            .and(header("x-gateway-route", "fast"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+            .expect(1)
+            .mount(&server)
+            .await;
+        std::env::set_var(KEY_VAR, CANARY);
+        let cfg = config::Writer {
+            kind: wire.kind().into(),
+            base_url: Some(match wire {
+                Wire::OpenAi => format!("{}/v1", server.uri()),
+                Wire::Anthropic => server.uri(),
+            }),
+            model: Some("mock-model".into()),
+            api_key_env: Some(KEY_VAR.into()),
+            max_tokens: Some(300),
+            temperature: Some(0.2),
+            token_param: "max_completion_tokens".into(),
+            headers: [
+                (
+                    "HTTP-Referer".to_string(),
+                    "https://example.org".to_string(),
+                ),
+                ("X-Gateway-Route".to_string(), "fast".to_string()),
+            ]
+            .into(),
+            // A field expand sets is replaced; a new one is added.
+            extra_body: [
+                ("temperature".to_string(), serde_json::json!(0.7)),
+                ("top_k".to_string(), serde_json::json!(20)),
+            ]
+            .into(),
+            ..config::Writer::default()
+        };
+        let h = http(1 << 20);
+        let w: Box<dyn Writer> = match wire {
+            Wire::OpenAi => Box::new(OpenAi::new(&cfg, h).unwrap()),
+            Wire::Anthropic => Box::new(Anthropic::new(&cfg, h).unwrap()),
+        };
+        let out = w.write(&request("write it")).await.unwrap();
+        assert_eq!(out.text, ANSWER);
+        let reqs = server.received_requests().await.unwrap();
+        let body = body_of(&reqs[0]);
+        assert_eq!(body["temperature"], 0.7, "{wire:?}");
+        assert_eq!(body["top_k"], 20);
+        assert_eq!(body["stream"], true);
+        match wire {
+            Wire::OpenAi => {
+                assert_eq!(body["max_completion_tokens"], 300);
+                assert!(body.get("max_tokens").is_none(), "{body}");
+            }
+            // Anthropic has one name for it.
+            Wire::Anthropic => assert_eq!(body["max_tokens"], 300),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_refuses_max_tokens_gets_max_completion_tokens() {
+    use wiremock::matchers::{body_partial_json, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    // OpenAI's answer to a newer model asked with `max_tokens`.
+    Mock::given(method("POST"))
+        .and(body_partial_json(serde_json::json!({"max_tokens": 300})))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": {
+            "message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+            "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(
+            serde_json::json!({"max_completion_tokens": 300}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(openai_answer(ANSWER)))
+        .mount(&server)
+        .await;
+    let cfg = config::Writer {
+        kind: "openai".into(),
+        base_url: Some(format!("{}/v1", server.uri())),
+        model: Some("mock-model".into()),
+        max_tokens: Some(300),
+        ..config::Writer::default()
+    };
+    let w = OpenAi::new(&cfg, http(1 << 20)).unwrap();
+    assert_eq!(w.write(&request("one")).await.unwrap().text, ANSWER);
+    assert_eq!(w.write(&request("two")).await.unwrap().text, ANSWER);
+    let sent: Vec<bool> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| body_of(r).get("max_completion_tokens").is_some())
+        .collect();
+    // Refused once, then the other name from then on.
+    assert_eq!(sent, [false, true, true]);
+}
+
+#[tokio::test]
+async fn a_prompt_too_long_for_the_context_is_sent_again_once_with_less_evidence() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    const ROOM: usize = 60_000;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(|r: &wiremock::Request| {
+            if r.body.len() > ROOM {
+                return ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": {
+                    "message": "This model's maximum context length is 16384 tokens. However, your messages resulted in 24100 tokens.",
+                    "type": "invalid_request_error", "code": "context_length_exceeded"}}));
+            }
+            ResponseTemplate::new(200).set_body_json(openai_answer(ANSWER))
+        })
+        .mount(&server)
+        .await;
+    let cfg = config::Writer {
+        kind: "openai".into(),
+        base_url: Some(format!("{}/v1", server.uri())),
+        model: Some("mock-model".into()),
+        max_tokens: Some(4000),
+        ..config::Writer::default()
+    };
+    let w = OpenAi::new(&cfg, http(1 << 20)).unwrap();
+    let mut req = request("");
+    req.evidence = (0..40)
+        .map(|i| expand::providers::Evidence {
+            source: format!("https://docs.rs/clap/{i}"),
+            lines: None,
+            title: None,
+            text: format!("clap passage {i}: ").repeat(200),
+        })
+        .collect();
+    let opts = expand::steps::write::Options::default();
+    req.prompt = expand::providers::prompt::build_prompt(&req, opts.budget_tokens, &|t: &str| {
+        w.count_tokens(t)
+    });
+    let seen: BTreeSet<String> = BTreeSet::from(["https://docs.rs/clap".to_string()]);
+    let nothing = |_: &str| None;
+    let planned = ["Clap"];
+    let judge = |t: &str| {
+        expand::quality::check(
+            &planned,
+            None,
+            t,
+            &expand::quality::Context {
+                target: &req.target,
+                knowledge: &nothing,
+                seen_urls: Some(&seen),
+                pages: None,
+            },
+        )
+    };
+    let checked = expand::steps::write::run(&w, &req, judge, &opts)
+        .await
+        .unwrap();
+    assert!(checked.stats.shrunk);
+    assert!(checked.verdict.passes(), "{:?}", checked.verdict.problems);
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs[0].body.len() > ROOM && reqs[1].body.len() <= ROOM);
+    let second = body_of(&reqs[1])["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        second.contains("evidence passages were left out"),
+        "less evidence"
+    );
+
+    // Still too long: sent again once only, and the error is the server's.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({"error": {
+            "message": "prompt is too long: 250000 tokens > 200000 maximum", "type": "invalid_request_error"}})))
+        .mount(&server)
+        .await;
+    let cfg = config::Writer {
+        base_url: Some(format!("{}/v1", server.uri())),
+        ..cfg
+    };
+    let w = OpenAi::new(&cfg, http(1 << 20)).unwrap();
+    let e = match expand::steps::write::run(&w, &req, judge, &opts).await {
+        Err(e) => e,
+        Ok(_) => panic!("a prompt that never fits fails"),
+    };
+    assert!(e.context_overflow(), "{e}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
