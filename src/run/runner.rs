@@ -459,6 +459,8 @@ async fn attempt_once(
         model: &written.model,
         input_tokens: written.usage.input_tokens,
         output_tokens: written.usage.output_tokens,
+        cache_read_tokens: written.usage.cache_read_tokens,
+        cache_write_tokens: written.usage.cache_write_tokens,
         cost,
         brightdata_requests,
         duration_s,

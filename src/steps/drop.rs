@@ -18,6 +18,10 @@ pub struct DropInfo<'a> {
     pub model: &'a str,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Of `input_tokens`, those read from and written to the provider's
+    /// prompt cache (section requests share their prefix).
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
     pub cost: Option<f64>,
     /// Requests sent to Bright Data, which bills each one.
     pub brightdata_requests: u64,
@@ -142,9 +146,16 @@ pub fn render(d: &DropInfo) -> String {
         d.provider, d.model
     ));
     s.push_str(&format!(
-        "- **Tokens**: {} in / {} out\n",
+        "- **Tokens**: {} in / {} out",
         d.input_tokens, d.output_tokens
     ));
+    if d.cache_read_tokens + d.cache_write_tokens > 0 {
+        s.push_str(&format!(
+            " ({} of the input read from the prompt cache, {} written to it)",
+            d.cache_read_tokens, d.cache_write_tokens
+        ));
+    }
+    s.push('\n');
     if let Some(c) = d.cost {
         s.push_str(&format!(
             "- **Cost**: {}\n",
