@@ -194,7 +194,8 @@ fn workspace(server: &ModelServer, wire: Wire, parts: &[(u32, &str)], writer_ext
              max_tokens: 2000\n  timeout_s: 120\n  idle_timeout_s: 10\n{writer_extra}\
              search:\n  kind: searxng\n  base_url: \"{}\"\n  results: 3\n\
              fetch:\n  enabled: true\n  allow_private: true\n\
-             budget:\n  prompt_tokens: 24000\n",
+             budget:\n  prompt_tokens: 24000\n\
+             prices:\n  mock-model: {{ input_per_mtok: 3.0, output_per_mtok: 15.0, cache_read_per_mtok: 0.3, cache_write_per_mtok: 3.75 }}\n",
             wire.kind(),
             server.uri
         ),
@@ -331,6 +332,27 @@ async fn by_sections(wire: Wire) {
             })
             .collect();
         assert_eq!(prefixes.len(), 1, "one cached prefix for the PART");
+        // The cache counts read from the stream reach the state, the drop
+        // and the cost, at the cache's own rates.
+        let st = state(&ws);
+        let p = &st["parts"]["1"];
+        let n = |k: &str| p["usage"][k].as_u64().unwrap_or(0) as f64;
+        let (input, read, write, output) = (
+            n("input_tokens"),
+            n("cache_read_tokens"),
+            n("cache_write_tokens"),
+            n("output_tokens"),
+        );
+        assert!(read > 0.0 && write > 0.0, "{p}");
+        let want = ((input - read - write) * 3.0 + read * 0.3 + write * 3.75 + output * 15.0) / 1e6;
+        let cost = p["cost"].as_f64().unwrap();
+        assert!((cost - want).abs() < 1e-9, "{cost} vs {want}");
+        let drop = drop_of(&ws, "alpha");
+        let said = format!(
+            "({} of the input read from the prompt cache, {} written to it)",
+            read as u64, write as u64
+        );
+        assert!(drop.contains(&said), "{drop}");
     }
     // The key went only into the request headers.
     let key_header = match wire {
@@ -542,6 +564,17 @@ fn request(prompt: &str) -> WriteRequest {
 }
 
 fn writer(wire: Wire, uri: &str, max_tokens: u32, h: Arc<Http>, idle: Duration) -> Box<dyn Writer> {
+    writer_within(wire, uri, max_tokens, h, idle, Duration::from_secs(20))
+}
+
+fn writer_within(
+    wire: Wire,
+    uri: &str,
+    max_tokens: u32,
+    h: Arc<Http>,
+    idle: Duration,
+    total: Duration,
+) -> Box<dyn Writer> {
     std::env::set_var(KEY_VAR, CANARY);
     let cfg = config::Writer {
         kind: wire.kind().into(),
@@ -554,7 +587,6 @@ fn writer(wire: Wire, uri: &str, max_tokens: u32, h: Arc<Http>, idle: Duration) 
         max_tokens: Some(max_tokens),
         ..config::Writer::default()
     };
-    let total = Duration::from_secs(20);
     match wire {
         Wire::OpenAi => Box::new(
             OpenAi::new(&cfg, h)
@@ -622,7 +654,7 @@ async fn streams_in_small_chunks_with_pauses_and_usage_from_the_stream() {
 }
 
 #[tokio::test]
-async fn a_stalled_stream_fails_on_the_idle_timeout_and_is_retried() {
+async fn a_stalled_stream_ends_on_the_idle_timeout_and_a_trickling_one_on_the_total() {
     for wire in [Wire::OpenAi, Wire::Anthropic] {
         // The first reply stops halfway for 5 s: the idle timeout (300 ms),
         // not the total one (20 s), ends it, and the retry gets the answer.
@@ -663,6 +695,30 @@ async fn a_stalled_stream_fails_on_the_idle_timeout_and_is_retried() {
         assert!(e.to_string().contains("writer.idle_timeout_s"), "{e}");
         assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
         assert_eq!(server.requests().len(), 3, "every attempt");
+
+        // Never idle, never done: a trickle of a byte every 20 ms keeps
+        // the idle timeout (500 ms) away; the total one (600 ms) ends it.
+        let opts = Options {
+            chunk: 1,
+            pause: Duration::from_millis(20),
+            ..Options::default()
+        };
+        let server = model_server::start(wire, opts, fixed(ANSWER)).await;
+        let w = writer_within(
+            wire,
+            &server.uri,
+            2000,
+            http(1 << 20),
+            Duration::from_millis(500),
+            Duration::from_millis(600),
+        );
+        let t = Instant::now();
+        let e = w.write(&request("write it")).await.unwrap_err();
+        assert!(
+            matches!(e, ProviderError::Timeout { .. }),
+            "{wire:?}: {e:?}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
     }
 }
 

@@ -124,6 +124,8 @@ struct Shared {
     max_in_flight: Arc<AtomicUsize>,
     capped: Arc<AtomicUsize>,
     stalls_left: AtomicUsize,
+    /// Anthropic: prompt prefixes marked with `cache_control` seen before.
+    cached: Mutex<std::collections::HashSet<String>>,
 }
 
 pub async fn start(wire: Wire, opts: Options, model: Model) -> ModelServer {
@@ -142,6 +144,7 @@ pub async fn start(wire: Wire, opts: Options, model: Model) -> ModelServer {
         in_flight: AtomicUsize::new(0),
         max_in_flight: Arc::clone(&max_in_flight),
         capped: Arc::clone(&capped),
+        cached: Mutex::default(),
     });
     tokio::spawn(async move {
         while let Ok((sock, _)) = listener.accept().await {
@@ -279,16 +282,16 @@ async fn answer(sock: &mut TcpStream, sh: &Shared, seen: &Seen) -> std::io::Resu
     } else {
         (rest, false)
     };
-    let input = (seen.prompt().len() / 4) as u64;
     let output = (text.len() / 4).max(1) as u64;
+    let usage = usage(sh, seen, output);
     if cut {
         sh.capped.fetch_add(1, Ordering::SeqCst);
     }
     if seen.body["stream"] != true {
-        let body = whole_body(sh.wire, text, cut, input, output);
+        let body = whole_body(sh.wire, text, cut, &usage);
         return respond(sock, 200, "application/json", body.to_string().as_bytes()).await;
     }
-    let events = events(sh.wire, text, cut, input, output);
+    let events = events(sh.wire, text, cut, &usage);
     let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
     sock.write_all(head.as_bytes()).await?;
     let stall = sh
@@ -312,7 +315,45 @@ async fn answer(sock: &mut TcpStream, sh: &Shared, seen: &Seen) -> std::io::Resu
     sock.shutdown().await
 }
 
-fn whole_body(wire: Wire, text: &str, cut: bool, input: u64, output: u64) -> Value {
+/// Tokens of a reply, counted as the API counts them.
+struct Usage {
+    /// Prompt tokens not read from or written to the cache (Anthropic's
+    /// `input_tokens`); every prompt token for OpenAI.
+    input: u64,
+    output: u64,
+    cache_read: u64,
+    cache_write: u64,
+}
+
+/// Anthropic's accounting of a prompt whose first block is marked with
+/// `cache_control`: written to the cache the first time it is seen, read
+/// from it after; `input_tokens` counts only the rest.
+fn usage(sh: &Shared, seen: &Seen, output: u64) -> Usage {
+    let all = (seen.prompt().len() / 4) as u64;
+    let block = &seen.body["messages"][0]["content"][0];
+    let prefix = match (sh.wire, block["cache_control"]["type"].as_str()) {
+        (Wire::Anthropic, Some("ephemeral")) => block["text"].as_str().unwrap_or(""),
+        _ => "",
+    };
+    let mut u = Usage {
+        input: all,
+        output,
+        cache_read: 0,
+        cache_write: 0,
+    };
+    if !prefix.is_empty() {
+        let p = (prefix.len() / 4) as u64;
+        u.input = all - p;
+        match sh.cached.lock().unwrap().insert(prefix.to_string()) {
+            true => u.cache_write = p,
+            false => u.cache_read = p,
+        }
+    }
+    u
+}
+
+fn whole_body(wire: Wire, text: &str, cut: bool, u: &Usage) -> Value {
+    let (input, output) = (u.input, u.output);
     match wire {
         Wire::OpenAi => json!({"id": "c", "model": "mock-model",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
@@ -321,12 +362,14 @@ fn whole_body(wire: Wire, text: &str, cut: bool, input: u64, output: u64) -> Val
         Wire::Anthropic => json!({"id": "m", "type": "message", "model": "mock-model",
             "content": [{"type": "text", "text": text}],
             "stop_reason": if cut { "max_tokens" } else { "end_turn" },
-            "usage": {"input_tokens": input, "output_tokens": output}}),
+            "usage": {"input_tokens": input, "output_tokens": output,
+                      "cache_read_input_tokens": u.cache_read, "cache_creation_input_tokens": u.cache_write}}),
     }
 }
 
 /// The stream for `text`: one delta per line, as the API's events.
-fn events(wire: Wire, text: &str, cut: bool, input: u64, output: u64) -> String {
+fn events(wire: Wire, text: &str, cut: bool, u: &Usage) -> String {
+    let (input, output) = (u.input, u.output);
     let mut s = String::new();
     let deltas: Vec<&str> = text.split_inclusive('\n').collect();
     match wire {
@@ -363,7 +406,9 @@ fn events(wire: Wire, text: &str, cut: bool, input: u64, output: u64) -> String 
                 "message_start",
                 json!({"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant",
                        "model": "mock-model", "content": [], "stop_reason": null,
-                       "usage": {"input_tokens": input, "output_tokens": 1}}}),
+                       "usage": {"input_tokens": input, "output_tokens": 1,
+                                 "cache_read_input_tokens": u.cache_read,
+                                 "cache_creation_input_tokens": u.cache_write}}}),
             );
             ev(
                 &mut s,
