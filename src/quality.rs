@@ -586,7 +586,11 @@ fn attribution<'a>(
 ) -> Option<(&'a Source, usize)> {
     let ranged = |(s, _): &&(Source, usize)| matches!(s, Source::Knowledge { lines: Some(_), .. });
     let url = |(s, _): &&(Source, usize)| s.is_url();
-    let after = || cites.iter().filter(|(_, l)| *l > b.last && *l <= b.last + 2);
+    let after = || {
+        cites
+            .iter()
+            .filter(|(_, l)| *l > b.last && *l <= b.last + 2)
+    };
     let on_last = || cites.iter().filter(|(_, l)| *l == b.last);
     after()
         .find(ranged)
