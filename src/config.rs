@@ -70,6 +70,31 @@ pub struct Writer {
     /// Largest answer read from a writer (and any provider's API), in bytes;
     /// a larger one fails the request. A command writer's stdout too.
     pub max_bytes: u64,
+    /// Stream answers as server-sent events (`openai`, `anthropic`).
+    pub stream: bool,
+    /// A streamed answer that sends nothing for this long fails the attempt
+    /// (retried); `timeout_s` still bounds the whole request.
+    pub idle_timeout_s: u64,
+    /// auto | whole | sections: one request for the whole file, or one per
+    /// planned section; `auto` writes by section when the planned length
+    /// cannot fit in one answer of `max_tokens`.
+    pub mode: String,
+    /// Section requests of one PART in flight at once.
+    pub parallel_sections: usize,
+    /// Writer requests in flight at once across every runner.
+    pub max_in_flight: usize,
+    /// Times an answer that stopped on the token limit is continued.
+    pub continuations: u32,
+    /// `openai`: the name of the output-token limit in the request body:
+    /// auto (`max_completion_tokens` for api.openai.com, else `max_tokens`)
+    /// | max_tokens | max_completion_tokens.
+    pub token_param: String,
+    /// More request headers (OpenRouter's `HTTP-Referer`, a gateway's
+    /// routing header). Not for keys: those come from `api_key_env`.
+    pub headers: BTreeMap<String, String>,
+    /// More fields merged into the request body (vLLM's `top_k`, a
+    /// gateway's options); they replace fields expand sets.
+    pub extra_body: BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for Writer {
@@ -84,6 +109,15 @@ impl Default for Writer {
             timeout_s: 600,
             command: None,
             max_bytes: crate::providers::http::DEFAULT_MAX_BODY,
+            stream: true,
+            idle_timeout_s: 120,
+            mode: "auto".into(),
+            parallel_sections: 4,
+            max_in_flight: 8,
+            continuations: 4,
+            token_param: "auto".into(),
+            headers: BTreeMap::new(),
+            extra_body: BTreeMap::new(),
         }
     }
 }
@@ -191,6 +225,12 @@ impl Default for Budget {
 pub struct Price {
     pub input_per_mtok: f64,
     pub output_per_mtok: f64,
+    /// Prompt tokens read from the provider's cache; the input price when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_per_mtok: Option<f64>,
+    /// Prompt tokens written to the provider's cache; the input price when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_per_mtok: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -376,12 +416,58 @@ impl Config {
                 crate::fsutil::check_relative(v).map_err(|e| (k, format!("{k} `{v}` {e}")))?;
             }
         }
+        self.check_writer()?;
         if !matches!(self.index.mode.as_str(), "root" | "per-folder") {
             return Err((
                 "index.mode",
                 format!(
                     "index.mode must be `root` or `per-folder`, not `{}`",
                     self.index.mode
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn check_writer(&self) -> Result<(), (&'static str, String)> {
+        let w = &self.writer;
+        if !matches!(w.mode.as_str(), "auto" | "whole" | "sections") {
+            return Err((
+                "writer.mode",
+                format!(
+                    "writer.mode must be `auto`, `whole` or `sections`, not `{}`",
+                    w.mode
+                ),
+            ));
+        }
+        if !matches!(
+            w.token_param.as_str(),
+            "auto" | "max_tokens" | "max_completion_tokens"
+        ) {
+            return Err((
+                "writer.token_param",
+                format!(
+                    "writer.token_param must be `auto`, `max_tokens` or `max_completion_tokens`, not `{}`",
+                    w.token_param
+                ),
+            ));
+        }
+        for (k, v) in [
+            ("writer.parallel_sections", w.parallel_sections),
+            ("writer.max_in_flight", w.max_in_flight),
+        ] {
+            if v == 0 || v > 256 {
+                return Err((k, format!("{k} must be between 1 and 256, not {v}")));
+            }
+        }
+        if w.continuations > 20 {
+            return Err((
+                "writer.continuations",
+                format!(
+                    "writer.continuations must be at most 20, not {}",
+                    w.continuations
                 ),
             ));
         }
@@ -506,6 +592,16 @@ pub const TEMPLATE: &str = r#"# expand.yaml: every key is optional; the values s
 #   timeout_s: 600
 #   command: ["my-agent", "--print"]   # for kind: command
 #   max_bytes: 4194304          # largest answer (or command stdout) accepted; more fails the request
+#   stream: true                # openai/anthropic: stream the answer (server-sent events)
+#   idle_timeout_s: 120         # a stream that sends nothing this long is retried (timeout_s bounds the whole)
+#   mode: auto                  # auto | whole | sections (one request per planned section; auto: when
+#                               # the planned length cannot fit in one answer of max_tokens)
+#   parallel_sections: 4        # section requests of one PART at once
+#   max_in_flight: 8            # writer requests at once across all runners
+#   continuations: 4            # an answer cut at max_tokens is continued at most this often
+#   token_param: auto           # openai: max_tokens | max_completion_tokens (auto: the latter for api.openai.com)
+#   headers: {}                 # more request headers, e.g. { HTTP-Referer: "https://example.org" }
+#   extra_body: {}              # more request body fields, e.g. { top_k: 20 }
 
 # search:
 #   kind: offline               # offline | searxng | brave | tavily | brightdata
@@ -534,6 +630,7 @@ pub const TEMPLATE: &str = r#"# expand.yaml: every key is optional; the values s
 
 # prices:
 #   gpt-4o-mini: { input_per_mtok: 0.15, output_per_mtok: 0.60 }
+#   claude-sonnet-4-5: { input_per_mtok: 3.0, output_per_mtok: 15.0, cache_read_per_mtok: 0.30, cache_write_per_mtok: 3.75 }
 
 # git:
 #   commit: true

@@ -48,7 +48,15 @@ pub struct Context<'a> {
     /// evidence), when known: a cited URL outside it is fabricated. `None`
     /// (nothing recorded) leaves URLs unchecked.
     pub seen_urls: Option<&'a BTreeSet<String>>,
+    /// A retrieved URL (as `url_key` writes it) → the text retrieved from
+    /// it (the page, or the search result's snippet): what a quote
+    /// attributed to that URL is checked against. `None`, or a URL it does
+    /// not know, leaves such quotes unchecked.
+    pub pages: Option<&'a Pages<'a>>,
 }
+
+/// A retrieved URL → the text retrieved from it.
+pub type Pages<'a> = dyn Fn(&str) -> Option<std::sync::Arc<str>> + 'a;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -61,6 +69,11 @@ pub enum Level {
 pub struct Problem {
     pub level: Level,
     pub message: String,
+    /// The line of the file it is about, when it is about one (a citation,
+    /// a quote, a placeholder): the write step sends a section's problems
+    /// with that section's repair.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 /// A planned section and what the file has for it.
@@ -331,12 +344,14 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
         expected_lines: expected,
         ..Verdict::default()
     };
-    let fail = |v: &mut Verdict, m: String| {
+    let fail_at = |v: &mut Verdict, line: Option<usize>, m: String| {
         v.problems.push(Problem {
             level: Level::Fail,
             message: m,
+            line,
         })
     };
+    let fail = |v: &mut Verdict, m: String| fail_at(v, None, m);
     if text.trim().is_empty() {
         fail(&mut v, "the file is empty".into());
         return v;
@@ -428,8 +443,9 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
             }
         };
         if let Some(why) = &fabricated {
-            fail(
+            fail_at(
                 &mut v,
+                Some(*line),
                 format!("line {line}: `{src}` points nowhere: {why}"),
             );
         }
@@ -450,60 +466,77 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
             "no citation in the text (a link to a source or a knowledge file path)".into(),
         );
     }
-    // Quotes: a blockquote that ends with a knowledge citation with lines
-    // must hold text of those lines.
-    // Quotes found in the lines they cite: their words are the source's.
+    // Quotes: a blockquote attributed to knowledge lines must hold text of
+    // those lines; one attributed to a URL, text of the page retrieved
+    // from it (when the research step kept its text). Quotes found there
+    // are the source's words (a placeholder in them is not the writer's).
     let mut verified_quotes: Vec<(usize, usize)> = Vec::new();
     for b in doc.blocks.iter().filter(|b| b.kind == BlockKind::Quote) {
-        let Some((
+        let Some((src, at)) = attribution(&cites, b) else {
+            continue;
+        };
+        let (cited, shown) = match src {
             Source::Knowledge {
                 path,
                 lines: Some((a, z)),
-            },
-            _,
-        )) = attribution(&cites, b)
-        else {
-            continue;
+            } => {
+                let Some(Some((_, body))) = seen_files.get(path) else {
+                    continue;
+                };
+                let starts = crate::markdown::line_starts(body);
+                let from = starts.get(a - 1).copied().unwrap_or(body.len());
+                let to = starts.get(*z).copied().unwrap_or(body.len());
+                // Link targets are compared without their destinations: a
+                // quote moved to another folder has its relative links rebased.
+                (
+                    normalize_ws(&drop_link_targets(&body[from..to.max(from)])),
+                    format!("`{path}` lines {a}-{z}"),
+                )
+            }
+            Source::Url(u) => {
+                let Some(page) = ctx.pages.and_then(|pages| pages(&url_key(u))) else {
+                    continue;
+                };
+                (plain(&page), format!("the page retrieved from {u}"))
+            }
+            Source::Knowledge { lines: None, .. } => continue,
         };
-        let Some(Some((_, body))) = seen_files.get(path) else {
-            continue;
-        };
-        let starts = crate::markdown::line_starts(body);
-        let from = starts.get(a - 1).copied().unwrap_or(body.len());
-        let to = starts.get(*z).copied().unwrap_or(body.len());
-        // Link targets are compared without their destinations: a quote
-        // moved to another folder has its relative links rebased.
-        let cited = normalize_ws(&drop_link_targets(&body[from..to.max(from)]));
         let quoted: Vec<String> = text[b.range.clone()]
             .lines()
             .map(|l| l.trim_start().trim_start_matches('>').trim())
             .filter(|l| !l.is_empty() && !l.starts_with('—') && !l.starts_with("-- "))
             .map(|l| l.to_string())
             .collect();
+        let found = |q: &str| match src {
+            Source::Url(_) => cited.contains(&plain(q)),
+            _ => cited.contains(q) || cited.contains(&strip_inline(q)),
+        };
         let missing = quoted
             .iter()
             .map(|q| normalize_ws(&drop_link_targets(q)))
             .filter(|q| q.len() >= 12)
-            .find(|q| !cited.contains(q.as_str()) && !cited.contains(&strip_inline(q)));
+            .find(|q| !found(q));
         if missing.is_none() {
             verified_quotes.push((b.first, b.last));
         }
         if let Some(q) = missing {
             let short: String = q.chars().take(60).collect();
-            fail(
+            fail_at(
                 &mut v,
+                Some(b.first),
                 format!(
-                    "line {}: quoted text not found in `{path}` lines {a}-{z}: \"{short}…\"",
+                    "line {}: quoted text not found in {shown}: \"{short}…\"",
                     b.first
                 ),
             );
+            let key = src.to_string();
             if let Some(c) = v
                 .citations
                 .iter_mut()
-                .find(|c| c.source.starts_with(path.as_str()) && c.line >= b.first)
+                .find(|c| c.source == key && c.line == at)
             {
                 c.fabricated
-                    .get_or_insert_with(|| "the quote is not in the lines it cites".into());
+                    .get_or_insert_with(|| "the quote is not in the source it cites".into());
             }
         }
     }
@@ -522,7 +555,11 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
             };
             if hit && !v.placeholders.iter().any(|x| x == p) {
                 v.placeholders.push(p.to_string());
-                fail(&mut v, format!("line {}: placeholder `{p}` left", i + 1));
+                fail_at(
+                    &mut v,
+                    Some(i + 1),
+                    format!("line {}: placeholder `{p}` left", i + 1),
+                );
             }
         }
     }
@@ -531,27 +568,70 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
             v.problems.push(Problem {
                 level: Level::Warn,
                 message: format!("shorter than planned: {} of ~{e} lines", v.lines),
+                line: None,
             });
         }
     }
     v
 }
 
-/// The knowledge lines a blockquote is attributed to: a citation with a
-/// line range on the line or two after it (`— from [x](a.md), lines 3–9`),
-/// else on its own last line. The one after wins: a quote of a quote
-/// carries the inner attribution on its last line.
+/// What a blockquote is attributed to: a citation on the line or two after
+/// it (`— from [x](a.md), lines 3–9`, `— [Tokio docs](https://tokio.rs/…)`),
+/// else on its own last line; knowledge lines first, else a URL. The one
+/// after wins: a quote of a quote carries the inner attribution on its last
+/// line.
 fn attribution<'a>(
     cites: &'a [(Source, usize)],
     b: &crate::markdown::Block,
 ) -> Option<(&'a Source, usize)> {
     let ranged = |(s, _): &&(Source, usize)| matches!(s, Source::Knowledge { lines: Some(_), .. });
-    cites
-        .iter()
-        .filter(|(_, l)| *l > b.last && *l <= b.last + 2)
+    let url = |(s, _): &&(Source, usize)| s.is_url();
+    let after = || {
+        cites
+            .iter()
+            .filter(|(_, l)| *l > b.last && *l <= b.last + 2)
+    };
+    let on_last = || cites.iter().filter(|(_, l)| *l == b.last);
+    after()
         .find(ranged)
-        .or_else(|| cites.iter().filter(|(_, l)| *l == b.last).find(ranged))
+        .or_else(|| on_last().find(ranged))
+        .or_else(|| after().find(url))
+        .or_else(|| on_last().find(url))
         .map(|(s, l)| (s, *l))
+}
+
+/// Text as a reader sees it, for comparing a quote with a page: link
+/// targets, emphasis and code marks dropped, typographic quotes made plain,
+/// whitespace normalised. The page is markdown converted from HTML, the
+/// quote markdown written by a model; neither keeps the other's markup.
+fn plain(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            // `](target)`: keep the link text, drop the target.
+            ']' if chars.peek() == Some(&'(') => {
+                let mut depth = 0;
+                for d in chars.by_ref() {
+                    match d {
+                        '(' => depth += 1,
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            '[' | ']' | '*' | '_' | '`' => {}
+            '\u{201c}' | '\u{201d}' => out.push('"'),
+            '\u{2018}' | '\u{2019}' => out.push('\''),
+            c => out.push(c),
+        }
+    }
+    normalize_ws(&out)
 }
 
 /// `[text](dest)` as `[text]`: the words of a link without where it points.
@@ -607,6 +687,12 @@ mod tests {
         }
     }
 
+    fn page(url: &str) -> Option<Arc<str>> {
+        (url == "https://tokio.rs/guide").then(|| {
+            Arc::from("# Guide\n\nA [semaphore](https://docs.rs/x) *limits* how many\ntasks run at once.\n")
+        })
+    }
+
     fn run(planned: &[&str], text: &str, seen: Option<&BTreeSet<String>>) -> Verdict {
         check(
             planned,
@@ -616,6 +702,7 @@ mod tests {
                 target: "rust-cli/05-new.md",
                 knowledge: &kb,
                 seen_urls: seen,
+                pages: Some(&page),
             },
         )
     }
@@ -695,6 +782,22 @@ mod tests {
     }
 
     #[test]
+    fn quotes_of_a_page_are_checked_against_its_text() {
+        let seen = BTreeSet::from(["https://tokio.rs/guide".to_string()]);
+        let good = "# T\n\n## Limits\n\n> A semaphore limits how many tasks run\n> at once.\n>\n> — [Tokio guide](https://tokio.rs/guide)\n\n## Sources\n- https://tokio.rs/guide\n";
+        let v = run(&["Limits"], good, Some(&seen));
+        assert!(v.passes(), "{:?}", v.problems);
+        let bad = good.replace("how many tasks", "how many threads");
+        let v = run(&["Limits"], &bad, Some(&seen));
+        assert_eq!(
+            v.failures(),
+            ["line 5: quoted text not found in the page retrieved from https://tokio.rs/guide: \"A semaphore limits how many threads run…\""]
+        );
+        assert_eq!(v.problems[0].line, Some(5));
+        assert_eq!(v.verified_and_fabricated(), (1, 1));
+    }
+
+    #[test]
     fn a_quote_attributed_after_its_link_is_checked_and_its_urls_are_the_sources() {
         // The offline writer's form: `— from [path](rel), lines a–b`. The
         // quote's own link was rebased and its URL is the quoted file's.
@@ -719,6 +822,7 @@ mod tests {
                     target: "rust-cli/05-new.md",
                     knowledge: &kb2,
                     seen_urls: Some(&BTreeSet::new()),
+                    pages: None,
                 },
             )
         };

@@ -67,6 +67,8 @@ pub struct Base<'a> {
     /// Every knowledge file (knowledge-relative), for citations that leave
     /// out leading folders.
     pub files: &'a [String],
+    /// The plan's slug: where the pages its research retrieved are kept.
+    pub slug: &'a str,
 }
 
 impl Base<'_> {
@@ -145,6 +147,12 @@ pub fn review_part(base: &Base, part: &Part, st: Option<&PartState>) -> PartRevi
                 .and_then(|s| s.seen_urls.clone())
                 .map(|v| v.into_iter().collect());
             let resolve = |p: &str| base.resolve(p);
+            let kept = crate::run::state::load_pages(base.fs, base.slug, part.number);
+            let page = |u: &str| {
+                kept.as_ref()
+                    .and_then(|k| k.get(u))
+                    .map(|t| std::sync::Arc::from(t.as_str()))
+            };
             let v = crate::quality::check(
                 &planned,
                 part.expected_lines,
@@ -153,6 +161,7 @@ pub fn review_part(base: &Base, part: &Part, st: Option<&PartState>) -> PartRevi
                     target: t,
                     knowledge: &resolve,
                     seen_urls: seen.as_ref(),
+                    pages: Some(&page),
                 },
             );
             add("file", Level::Pass, format!("`{t}`"));

@@ -73,6 +73,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, what: ReviewWhat) -> Result<Code> {
         kroot: &kroot,
         root: &ws.root,
         files: &files,
+        slug: &plan.slug,
     };
     let reviews: Vec<_> = parts
         .iter()

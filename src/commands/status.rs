@@ -34,6 +34,8 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
     for (plan, graph) in loaded.plans.iter().zip(&loaded.graphs) {
         let state = super::load_state(ws, plan)?.0;
         let mut batches = Vec::new();
+        // Citations over the whole plan, every batch's PARTs together.
+        let (mut plan_verified, mut plan_fabricated) = (0usize, 0usize);
         if !ctx.json {
             writeln!(
                 out,
@@ -58,6 +60,8 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
                 if let Some(s) = st {
                     verified += s.verified;
                     fabricated += s.fabricated;
+                    plan_verified += s.verified;
+                    plan_fabricated += s.fabricated;
                     let t = s.usage.total();
                     ms += s.duration_ms.unwrap_or(0);
                     tokens += t;
@@ -128,7 +132,13 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
                 writeln!(out, "    PART {n} needs review: {}", problems.join("; "))?;
             }
         }
-        all.push(serde_json::json!({"plan": plan.slug, "path": show(&plan.path), "title": plan.title, "batches": batches}));
+        if !ctx.json && plan_verified + plan_fabricated > 0 {
+            writeln!(
+                out,
+                "  citations: {plan_verified} verified, {plan_fabricated} fabricated (the plan's total)"
+            )?;
+        }
+        all.push(serde_json::json!({"plan": plan.slug, "path": show(&plan.path), "title": plan.title, "citations": {"verified": plan_verified, "fabricated": plan_fabricated}, "batches": batches}));
     }
     if ctx.json {
         writeln!(out, "{}", serde_json::json!({"plans": all}))?;

@@ -179,12 +179,11 @@ impl CommandWriter {
             });
         }
         Ok(Written {
-            usage: Usage {
-                input_tokens: estimate_tokens(&req.prompt),
-                output_tokens: estimate_tokens(&text),
-            },
+            usage: Usage::new(estimate_tokens(&req.prompt), estimate_tokens(&text)),
             text,
             model: self.model.clone(),
+            // A command says nothing of how it ended: its output is the file.
+            finish: super::Finish::Stop,
         })
     }
 }

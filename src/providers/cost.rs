@@ -9,13 +9,22 @@ use crate::config::{Budget, Price};
 
 /// Dollars for `usage` on `model`, or `None` when the model has no price.
 /// A routed name such as `openai/gpt-4o` also matches a price for `gpt-4o`.
+/// Prompt tokens read from or written to the provider's cache are priced at
+/// their own rates (the input price when the table gives none).
 pub fn cost(usage: &Usage, model: &str, prices: &BTreeMap<String, Price>) -> Option<f64> {
     let price = prices
         .get(model)
         .or_else(|| model.rsplit_once('/').and_then(|(_, m)| prices.get(m)))?;
+    let cached = usage.cache_read_tokens + usage.cache_write_tokens;
+    let plain = usage.input_tokens.saturating_sub(cached);
+    let read = price.cache_read_per_mtok.unwrap_or(price.input_per_mtok);
+    let write = price.cache_write_per_mtok.unwrap_or(price.input_per_mtok);
     Some(
-        usage.input_tokens as f64 * price.input_per_mtok / 1e6
-            + usage.output_tokens as f64 * price.output_per_mtok / 1e6,
+        (plain as f64 * price.input_per_mtok
+            + usage.cache_read_tokens as f64 * read
+            + usage.cache_write_tokens as f64 * write
+            + usage.output_tokens as f64 * price.output_per_mtok)
+            / 1e6,
     )
 }
 
@@ -105,17 +114,39 @@ mod tests {
             Price {
                 input_per_mtok: 0.15,
                 output_per_mtok: 0.60,
+                ..Price::default()
+            },
+        );
+        p.insert(
+            "claude".to_string(),
+            Price {
+                input_per_mtok: 3.0,
+                output_per_mtok: 15.0,
+                cache_read_per_mtok: Some(0.3),
+                cache_write_per_mtok: Some(3.75),
             },
         );
         p
     }
 
     #[test]
-    fn cost_from_price_table() {
+    fn cached_prompt_tokens_have_their_own_rates() {
         let u = Usage {
-            input_tokens: 1_000_000,
-            output_tokens: 500_000,
+            input_tokens: 3_000_000,
+            output_tokens: 0,
+            cache_read_tokens: 1_000_000,
+            cache_write_tokens: 1_000_000,
         };
+        let c = cost(&u, "claude", &prices()).unwrap();
+        assert!((c - (3.0 + 0.3 + 3.75)).abs() < 1e-9, "{c}");
+        // Without cache rates, a cached token costs what any input token does.
+        let c = cost(&u, "gpt-4o-mini", &prices()).unwrap();
+        assert!((c - 0.45).abs() < 1e-9, "{c}");
+    }
+
+    #[test]
+    fn cost_from_price_table() {
+        let u = Usage::new(1_000_000, 500_000);
         let c = cost(&u, "gpt-4o-mini", &prices()).unwrap();
         assert!((c - 0.45).abs() < 1e-9);
         assert!(cost(&u, "openai/gpt-4o-mini", &prices()).is_some());
@@ -130,21 +161,9 @@ mod tests {
             prompt_tokens: 1,
         });
         assert!(b.exhausted().is_none());
-        b.record(
-            &Usage {
-                input_tokens: 4_000,
-                output_tokens: 1_000,
-            },
-            Some(0.002),
-        );
+        b.record(&Usage::new(4_000, 1_000), Some(0.002));
         assert!(b.exhausted().is_none());
-        b.record(
-            &Usage {
-                input_tokens: 4_000,
-                output_tokens: 1_000,
-            },
-            Some(0.002),
-        );
+        b.record(&Usage::new(4_000, 1_000), Some(0.002));
         assert!(b.exhausted().unwrap().contains("max_tokens"));
         let c = BudgetTracker::new(&Budget {
             max_cost: Some(0.001),

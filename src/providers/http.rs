@@ -16,6 +16,13 @@
 //! Every body is capped while it streams: an answer over the cap is an error
 //! (or, for a request that sets `max_bytes`, cut there), an error body is
 //! read to a few KB at most.
+//!
+//! A writer's answer may stream as server-sent events (`send_stream`): the
+//! events are read under an idle timeout (no bytes for that long fails the
+//! attempt, apart from the request's total timeout) and the same cap, then
+//! assembled by the provider into the answer a non-streaming request would
+//! have had. The assembled answer is what the cache keeps, keyed as any
+//! request, so a resumed run repeats no streamed request either.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,6 +37,7 @@ use tokio::sync::Semaphore;
 
 use super::netguard::{self, NotPublic, PublicResolver};
 pub use super::scrub::scrub;
+use super::sse;
 use super::ProviderError;
 use crate::workspace::jail::Jail;
 
@@ -280,6 +288,20 @@ impl Response {
     }
 }
 
+/// What a streamed request's server sent: its events, or its whole body
+/// when it answered without streaming (a server or proxy that ignores
+/// `stream: true` answers with plain JSON).
+#[derive(Debug)]
+pub enum Streamed {
+    Events(Vec<sse::Event>),
+    Body(String),
+}
+
+/// Turns what a stream sent into the body to return and cache, or says why
+/// it cannot be used (an error event, a stream cut short). Called on every
+/// attempt, so an error met mid-stream is retried like any other.
+pub type Assemble<'a> = &'a (dyn Fn(Streamed) -> Result<String, ProviderError> + Send + Sync);
+
 /// The shared client. Clone the `Arc` to share the concurrency cap.
 pub struct Http {
     /// Configured base URLs, no credentials: redirects as usual.
@@ -417,6 +439,33 @@ impl Http {
         F: FnOnce(Response) -> Fut,
         Fut: Future<Output = Result<Response, ProviderError>>,
     {
+        self.send_inner(req, None, finish).await
+    }
+
+    /// Send `req`, whose answer streams as server-sent events, and return
+    /// the body `assemble` makes of them (from the cache when it holds it).
+    /// `idle` bounds the wait for each next bytes; `req.timeout` the whole.
+    /// The stream is capped as any body (`max_body`).
+    pub async fn send_stream(
+        &self,
+        req: &Request,
+        idle: Duration,
+        assemble: Assemble<'_>,
+    ) -> Result<Response, ProviderError> {
+        self.send_inner(req, Some((idle, assemble)), |r| async move { Ok(r) })
+            .await
+    }
+
+    async fn send_inner<F, Fut>(
+        &self,
+        req: &Request,
+        stream: Option<(Duration, Assemble<'_>)>,
+        finish: F,
+    ) -> Result<Response, ProviderError>
+    where
+        F: FnOnce(Response) -> Fut,
+        Fut: Future<Output = Result<Response, ProviderError>>,
+    {
         if req.public_only {
             // Before the cache too: a refused URL is refused however it was
             // answered before.
@@ -446,7 +495,7 @@ impl Http {
                     .acquire()
                     .await
                     .expect("the semaphore is never closed");
-                self.once(req).await
+                self.once(req, stream).await
             };
             match result {
                 Ok(resp) => {
@@ -510,7 +559,11 @@ impl Http {
         }
     }
 
-    async fn once(&self, req: &Request) -> Result<Response, ProviderError> {
+    async fn once(
+        &self,
+        req: &Request,
+        stream: Option<(Duration, Assemble<'_>)>,
+    ) -> Result<Response, ProviderError> {
         tracing::debug!(
             what = %req.what,
             method = %req.method,
@@ -529,7 +582,20 @@ impl Http {
         if let Some(b) = &req.body {
             rb = rb.body(b.clone());
         }
-        let mut resp = rb.send().await.map_err(|e| map_reqwest(req, e))?;
+        let idle = stream.map(|(d, _)| d);
+        let stalled = |d: Duration| ProviderError::Stalled {
+            what: req.what.clone(),
+            secs: d.as_secs_f64().ceil() as u64,
+        };
+        let mut resp = match idle {
+            // Headers are bytes too: a server that never starts answering
+            // is as stalled as one that stops.
+            Some(d) => tokio::time::timeout(d, rb.send())
+                .await
+                .map_err(|_| stalled(d))?,
+            None => rb.send().await,
+        }
+        .map_err(|e| map_reqwest(req, e))?;
         let status = resp.status().as_u16();
         let header = |name: reqwest::header::HeaderName| {
             resp.headers()
@@ -564,7 +630,34 @@ impl Http {
         }
         let mut body: Vec<u8> = Vec::new();
         let mut truncated = false;
-        while let Some(chunk) = resp.chunk().await.map_err(|e| map_reqwest(req, e))? {
+        // Events are parsed as they arrive and the raw bytes dropped; the
+        // cap counts the raw bytes all the same.
+        let events = ok
+            && stream.is_some()
+            && content_type
+                .as_deref()
+                .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
+        let mut parser = sse::Parser::default();
+        let mut seen = 0usize;
+        let mut got: Vec<sse::Event> = Vec::new();
+        loop {
+            let chunk = match idle {
+                Some(d) => tokio::time::timeout(d, resp.chunk())
+                    .await
+                    .map_err(|_| stalled(d))?,
+                None => resp.chunk().await,
+            }
+            .map_err(|e| map_reqwest(req, e))?;
+            let Some(chunk) = chunk else { break };
+            if events {
+                seen += chunk.len();
+                if seen > limit {
+                    return Err(too_large());
+                }
+                parser.feed(&chunk);
+                got.extend(parser.take());
+                continue;
+            }
             let room = limit.saturating_sub(body.len());
             if chunk.len() > room {
                 if !cut {
@@ -598,6 +691,22 @@ impl Http {
                 retry_after,
             });
         }
+        let body = match stream {
+            Some((_, assemble)) => {
+                let streamed = if events {
+                    got.extend(parser.finish());
+                    tracing::debug!(what = %req.what, events = got.len(), bytes = seen, "http stream");
+                    for e in &mut got {
+                        e.data = scrub(&e.data, &req.secrets);
+                    }
+                    Streamed::Events(got)
+                } else {
+                    Streamed::Body(scrub(&body, &req.secrets))
+                };
+                assemble(streamed)?
+            }
+            None => body,
+        };
         Ok(Response {
             status,
             url: scrub(&url, &req.secrets),
@@ -724,7 +833,7 @@ mod tests {
         // comes from the resolver, when the connection is made.
         let url = format!("http://localhost:{port}/");
         let req = Request::get("fetch", &url, Duration::from_secs(2)).public_only();
-        let e = http.once(&req).await.unwrap_err();
+        let e = http.once(&req, None).await.unwrap_err();
         assert!(
             matches!(e, ProviderError::Refused { .. })
                 && e.to_string().contains("resolves to no public address"),

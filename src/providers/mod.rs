@@ -18,7 +18,9 @@ pub mod openai;
 pub mod prompt;
 pub mod scrub;
 pub mod searxng;
+pub mod sse;
 pub mod tavily;
+pub mod tokens;
 
 pub use build::{
     fetcher, fetcher_with, network_search, network_search_with, network_writer,
@@ -59,6 +61,24 @@ pub struct WriteRequest {
     pub evidence: Vec<Evidence>,
     /// The full prompt for language-model writers (built by `steps::write`).
     pub prompt: String,
+    /// How many bytes at the start of `prompt` other requests for the same
+    /// PART repeat word for word (its section requests, its continuations):
+    /// a writer that can cache a prompt prefix caches that much. 0: none.
+    pub shared_prefix: usize,
+    /// The answer so far, when it stopped on the writer's token limit: the
+    /// writer sends it back and asks the model to go on from its last word.
+    pub so_far: Option<String>,
+}
+
+impl WriteRequest {
+    /// The prompt's cacheable prefix and the rest (see `shared_prefix`).
+    pub fn split_prompt(&self) -> (&str, &str) {
+        let at = self.shared_prefix.min(self.prompt.len());
+        match self.prompt.is_char_boundary(at) {
+            true => self.prompt.split_at(at),
+            false => ("", self.prompt.as_str()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -70,11 +90,33 @@ pub struct SectionBrief {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Usage {
+    /// Every prompt token, cached or not.
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Of `input_tokens`, those read from the provider's prompt cache
+    /// (priced at `cache_read_per_mtok`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_read_tokens: u64,
+    /// Of `input_tokens`, those written to the provider's prompt cache
+    /// (priced at `cache_write_per_mtok`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Usage {
+    /// Tokens in and out, as the provider reports them (no cache field).
+    pub fn new(input_tokens: u64, output_tokens: u64) -> Usage {
+        Usage {
+            input_tokens,
+            output_tokens,
+            ..Usage::default()
+        }
+    }
+
     /// Tokens in and out: what budgets and summaries count.
     pub fn total(&self) -> u64 {
         self.input_tokens + self.output_tokens
@@ -85,8 +127,22 @@ impl Usage {
         Usage {
             input_tokens: self.input_tokens + other.input_tokens,
             output_tokens: self.output_tokens + other.output_tokens,
+            cache_read_tokens: self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens: self.cache_write_tokens + other.cache_write_tokens,
         }
     }
+}
+
+/// Why a writer's answer ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Finish {
+    /// The model finished (or the writer cannot tell: a command).
+    #[default]
+    Stop,
+    /// It stopped on the token limit (OpenAI `finish_reason: "length"`,
+    /// Anthropic `stop_reason: "max_tokens"`): the answer is cut off.
+    Length,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -94,6 +150,8 @@ pub struct Written {
     pub text: String,
     pub usage: Usage,
     pub model: String,
+    #[serde(default)]
+    pub finish: Finish,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -152,6 +210,16 @@ impl SearchHit {
     }
 }
 
+/// `writer.headers` as a request sends them, in name order.
+pub(crate) fn extra_headers(
+    headers: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// A provider's base URL: the configured one, else its default, without a
 /// trailing slash.
 pub(crate) fn base_url(configured: Option<&str>, default: &str) -> String {
@@ -181,6 +249,9 @@ pub enum ProviderError {
     },
     #[error("{what} timed out after {secs} s")]
     Timeout { what: String, secs: u64 },
+    /// A streamed answer stopped sending (`writer.idle_timeout_s`).
+    #[error("{what} sent nothing for {secs} s (writer.idle_timeout_s)")]
+    Stalled { what: String, secs: u64 },
     #[error("cannot reach {what}: {message}")]
     Network { what: String, message: String },
     #[error("unexpected answer from {what}: {message}")]
@@ -212,10 +283,39 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// A 400 (or 413) saying the prompt is longer than the model's context:
+    /// the same request with less evidence may fit. The wordings of OpenAI,
+    /// Anthropic, vLLM, llama.cpp and OpenRouter.
+    pub fn context_overflow(&self) -> bool {
+        let ProviderError::Http {
+            status: 400 | 413,
+            message,
+            ..
+        } = self
+        else {
+            return false;
+        };
+        let m = message.to_lowercase();
+        [
+            "context_length_exceeded",
+            "maximum context length",
+            "context length",
+            "context window",
+            "prompt is too long",
+            "exceeds the available context",
+            "too many tokens",
+            "input is too long",
+        ]
+        .iter()
+        .any(|p| m.contains(p))
+    }
+
     pub fn retryable(&self) -> bool {
         match self {
             ProviderError::Http { status, .. } => *status == 429 || *status >= 500,
-            ProviderError::Timeout { .. } | ProviderError::Network { .. } => true,
+            ProviderError::Timeout { .. }
+            | ProviderError::Stalled { .. }
+            | ProviderError::Network { .. } => true,
             _ => false,
         }
     }
@@ -234,6 +334,17 @@ pub trait Writer: Send + Sync {
     fn name(&self) -> &str;
     fn model(&self) -> &str;
     fn write<'a>(&'a self, req: &'a WriteRequest) -> BoxFuture<'a, Result<Written, ProviderError>>;
+    /// The most tokens one answer may hold (`writer.max_tokens`), for a
+    /// language-model API that says when it stopped on it; `None` for a
+    /// writer that never does (a command, the offline writer), which is
+    /// always asked for the whole file at once.
+    fn output_limit(&self) -> Option<u32> {
+        None
+    }
+    /// Tokens in `text` as this writer's model counts them (estimated).
+    fn count_tokens(&self, text: &str) -> u64 {
+        prompt::estimate_tokens(text)
+    }
 }
 
 pub trait Search: Send + Sync {
@@ -251,3 +362,29 @@ pub trait Fetch: Send + Sync {
 
 /// Prompt budget used when a request arrives without a built prompt.
 pub use build::build;
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A request for one PART with one planned section, `prompt` as given.
+    pub(crate) fn request(prompt: &str) -> WriteRequest {
+        WriteRequest {
+            plan_title: "Plan".into(),
+            part: 1,
+            title: "Args".into(),
+            target: "cli/01-args.md".into(),
+            part_text: "### PART 1: Args\n".into(),
+            sections: vec![SectionBrief {
+                title: "Clap".into(),
+                expected_lines: None,
+                brief: vec![],
+            }],
+            expected_lines: None,
+            evidence: vec![],
+            prompt: prompt.into(),
+            shared_prefix: 0,
+            so_far: None,
+        }
+    }
+}

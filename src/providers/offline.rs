@@ -70,6 +70,7 @@ impl Writer for OfflineWriter {
                 text: draft(&self.index, req),
                 usage: Default::default(),
                 model: MODEL.to_string(),
+                finish: super::Finish::Stop,
             })
         })
     }
@@ -634,6 +635,8 @@ mod tests {
             expected_lines: Some(80),
             evidence,
             prompt: String::new(),
+            shared_prefix: 0,
+            so_far: None,
         }
     }
 

@@ -329,6 +329,7 @@ pub fn execute(
         fetch,
         reporter: Arc::clone(&reporter),
         config: ws.config.clone(),
+        write: crate::steps::write::Options::from_config(&ws.config),
         budget,
         retries: opts.retries,
         force: opts.force,

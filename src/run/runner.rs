@@ -53,12 +53,22 @@ pub struct Shared {
     pub config: Config,
     /// What the plan has spent, against `budget.max_cost` / `budget.max_tokens`.
     pub budget: BudgetTracker,
+    /// How files are written (`writer.*`), with the cap on writer requests
+    /// in flight across every runner.
+    pub write: steps::write::Options,
     pub retries: u32,
     pub force: bool,
     /// Test hook `EXPAND_FAULT=<step>:<part>`: abort the process right after that step.
     pub fault: Option<crate::fault::Fault>,
     /// Set when the run is stopped (SIGINT/SIGTERM): no PART starts.
     pub stop: std::sync::atomic::AtomicBool,
+}
+
+/// What a PART's research retrieved (and its evidence held): every URL, as
+/// `quality::url_key` writes it, and the text retrieved from each.
+struct Retrieved<'a> {
+    urls: &'a std::collections::BTreeSet<String>,
+    pages: &'a std::collections::BTreeMap<String, String>,
 }
 
 /// Why an attempt failed, and whether another attempt could change that.
@@ -364,9 +374,30 @@ async fn attempt_once(
     for e in pack.evidence.iter().chain(found.evidence.iter()) {
         seen_urls.extend(crate::markdown::urls_in(&e.text).map(crate::quality::url_key));
     }
+    // The text retrieved from each URL (its page, its snippet): what a
+    // quote attributed to it must be found in.
+    let mut pages: std::collections::BTreeMap<String, String> = Default::default();
+    for e in found
+        .evidence
+        .iter()
+        .filter(|e| crate::markdown::source::is_url(&e.source))
+    {
+        let t = pages.entry(crate::quality::url_key(&e.source)).or_default();
+        if !t.is_empty() {
+            t.push_str("\n\n");
+        }
+        t.push_str(&e.text);
+    }
     let mut evidence = pack.evidence;
     evidence.extend(found.evidence);
-    let req = steps::write::request(&sh.plan, &part, evidence, sh.config.budget.prompt_tokens);
+    let count = |t: &str| sh.writer.count_tokens(t);
+    let req = steps::write::request(
+        &sh.plan,
+        &part,
+        evidence,
+        sh.config.budget.prompt_tokens,
+        &count,
+    );
     let planned: Vec<&str> = part.sections().map(|s| s.title.as_str()).collect();
     let judge = |text: &str| {
         sh.judge(
@@ -375,10 +406,13 @@ async fn attempt_once(
             &planned,
             part.expected_lines,
             text,
-            &seen_urls,
+            Retrieved {
+                urls: &seen_urls,
+                pages: &pages,
+            },
         )
     };
-    let checked = steps::write::run(sh.writer.as_ref(), &req, judge)
+    let checked = steps::write::run(sh.writer.as_ref(), &req, judge, &sh.write)
         .await
         .map_err(|e| PartError::provider("write", e))?;
     let mut written = checked.written;
@@ -431,11 +465,14 @@ async fn attempt_once(
         model: &written.model,
         input_tokens: written.usage.input_tokens,
         output_tokens: written.usage.output_tokens,
+        cache_read_tokens: written.usage.cache_read_tokens,
+        cache_write_tokens: written.usage.cache_write_tokens,
         cost,
         brightdata_requests,
         duration_s,
         verdict: &verdict,
         repaired: checked.repaired,
+        writing: &checked.stats,
         search: sh.search.name(),
         queries: &found.queries,
         read: &read,
@@ -495,6 +532,13 @@ async fn attempt_once(
     let (verified, fabricated) = verdict.verified_and_fabricated();
     let problems = verdict.failures();
     let seen: Vec<String> = seen_urls.into_iter().collect();
+    // Before the PART is recorded done: review checks quotes against them.
+    crate::run::state::save_pages(&sh.fs, &sh.plan.slug, number, &pages).map_err(|e| {
+        format!(
+            "failed to write `{}`: {e}",
+            crate::run::state::pages_path(&sh.plan.slug, number)
+        )
+    })?;
     let requests = meter.take();
     sh.save_part(number, Durability::Synced, |p| {
         meter::add(&mut p.requests, requests);
@@ -565,8 +609,9 @@ impl Shared {
         planned: &[&str],
         expected: Option<u32>,
         text: &str,
-        seen: &std::collections::BTreeSet<String>,
+        retrieved: Retrieved,
     ) -> crate::quality::Verdict {
+        let Retrieved { urls, pages } = retrieved;
         let kb = self.kb.read().expect("kb lock");
         // What this PART could see: the base, and files of this run only
         // from the PARTs it depends on (as the knowledge step gave them).
@@ -582,7 +627,8 @@ impl Shared {
             &crate::quality::Context {
                 target,
                 knowledge: &knowledge,
-                seen_urls: Some(seen),
+                seen_urls: Some(urls),
+                pages: Some(&|u: &str| pages.get(u).map(|t| std::sync::Arc::from(t.as_str()))),
             },
         )
     }

@@ -38,6 +38,34 @@ pub const VERSION: u32 = 1;
 /// Where plans' states live, relative to the workspace.
 pub const STATE_DIR: &str = ".expand/state";
 
+/// Where the text each PART's research retrieved is kept, per URL (as
+/// `quality::url_key` writes it): review checks quotes of web pages
+/// against it as the run did.
+pub const PAGES_DIR: &str = ".expand/pages";
+
+/// Workspace-relative path of PART `part`'s retrieved pages.
+pub fn pages_path(slug: &str, part: u32) -> String {
+    format!("{PAGES_DIR}/{slug}/part-{part}.json")
+}
+
+/// Keep the pages PART `part`'s research retrieved (durably: a PART
+/// recorded done has them).
+pub fn save_pages(
+    fs: &Jail,
+    slug: &str,
+    part: u32,
+    pages: &BTreeMap<String, String>,
+) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(pages).expect("a map of strings serializes");
+    fs.write(pages_path(slug, part), &bytes)
+}
+
+/// The pages kept for PART `part`, when there are.
+pub fn load_pages(fs: &Jail, slug: &str, part: u32) -> Option<BTreeMap<String, String>> {
+    let text = fs.read_to_string(pages_path(slug, part)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum PartStatus {

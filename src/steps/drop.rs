@@ -18,6 +18,10 @@ pub struct DropInfo<'a> {
     pub model: &'a str,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Of `input_tokens`, those read from and written to the provider's
+    /// prompt cache (section requests share their prefix).
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
     pub cost: Option<f64>,
     /// Requests sent to Bright Data, which bills each one.
     pub brightdata_requests: u64,
@@ -26,6 +30,8 @@ pub struct DropInfo<'a> {
     pub verdict: &'a Verdict,
     /// A repair was asked for once.
     pub repaired: bool,
+    /// How the file was written (by section, continued).
+    pub writing: &'a crate::steps::write::Stats,
     /// The search provider, and the queries sent to it.
     pub search: &'a str,
     pub queries: &'a [String],
@@ -86,6 +92,28 @@ pub fn file_name(part: &Part, date: &str, hhmm: &str) -> String {
     format!("KNOWLEDGE-DROP-{}-{date}-{hhmm}.md", words.join("-"))
 }
 
+/// How the file was written, when it took more than one plain answer.
+fn writing(w: &crate::steps::write::Stats) -> Option<String> {
+    let mut parts = Vec::new();
+    if w.sections {
+        parts.push(format!("section by section ({} requests)", w.requests));
+    }
+    if w.continued > 0 {
+        parts.push(format!(
+            "{} answer{} stopped on the token limit and {} continued",
+            w.continued,
+            if w.continued == 1 { "" } else { "s" },
+            if w.continued == 1 { "was" } else { "were" },
+        ));
+    }
+    if w.shrunk {
+        parts.push(
+            "the prompt was too long for the model; sent again with half the evidence".into(),
+        );
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 pub fn render(d: &DropInfo) -> String {
     let v = d.verdict;
     let mut s = String::new();
@@ -118,9 +146,16 @@ pub fn render(d: &DropInfo) -> String {
         d.provider, d.model
     ));
     s.push_str(&format!(
-        "- **Tokens**: {} in / {} out\n",
+        "- **Tokens**: {} in / {} out",
         d.input_tokens, d.output_tokens
     ));
+    if d.cache_read_tokens + d.cache_write_tokens > 0 {
+        s.push_str(&format!(
+            " ({} of the input read from the prompt cache, {} written to it)",
+            d.cache_read_tokens, d.cache_write_tokens
+        ));
+    }
+    s.push('\n');
     if let Some(c) = d.cost {
         s.push_str(&format!(
             "- **Cost**: {}\n",
@@ -136,6 +171,9 @@ pub fn render(d: &DropInfo) -> String {
     s.push_str(&format!("- **Duration**: {:.1} s\n", d.duration_s));
     if d.repaired {
         s.push_str("- **Repair**: the first answer failed the check; one repair was asked for\n");
+    }
+    if let Some(w) = writing(d.writing) {
+        s.push_str(&format!("- **Writing**: {w}\n"));
     }
     let failures = v.failures();
     let warnings = v.warnings();

@@ -4,6 +4,8 @@ mod brightdata;
 mod cli;
 mod consolidate;
 mod hostile;
+mod long_files;
+mod model_server;
 mod outputs;
 mod parse_props;
 mod provider_runs;

@@ -67,6 +67,8 @@ fn request(prompt: &str) -> WriteRequest {
         expected_lines: None,
         evidence: vec![],
         prompt: prompt.into(),
+        shared_prefix: 0,
+        so_far: None,
     }
 }
 

@@ -55,6 +55,8 @@ fn request(prompt: &str) -> WriteRequest {
         expected_lines: None,
         evidence: vec![],
         prompt: prompt.into(),
+        shared_prefix: 0,
+        so_far: None,
     }
 }
 
@@ -129,13 +131,7 @@ async fn openai_wire_format() {
     let w = OpenAi::new(&cfg, http(None)).unwrap().with_timeout(TIMEOUT);
     let out = w.write(&request("write it")).await.unwrap();
     assert_eq!(out.text, "# Args\n");
-    assert_eq!(
-        out.usage,
-        Usage {
-            input_tokens: 11,
-            output_tokens: 22
-        }
-    );
+    assert_eq!(out.usage, Usage::new(11, 22));
     assert_eq!(w.name(), "openai");
 }
 
@@ -178,13 +174,7 @@ async fn anthropic_wire_format() {
         .with_timeout(TIMEOUT);
     let out = w.write(&request("write it")).await.unwrap();
     assert_eq!(out.text, "# A\nbody\n");
-    assert_eq!(
-        out.usage,
-        Usage {
-            input_tokens: 7,
-            output_tokens: 9
-        }
-    );
+    assert_eq!(out.usage, Usage::new(7, 9));
 }
 
 #[tokio::test]
@@ -740,21 +730,19 @@ async fn failed_check_sends_one_repair_request() {
                 target: &req.target,
                 knowledge: &nothing,
                 seen_urls: Some(&seen),
+                pages: None,
             },
         )
     };
-    let checked = expand::steps::write::run(&w, &req, judge).await.unwrap();
+    let opts = expand::steps::write::Options::default();
+    let checked = expand::steps::write::run(&w, &req, judge, &opts)
+        .await
+        .unwrap();
     assert!(checked.verdict.passes(), "{:?}", checked.verdict.problems);
     assert!(checked.repaired);
     let out = checked.written;
     assert!(out.text.contains("## Sources"));
-    assert_eq!(
-        out.usage,
-        Usage {
-            input_tokens: 22,
-            output_tokens: 44
-        }
-    );
+    assert_eq!(out.usage, Usage::new(22, 44));
     let reqs = server.received_requests().await.unwrap();
     assert_eq!(reqs.len(), 2);
     let second = String::from_utf8_lossy(&reqs[1].body).into_owned();
