@@ -53,6 +53,9 @@ pub struct Context<'a> {
     /// attributed to that URL is checked against. `None`, or a URL it does
     /// not know, leaves such quotes unchecked.
     pub pages: Option<&'a Pages<'a>>,
+    /// Knowledge files the plan's CITE lines name: each one that exists
+    /// (and that this PART could see) must be cited.
+    pub must_cite: &'a [String],
 }
 
 /// A retrieved URL → the text retrieved from it.
@@ -456,6 +459,22 @@ pub fn check(planned: &[&str], expected: Option<u32>, text: &str, ctx: &Context)
             fabricated,
         });
     }
+    // What the plan's CITE lines name ("CITE: Files 1,5,9 explicitly").
+    let cited: BTreeSet<String> = seen_files
+        .values()
+        .flatten()
+        .map(|(p, _)| p.clone())
+        .collect();
+    for want in ctx.must_cite {
+        if let Some((path, _)) = (ctx.knowledge)(want) {
+            if !cited.contains(&path) && path != ctx.target {
+                fail(
+                    &mut v,
+                    format!("`{path}` is not cited, and the plan's CITE line asks for it"),
+                );
+            }
+        }
+    }
     // A citation in the body, not only a list of sources.
     let in_body = cites
         .iter()
@@ -703,8 +722,39 @@ mod tests {
                 knowledge: &kb,
                 seen_urls: seen,
                 pages: Some(&page),
+                must_cite: &[],
             },
         )
+    }
+
+    /// "CITE: Files 1,5 explicitly": a named file the text does not cite
+    /// fails the check; a named file that does not exist is not asked for.
+    #[test]
+    fn files_the_plan_says_to_cite_must_be_cited() {
+        let text = "# New\n\n## Parsers\n\nclap derives (rust-cli/00-x.md, lines 3-4).\n\n## Sources\n\n- rust-cli/00-x.md\n";
+        let must = |m: &[String]| {
+            check(
+                &["Parsers"],
+                None,
+                text,
+                &Context {
+                    target: "rust-cli/05-new.md",
+                    knowledge: &kb,
+                    seen_urls: None,
+                    pages: None,
+                    must_cite: m,
+                },
+            )
+        };
+        assert!(must(&["rust-cli/00-x.md".into(), "gone/00-y.md".into()]).passes());
+        let v = must(&["rust-cli/00-x.md".into(), "http/00-client.md".into()]);
+        assert_eq!(
+            v.failures(),
+            vec![
+                "`http/00-client.md` is not cited, and the plan's CITE line asks for it"
+                    .to_string()
+            ]
+        );
     }
 
     #[test]
@@ -823,6 +873,7 @@ mod tests {
                     knowledge: &kb2,
                     seen_urls: Some(&BTreeSet::new()),
                     pages: None,
+                    must_cite: &[],
                 },
             )
         };

@@ -162,6 +162,7 @@ pub fn review_part(base: &Base, part: &Part, st: Option<&PartState>) -> PartRevi
                     knowledge: &resolve,
                     seen_urls: seen.as_ref(),
                     pages: Some(&page),
+                    must_cite: st.map(|s| s.must_cite.as_slice()).unwrap_or(&[]),
                 },
             );
             add("file", Level::Pass, format!("`{t}`"));

@@ -206,11 +206,26 @@ pub fn analyze(
             for &n in &part.influenced_by {
                 file_refs.push((n, part.line, RefKind::Influence));
             }
-            let mut seen_files: HashSet<u32> = HashSet::new();
+            // One reference per file number, as its strongest mention asks:
+            // a CITE line over a Read over a section's or Influenced-by's.
+            let rank = |k: RefKind| match k {
+                RefKind::Cite => 2,
+                RefKind::Read => 1,
+                RefKind::Influence => 0,
+            };
+            let mut by_number: BTreeMap<u32, usize> = BTreeMap::new();
+            let mut unique: Vec<(u32, usize, RefKind)> = Vec::new();
             for (n, line, kind) in file_refs {
-                if !seen_files.insert(n) {
-                    continue;
+                match by_number.get(&n) {
+                    Some(&i) if rank(kind) > rank(unique[i].2) => unique[i] = (n, line, kind),
+                    Some(_) => {}
+                    None => {
+                        by_number.insert(n, unique.len());
+                        unique.push((n, line, kind));
+                    }
                 }
+            }
+            for (n, line, kind) in unique {
                 match influential.get(&n) {
                     Some(&path) => refs.push((path.into(), line, kind)),
                     None if !plan.influential.is_empty() => diags.push(

@@ -68,6 +68,9 @@ pub struct WriteRequest {
     /// The answer so far, when it stopped on the writer's token limit: the
     /// writer sends it back and asks the model to go on from its last word.
     pub so_far: Option<String>,
+    /// Knowledge files the plan's CITE lines name (`CITE: Files 1,5,9
+    /// explicitly`): the file must cite each one it can see.
+    pub must_cite: Vec<String>,
 }
 
 impl WriteRequest {
@@ -385,6 +388,7 @@ pub(crate) mod tests {
             prompt: prompt.into(),
             shared_prefix: 0,
             so_far: None,
+            must_cite: Vec::new(),
         }
     }
 }

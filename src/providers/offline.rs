@@ -353,6 +353,38 @@ fn draft(index: &Bm25, req: &WriteRequest) -> String {
         chosen[si].push(c);
     }
 
+    // A file the plan's CITE line names is quoted once at least: its
+    // passage most relevant to a section, in that section.
+    for want in &req.must_cite {
+        if used
+            .iter()
+            .any(|u| matches!(u, Origin::Knowledge { path, .. } if path == want))
+        {
+            continue;
+        }
+        let best = local
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| {
+                url_titles[*i].is_none() && &p.source == want && !p.text.trim().is_empty()
+            })
+            .flat_map(|(_, p)| {
+                plans
+                    .iter()
+                    .enumerate()
+                    .map(move |(si, plan)| (index.score(&plan.query, p), std::cmp::Reverse(si), p))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        if let Some((_, std::cmp::Reverse(si), passage)) = best {
+            let origin = Origin::Knowledge {
+                path: passage.source.clone(),
+                lines: passage.lines,
+            };
+            used.push(origin.clone());
+            chosen[si].push(Candidate { passage, origin });
+        }
+    }
+
     let mut body = String::new();
     let mut quoted = 0usize;
     let mut cited: Vec<Origin> = Vec::new();
@@ -637,6 +669,7 @@ mod tests {
             prompt: String::new(),
             shared_prefix: 0,
             so_far: None,
+            must_cite: Vec::new(),
         }
     }
 

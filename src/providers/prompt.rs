@@ -62,6 +62,13 @@ fn outline(req: &WriteRequest, head: &mut String, sections: &str, length: &str) 
     if let Some(n) = req.expected_lines {
         head.push_str(&format!("{length}: about {n} lines.\n\n"));
     }
+    if !req.must_cite.is_empty() {
+        let files: Vec<String> = req.must_cite.iter().map(|f| format!("`{f}`")).collect();
+        head.push_str(&format!(
+            "The plan asks you to cite these knowledge files, each at least once, with its lines: {}.\n\n",
+            files.join(", ")
+        ));
+    }
 }
 
 /// The start of every section request of a PART, word for word the same in
@@ -241,6 +248,7 @@ mod tests {
             prompt: String::new(),
             shared_prefix: 0,
             so_far: None,
+            must_cite: Vec::new(),
         }
     }
 

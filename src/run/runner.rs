@@ -69,6 +69,8 @@ pub struct Shared {
 struct Retrieved<'a> {
     urls: &'a std::collections::BTreeSet<String>,
     pages: &'a std::collections::BTreeMap<String, String>,
+    /// Files the plan's CITE lines name.
+    must_cite: &'a [String],
 }
 
 /// Why an attempt failed, and whether another attempt could change that.
@@ -390,11 +392,30 @@ async fn attempt_once(
     }
     let mut evidence = pack.evidence;
     evidence.extend(found.evidence);
+    // The files the plan's CITE lines name ("CITE: Files 1,5,9 explicitly").
+    let must_cite: Vec<String> = sh
+        .graph
+        .node(number)
+        .map(|n| {
+            n.reads
+                .iter()
+                .filter(|r| r.kind == crate::graph::RefKind::Cite)
+                .filter_map(|r| match &r.resolution {
+                    crate::graph::references::Resolution::Existing(p)
+                    | crate::graph::references::Resolution::Planned { path: p, .. } => {
+                        Some(p.to_string())
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let count = |t: &str| sh.writer.count_tokens(t);
     let req = steps::write::request(
         &sh.plan,
         &part,
         evidence,
+        must_cite.clone(),
         sh.config.budget.prompt_tokens,
         &count,
     );
@@ -409,6 +430,7 @@ async fn attempt_once(
             Retrieved {
                 urls: &seen_urls,
                 pages: &pages,
+                must_cite: &must_cite,
             },
         )
     };
@@ -557,6 +579,7 @@ async fn attempt_once(
         p.cost = cost;
         p.sources = read;
         p.seen_urls = Some(seen);
+        p.must_cite = must_cite;
         p.problems = problems.clone();
         p.verified = verified;
         p.fabricated = fabricated;
@@ -611,7 +634,11 @@ impl Shared {
         text: &str,
         retrieved: Retrieved,
     ) -> crate::quality::Verdict {
-        let Retrieved { urls, pages } = retrieved;
+        let Retrieved {
+            urls,
+            pages,
+            must_cite,
+        } = retrieved;
         let kb = self.kb.read().expect("kb lock");
         // What this PART could see: the base, and files of this run only
         // from the PARTs it depends on (as the knowledge step gave them).
@@ -629,6 +656,7 @@ impl Shared {
                 knowledge: &knowledge,
                 seen_urls: Some(urls),
                 pages: Some(&|u: &str| pages.get(u).map(|t| std::sync::Arc::from(t.as_str()))),
+                must_cite,
             },
         )
     }

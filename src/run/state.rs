@@ -124,6 +124,10 @@ pub struct PartState {
     /// URLs the research step retrieved (search results and fetched pages):
     /// what a cited URL is checked against. `None` in states from before.
     pub seen_urls: Option<Vec<String>>,
+    /// Knowledge files the plan's CITE lines named when the file was
+    /// written: `review` checks the file against them again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub must_cite: Vec<String>,
     /// What the quality check still found wrong with the file written.
     pub problems: Vec<String>,
     /// Citations of the file written that hold up, and that point nowhere.

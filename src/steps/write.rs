@@ -106,6 +106,7 @@ pub fn request(
     plan: &Plan,
     part: &Part,
     evidence: Vec<Evidence>,
+    must_cite: Vec<String>,
     budget_tokens: u64,
     count: &dyn Fn(&str) -> u64,
 ) -> WriteRequest {
@@ -135,6 +136,7 @@ pub fn request(
         prompt: String::new(),
         shared_prefix: 0,
         so_far: None,
+        must_cite,
     };
     req.prompt = prompt::build_prompt(&req, budget_tokens, count);
     req

@@ -363,3 +363,48 @@ fn seed_000_runs_on_a_copy_of_the_bench_base_without_its_targets() {
         "{index}"
     );
 }
+
+/// The cognitive-science plan's PART 1 names its influential files only as
+/// "Influenced by: Files 1,5,9" and "CITE: Files 1,5,9 explicitly": run on
+/// the bench base (its hand-made file removed), it reads and cites them.
+#[test]
+fn the_cognitive_science_part_1_reads_and_cites_its_influential_files() {
+    let shared = crate::util::shared_or_skip!();
+    let (_d, root) = extract_bench(&shared);
+    let expand = |args: &[&str]| {
+        crate::util::expand_cmd()
+            .arg("-C")
+            .arg(&root)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(expand(&["init"]).status.success());
+    let dir = root.join("_ingest-auto/inprocess/cognitive");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(crate::util::real(&shared, "cognitive-science")).unwrap();
+    // PART 1 pending again, its file gone: the run writes it anew.
+    let text = text.replacen("- [✓] PART 1:", "- [ ] PART 1:", 1);
+    std::fs::write(dir.join("ingestion.md"), text).unwrap();
+    std::fs::remove_file(root.join("cognitive-mastery/00-free-energy-principle-foundations.md"))
+        .unwrap();
+    let out = expand(&["run", "cognitive", "--part", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("batch 1: 1 done, 0 failed"), "{stdout}");
+    let written = std::fs::read_to_string(
+        root.join("cognitive-mastery/00-free-energy-principle-foundations.md"),
+    )
+    .unwrap();
+    for f in [
+        "karpathy/distributed-training/00-deepspeed-zero-optimizer.md",
+        "karpathy/inference-optimization/00-tensorrt-fundamentals.md",
+        "karpathy/orchestration/00-kubernetes-gpu-scheduling.md",
+    ] {
+        assert!(written.contains(&format!("](../{f}")), "{f} not cited");
+    }
+}

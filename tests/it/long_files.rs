@@ -560,6 +560,7 @@ fn request(prompt: &str) -> WriteRequest {
         prompt: prompt.into(),
         shared_prefix: 0,
         so_far: None,
+        must_cite: Vec::new(),
     }
 }
 
@@ -931,6 +932,7 @@ async fn a_prompt_too_long_for_the_context_is_sent_again_once_with_less_evidence
                 knowledge: &nothing,
                 seen_urls: Some(&seen),
                 pages: None,
+                must_cite: &[],
             },
         )
     };

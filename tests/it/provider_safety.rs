@@ -69,6 +69,7 @@ fn request(prompt: &str) -> WriteRequest {
         prompt: prompt.into(),
         shared_prefix: 0,
         so_far: None,
+        must_cite: Vec::new(),
     }
 }
 

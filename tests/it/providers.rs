@@ -57,6 +57,7 @@ fn request(prompt: &str) -> WriteRequest {
         prompt: prompt.into(),
         shared_prefix: 0,
         so_far: None,
+        must_cite: Vec::new(),
     }
 }
 
@@ -731,6 +732,7 @@ async fn failed_check_sends_one_repair_request() {
                 knowledge: &nothing,
                 seen_urls: Some(&seen),
                 pages: None,
+                must_cite: &[],
             },
         )
     };

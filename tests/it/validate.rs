@@ -863,4 +863,9 @@ fn influential_files_and_hand_run_references_are_read() {
     assert!(greps.contains("p99"), "{greps}");
     let queries = part["queries"].to_string();
     assert!(!queries.contains("existing files"), "{queries}");
+    // Run offline: what the CITE line names is cited, and the check holds
+    // the file to it.
+    ws.expand(&["run", "plans/p.md"]).code(0);
+    let written = String::from_utf8(ws.read("knowledge/new/00-topic.md")).unwrap();
+    assert!(written.contains("k/training/01-pipe.md"), "{written}");
 }
