@@ -4,6 +4,7 @@ mod brightdata;
 mod cli;
 mod consolidate;
 mod hostile;
+mod new;
 mod outputs;
 mod parse_props;
 mod provider_runs;
