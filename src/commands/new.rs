@@ -168,7 +168,6 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: NewArgs) -> Result<Code> {
     } else {
         if args.dry_run {
             out.write_all(draft.text.as_bytes())?;
-            writeln!(out, "\n---\n")?;
         }
         let verb = if write { "wrote" } else { "would write" };
         let first = draft.parts.first().map(|p| p.target.as_str()).unwrap_or("");

@@ -26,6 +26,8 @@ const READS_PER_PART: usize = 3;
 /// A file whose best passage scores under this share of the query's best
 /// one is too far from the query to read for it.
 const MIN_RELATIVE: f32 = 0.3;
+/// Least overlap score (see `overlap`) of a file a PART reads in Step 0.
+const MIN_READ_COVERAGE: f32 = 0.25;
 /// Passages searched per query when ranking files.
 const HITS: usize = 50;
 
@@ -213,7 +215,7 @@ pub fn draft(kb: &KnowledgeBase, index: &Bm25, req: Request) -> Result<Draft, Dr
             lines,
             sections,
             queries: queries(&req.topic, p),
-            reads: reads(index, &influential, p),
+            reads: reads(index, &influential, p, scores),
             overlaps: overlap::covering(scores),
         });
     }
@@ -396,12 +398,26 @@ pub fn one_line(s: &str) -> String {
         .replace('`', "'")
 }
 
-/// Step 0 of a PART: the influential files its own search ranks highest.
-fn reads(index: &Bm25, influential: &[Influential], p: &OutlinePart) -> Vec<Read> {
+/// Step 0 of a PART: the influential files its own search ranks highest,
+/// of those that hold at least some of what it is about (`coverage`, the
+/// overlap check's scores): a PART on something the base lacks reads
+/// nothing rather than whatever ranked first.
+fn reads(
+    index: &Bm25,
+    influential: &[Influential],
+    p: &OutlinePart,
+    coverage: &[Overlap],
+) -> Vec<Read> {
     let s = file_scores(index, &part_query(p));
+    let covers = |path: &str| {
+        coverage
+            .iter()
+            .any(|o| o.path == path && o.score >= MIN_READ_COVERAGE)
+    };
     let mut v: Vec<(usize, f32, Option<String>)> = influential
         .iter()
         .enumerate()
+        .filter(|(_, f)| covers(&f.path))
         .filter_map(|(i, f)| s.get(&f.path).map(|(sc, h)| (i, *sc, h.clone())))
         .filter(|(_, sc, _)| *sc >= MIN_RELATIVE)
         .collect();

@@ -91,7 +91,19 @@ pub fn render(d: &Draft) -> String {
         if size == 1 { "" } else { "S" }
     );
     for (i, batch) in d.batches.iter().enumerate() {
-        let _ = writeln!(o, "- **Batch {}**: {}", i + 1, range(batch));
+        let titles: Vec<String> = d
+            .parts
+            .iter()
+            .filter(|p| batch.contains(&p.number))
+            .map(|p| super::one_line(&p.title).replace(['(', ')'], ""))
+            .collect();
+        let _ = writeln!(
+            o,
+            "- **Batch {}**: {} ({})",
+            i + 1,
+            range(batch),
+            titles.join("; ")
+        );
     }
     o.push_str("\n---\n\n");
     for (i, batch) in d.batches.iter().enumerate() {

@@ -165,10 +165,30 @@ fn outline_file_gives_a_plan_that_validates_and_says_what_the_outline_said() {
     assert_eq!(plan["declared"]["parts"], 3);
     assert_eq!(plan["declared"]["batches"], 2);
     assert_eq!(plan["declared"]["lines"], 730);
-    // Step 0 reads existing files, each resolved, and cites them.
+    // Step 0 reads the existing files that hold what a PART is about, each
+    // resolved, and cites them: the terminal-output and cancellation files
+    // for PARTs 1 and 3; the base has nothing on release packaging.
+    let read = |n: usize| -> Vec<&str> {
+        parts[n]["reads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["ref"].as_str().unwrap())
+            .collect()
+    };
+    assert!(
+        read(0).contains(&"rust-cli/03-terminal-output.md"),
+        "{:?}",
+        read(0)
+    );
+    assert!(
+        read(2).contains(&"async-runtime/02-blocking-work-and-cancellation.md"),
+        "{:?}",
+        read(2)
+    );
+    assert!(read(1).is_empty(), "{:?}", read(1));
     for p in parts {
         let reads = p["reads"].as_array().unwrap();
-        assert!(!reads.is_empty(), "{p:#}");
         for r in reads {
             let resolved = r["resolved"].as_str().unwrap_or_else(|| panic!("{r}"));
             assert!(ws.path().join("knowledge").join(resolved).is_file(), "{r}");
@@ -640,4 +660,71 @@ fn help_teaches_with_an_outline_that_works() {
         out.stdout
     );
     assert!(out.stdout.contains("0 errors"), "{}", out.stdout);
+}
+
+/// Every output people and tools read is pinned: the draft with its
+/// validation, and the JSON report. The clock is fixed for the date.
+#[test]
+fn snapshots_of_the_draft_and_the_json_report() {
+    let ws = sample_ws("batch_size: 2\n");
+    ws.write("outline.md", OUTLINE);
+    let clock = [("EXPAND_CLOCK", "2026-11-21T14:05:00Z")];
+    let out = ws
+        .expand_env(
+            &[
+                "new",
+                "Rust CLI polish",
+                "--from",
+                "outline.md",
+                "--dry-run",
+            ],
+            &clock,
+        )
+        .code(0);
+    insta::assert_snapshot!("new_dry_run_text", out.stdout);
+    let out = ws
+        .expand_env(
+            &["--json", "new", "Rust CLI polish", "--from", "outline.md"],
+            &clock,
+        )
+        .code(0);
+    insta::assert_json_snapshot!("new_json", out.json());
+}
+
+#[test]
+fn parts_keeps_the_first_n_and_bad_flags_are_usage_errors() {
+    let ws = sample_ws("");
+    ws.write("outline.md", OUTLINE);
+    ws.expand(&[
+        "new",
+        "Rust CLI polish",
+        "--from",
+        "outline.md",
+        "--parts",
+        "2",
+    ])
+    .code(0);
+    let plan = validate_json(&ws, "plans/rust-cli-polish.md", &[]);
+    assert_eq!(plan["parts"].as_array().unwrap().len(), 2);
+    assert_eq!(plan["declared"]["parts"], 2);
+    let before = ws.snapshot();
+    for (args, says) in [
+        (
+            vec!["new", "X", "--from", "outline.md", "--parts", "9"],
+            "has only 3 PARTs",
+        ),
+        (
+            vec!["new", "Y", "--from", "outline.md", "--folder", "../out"],
+            "folder `../out`",
+        ),
+        (
+            vec!["new", "!!!", "--from", "outline.md"],
+            "no letters or digits",
+        ),
+        (vec!["new", "Z", "--from", "missing.md"], "missing.md"),
+    ] {
+        let out = ws.expand(&args).code(2);
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+    }
+    assert_eq!(before, ws.snapshot());
 }
