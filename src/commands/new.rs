@@ -107,6 +107,25 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: NewArgs) -> Result<Code> {
     );
     let mut plan = plans.pop().expect("one plan");
     crate::draft::overlap::check_plan(&mut plan, &index);
+    let differs = crate::draft::read_back(&draft, &plan);
+    if !differs.is_empty() {
+        return Err(with_hint(
+            Code::BadInput,
+            format!(
+                "the drafted plan does not read back as drafted, so nothing was written:\n{}",
+                differs
+                    .iter()
+                    .map(|(line, m)| match (&args.from, line) {
+                        (Some(f), 1..) => format!("  {}:{line}: {m}", f.display()),
+                        _ => format!("  {m}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            "reword those titles in the outline: the plan format reads some words in them \
+             (such as `Create name.md`) as something else",
+        ));
+    }
     let errors = plan
         .diagnostics
         .iter()

@@ -66,6 +66,8 @@ pub struct Read {
 #[derive(Clone, Debug)]
 pub struct DraftPart {
     pub number: u32,
+    /// The outline line it came from (0 for a model's outline).
+    pub outline_line: usize,
     pub title: String,
     /// Knowledge-relative path.
     pub target: String,
@@ -185,12 +187,13 @@ pub fn draft(kb: &KnowledgeBase, index: &Bm25, req: Request) -> Result<Draft, Dr
             width = width.max(num.len());
         }
     }
-    let mut next = used.iter().next_back().map_or(0, |n| n + 1);
+    let first = used.iter().next_back().map_or(0, |n| n + 1);
 
     let influential = influential(kb, index, &req.topic, &kept);
     let mut names: HashSet<String> = HashSet::new();
     let mut parts = Vec::new();
     for (i, (p, scores)) in kept.iter().enumerate() {
+        let number = first + i as u32;
         let base = p
             .file
             .clone()
@@ -202,14 +205,14 @@ pub fn draft(kb: &KnowledgeBase, index: &Bm25, req: Request) -> Result<Draft, Dr
             k += 1;
         }
         let target = if folder.is_empty() {
-            format!("{next:0width$}-{name}")
+            format!("{number:0width$}-{name}")
         } else {
-            format!("{folder}/{next:0width$}-{name}")
+            format!("{folder}/{number:0width$}-{name}")
         };
-        next += 1;
         let (lines, sections) = lines_and_sections(p);
         parts.push(DraftPart {
             number: i as u32 + 1,
+            outline_line: p.line,
             title: p.title.clone(),
             target,
             lines,
@@ -242,6 +245,65 @@ pub fn draft(kb: &KnowledgeBase, index: &Bm25, req: Request) -> Result<Draft, Dr
     };
     d.text = render::render(&d);
     Ok(d)
+}
+
+/// What the parser reads back from the draft's text that is not what was
+/// drafted: PART titles, targets, sections and queries compared one by
+/// one. Outline text can carry what the plan format reads as something
+/// else (a title saying `Create x.md` names a target); such a draft must
+/// not be written.
+pub fn read_back(d: &Draft, plan: &crate::plan::Plan) -> Vec<(usize, String)> {
+    let mut v = Vec::new();
+    if plan.parts.len() != d.parts.len() {
+        v.push((
+            0,
+            format!(
+                "{} PARTs drafted, {} read back",
+                d.parts.len(),
+                plan.parts.len()
+            ),
+        ));
+    }
+    for p in &d.parts {
+        let Some(got) = plan.part(p.number) else {
+            v.push((
+                p.outline_line,
+                format!("PART {} is not read back", p.number),
+            ));
+            continue;
+        };
+        let n = p.number;
+        let mut push = |m: String| v.push((p.outline_line, m));
+        let title = one_line(&p.title);
+        if got.title != title {
+            push(format!(
+                "PART {n}: title `{title}` reads back as `{}`",
+                got.title
+            ));
+        }
+        if got.target.as_deref() != Some(p.target.as_str()) {
+            push(format!(
+                "PART {n}: target `{}` reads back as `{}`",
+                p.target,
+                got.target.as_deref().unwrap_or("none")
+            ));
+        }
+        let sections: Vec<&str> = got.sections().map(|s| &*s.title).collect();
+        let want: Vec<&str> = p.sections.iter().map(|s| s.title.as_str()).collect();
+        if sections != want {
+            push(format!(
+                "PART {n}: sections {want:?} read back as {sections:?}"
+            ));
+        }
+        let queries: Vec<&str> = got.queries().collect();
+        if queries != p.queries.iter().map(String::as_str).collect::<Vec<_>>() {
+            push(format!(
+                "PART {n}: queries {:?} read back as {queries:?}",
+                p.queries
+            ));
+        }
+    }
+    v
 }
 
 fn slugify_or(s: &str, or: &str) -> String {
@@ -443,11 +505,10 @@ fn lines_and_sections(p: &OutlinePart) -> (u32, Vec<DraftSection>) {
         None if open == 0 && given > 0 => given,
         None => DEFAULT_PART_LINES.max(given + 40 * open),
     };
-    let share = if open > 0 {
-        (total.saturating_sub(given) / open / 10 * 10).max(20)
-    } else {
-        0
-    };
+    let share = total
+        .saturating_sub(given)
+        .checked_div(open)
+        .map_or(0, |n| (n / 10 * 10).max(20));
     let sections = p
         .sections
         .iter()

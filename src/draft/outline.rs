@@ -71,7 +71,7 @@ pub fn parse_markdown(path: &str, text: &str) -> Result<Outline, OutlineError> {
         let text = strip_checkbox(item.text.trim());
         let level = item.depth - top;
         if level == 0 {
-            let (title, lines) = take_lines(text);
+            let (title, lines) = take_lines(strip_label(text, "part"));
             if title.is_empty() {
                 return Err(err(item.line, "a PART item without a title".into()));
             }
@@ -104,7 +104,7 @@ pub fn parse_markdown(path: &str, text: &str) -> Result<Outline, OutlineError> {
                 }
                 part.queries.push(q.to_string());
             } else {
-                let (title, lines) = take_lines(text);
+                let (title, lines) = take_lines(strip_label(text, "section"));
                 if title.is_empty() {
                     return Err(err(item.line, "a section item without a title".into()));
                 }
@@ -138,6 +138,30 @@ pub fn parse_markdown(path: &str, text: &str) -> Result<Outline, OutlineError> {
         }
     }
     Ok(Outline { title, parts })
+}
+
+/// `PART 3: Title` → `Title`: the plan numbers PARTs and sections itself.
+fn strip_label<'a>(s: &'a str, label: &str) -> &'a str {
+    let t = s.trim_start_matches('*');
+    let Some(head) = t.get(..label.len()) else {
+        return s;
+    };
+    if !head.eq_ignore_ascii_case(label) {
+        return s;
+    }
+    let rest = t[label.len()..].trim_start();
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 {
+        return s;
+    }
+    match rest[digits..]
+        .trim_start_matches('*')
+        .trim_start()
+        .strip_prefix(':')
+    {
+        Some(r) => r.trim_start_matches('*').trim(),
+        None => s,
+    }
 }
 
 /// `[ ] text` → `text`: a checklist outline reads like a plain one.
@@ -324,6 +348,13 @@ pub fn from_answer(answer: &str, want_parts: usize) -> Result<Outline, Vec<Strin
         let at = format!("parts[{i}]");
         let one_line = |s: &str| !s.contains('\n');
         let title = match text(&it["title"]) {
+            // The plan format reads `Create x.md` in a PART heading as its file.
+            Some(t) if t.to_ascii_lowercase().contains(".md") => {
+                problems.push(format!(
+                    "{at}.title names a file; give the file name in `file` only"
+                ));
+                t.to_string()
+            }
             Some(t) if one_line(t) => t.to_string(),
             _ => {
                 problems.push(format!("{at}.title is missing or not one line of text"));
@@ -437,6 +468,15 @@ mod tests {
         assert_eq!(o.parts[1].title, "Structured concurrency");
         assert_eq!(o.parts[1].lines, Some(300));
         assert_eq!(o.parts[1].line, 9);
+        let o = parse_markdown(
+            "o.md",
+            "- PART 3: Alpha\n  - Section 1: Beta (~40 lines)\n  - Section two\n",
+        )
+        .unwrap();
+        assert_eq!(o.parts[0].title, "Alpha");
+        assert_eq!(o.parts[0].sections[0].title, "Beta");
+        assert_eq!(o.parts[0].sections[0].lines, Some(40));
+        assert_eq!(o.parts[0].sections[1].title, "Section two");
     }
 
     #[test]

@@ -263,6 +263,27 @@ fn bad_outline_names_its_line_and_changes_nothing() {
     assert!(out.stderr.contains("outline.md:4:"), "{}", out.stderr);
     assert!(out.stderr.contains("folder"), "{}", out.stderr);
     assert_eq!(before, ws.snapshot());
+    // A title the plan format would read as something else (`Create x.md`
+    // names a PART's target) is caught by reading the draft back.
+    ws.write(
+        "outline.md",
+        "- Good part\n  - A section\n- Create README.md templates\n  - Another section\n",
+    );
+    let before = ws.snapshot();
+    let out = ws
+        .expand(&["new", "Anything", "--from", "outline.md"])
+        .code(2);
+    assert!(
+        out.stderr.contains("outline.md:3: PART 2: target"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("reads back as `README.md`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(before, ws.snapshot());
     // Offline and no outline: say to pass --from.
     let out = ws.expand(&["new", "Anything"]).code(2);
     assert!(out.stderr.contains("--from"), "{}", out.stderr);
