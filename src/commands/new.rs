@@ -63,6 +63,14 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: NewArgs) -> Result<Code> {
             "expand new never replaces a plan: choose another topic, or move that plan away",
         ));
     }
+    // Its drops folder and archive would be another plan's.
+    if ws.fs.exists(ws.completed_dir().join(&slug)) || ws.fs.exists(ws.drops_dir().join(&slug)) {
+        return Err(with_hint(
+            Code::BadInput,
+            format!("a plan named `{slug}` has run here already (its drops or archive exist)"),
+            "choose another topic: a plan's name is its drops folder and its archive folder",
+        ));
+    }
     let (kb, index) = base(ws)?;
     let outline = match &args.from {
         Some(path) => read_outline(path, args.parts)?,

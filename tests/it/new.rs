@@ -518,7 +518,19 @@ async fn a_bad_outline_answer_is_repaired_once() {
     bad["parts"][1]["file"] = json!("Release Packaging");
     let (server, prompts) = model_server(vec![bad.to_string(), good_outline().to_string()]).await;
     let ws = model_ws(&server);
-    run_new(&ws, &["Rust CLI polish", "--parts", "2"]).code(0);
+    let out = ws
+        .expand_env(
+            &["-vv", "new", "Rust CLI polish", "--parts", "2"],
+            &[(KEY_VAR, KEY)],
+        )
+        .code(0);
+    assert!(
+        out.stderr.contains("asking once for a repair"),
+        "{}",
+        out.stderr
+    );
+    // The key is in no output, debug logs included.
+    assert!(!out.stdout.contains(KEY) && !out.stderr.contains(KEY));
     check_model_plan(&ws);
     let prompts = prompts.lock().unwrap();
     assert_eq!(prompts.len(), 2, "the request and one repair");
@@ -728,6 +740,7 @@ fn parts_keeps_the_first_n_and_bad_flags_are_usage_errors() {
     let plan = validate_json(&ws, "plans/rust-cli-polish.md", &[]);
     assert_eq!(plan["parts"].as_array().unwrap().len(), 2);
     assert_eq!(plan["declared"]["parts"], 2);
+    ws.write("completed/old-topic/plan.md", "# Old topic\n");
     let before = ws.snapshot();
     for (args, says) in [
         (
@@ -743,6 +756,10 @@ fn parts_keeps_the_first_n_and_bad_flags_are_usage_errors() {
             "no letters or digits",
         ),
         (vec!["new", "Z", "--from", "missing.md"], "missing.md"),
+        (
+            vec!["new", "Old topic", "--from", "outline.md"],
+            "has run here already",
+        ),
     ] {
         let out = ws.expand(&args).code(2);
         assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
