@@ -198,6 +198,16 @@ fn outline_file_gives_a_plan_that_validates_and_says_what_the_outline_said() {
     assert!(text.contains("**CITE**: "), "{text}");
     assert!(text.contains("INFLUENTIAL FILES"), "{text}");
 
+    // The runner takes it as it is: every target is what a dry run would write.
+    let out = ws.expand(&["run", "rust-cli-polish", "--dry-run"]).code(0);
+    for t in &targets {
+        assert!(
+            out.stdout.contains(&format!("write  knowledge/{t}")),
+            "{t}: {}",
+            out.stdout
+        );
+    }
+
     // Never over an existing plan: refused, the file kept byte for byte.
     let before = ws.snapshot();
     let out = ws
