@@ -7,12 +7,32 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Shown after `expand --help`, line by line as written.
 const TYPICAL_WEEK: &str = "\
 Typical week:
+  expand new TOPIC --from o.md   draft a plan placed in the base
   expand validate plans/*.md     check plans (CI: --format github)
   expand run plans/x.md          run the next batch
   expand review batch 1 x        check what it wrote
   expand run x --all             run the rest
   expand consolidate x           index, archive, commit
   expand audit                   prove the base agrees with its plans";
+
+/// Shown after `expand new --help`, line by line as written.
+const NEW_EXAMPLE: &str = "\
+Example outline (outline.md):
+  # Rust async runtimes
+  - Cancellation safety (~400 lines)
+    - File: cancellation-safety.md
+    - What cancellation means (~80 lines)
+      - a future dropped at an await point
+    - select! pitfalls
+    - Search: \"tokio select cancellation safety\"
+  - Structured concurrency with JoinSet ~300 lines
+    - Spawning and joining
+    - Aborting on the first error
+
+Then:
+  expand new \"Rust async runtimes\" --from outline.md --dry-run   print the draft, write nothing
+  expand new \"Rust async runtimes\" --from outline.md             write plans/rust-async-runtimes.md
+  expand new \"Rust async runtimes\" --parts 5                     a configured model drafts the outline";
 
 /// Orchestrate batched knowledge-expansion runs.
 ///
@@ -88,7 +108,33 @@ pub enum Command {
         /// Batch size used when a plan declares no batches.
         #[arg(long, env = "EXPAND_BATCH_SIZE")]
         batch_size: Option<usize>,
+        /// Also warn about PARTs that existing knowledge files already cover
+        /// (the check `expand new` runs), with each file's score.
+        #[arg(long)]
+        overlaps: bool,
     },
+    /// Draft a plan on TOPIC, placed in the knowledge base it will grow.
+    ///
+    /// Writes plans/<slug>.md (never over an existing plan) and prints its
+    /// validation. The PARTs come from an outline: a markdown list given
+    /// with --from (works offline), or, with a language-model writer
+    /// configured (writer.kind), one request that returns it as JSON.
+    ///
+    /// The outline (example below): one top-level item per PART, its
+    /// sections nested under it, each with an optional `~N lines` and its
+    /// brief as nested items; optional `File: name.md` and `Search: query`
+    /// items under a PART.
+    ///
+    /// The draft reads the base: the influential files are the ones the
+    /// runner's search ranks first for the topic and each PART; each PART's
+    /// Step 0 reads and cites the closest of them; targets continue the
+    /// numbering of --folder or of the best-matching folder (never a number
+    /// a file or another plan has); batches hold --batch-size PARTs. A PART
+    /// that existing files already cover (score 0.5 or more) gets an
+    /// `**Overlaps**:` line naming them with their score, and a warning;
+    /// `expand validate --overlaps` runs the same check on any plan.
+    #[command(after_long_help = NEW_EXAMPLE)]
+    New(NewArgs),
     /// Print the task graph with batches as clusters.
     Graph {
         plan: String,
@@ -182,6 +228,33 @@ pub struct RunArgs {
     /// Overwrite knowledge files that exist already, and re-run done PARTs named with --part.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct NewArgs {
+    /// What the plan expands the base with; also its file name (plans/<slug>.md).
+    pub topic: String,
+    /// A markdown outline: one list item per PART, nested items its sections.
+    #[arg(long, value_name = "OUTLINE")]
+    pub from: Option<std::path::PathBuf>,
+    /// PARTs to draft (asked of the model; with --from, the first N items).
+    #[arg(long, value_name = "N")]
+    pub parts: Option<usize>,
+    /// Knowledge folder the new files go in (default: the one that best matches the topic).
+    #[arg(long, value_name = "F")]
+    pub folder: Option<String>,
+    /// PARTs per batch (default: config `batch_size`, 4).
+    #[arg(long, value_name = "K", env = "EXPAND_BATCH_SIZE")]
+    pub batch_size: Option<usize>,
+    /// Leave out PARTs that existing files already cover.
+    #[arg(long)]
+    pub skip_covered: bool,
+    /// Print the plan and its validation; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Writer that drafts the outline when there is no --from (offline, openai, anthropic, command).
+    #[arg(long)]
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

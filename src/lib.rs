@@ -11,6 +11,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod consolidate;
+pub mod draft;
 pub mod error;
 pub mod fault;
 pub mod fsutil;

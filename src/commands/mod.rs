@@ -7,6 +7,7 @@ pub mod consolidate;
 pub mod fix_encoding;
 pub mod graph;
 pub mod init;
+pub mod new;
 pub mod reset;
 pub mod review;
 pub mod run;
@@ -45,7 +46,9 @@ pub fn run(cli: Cli) -> Result<Code> {
             plans,
             format,
             batch_size,
-        } => validate::run(&ws()?, &ctx, &plans, format, batch_size),
+            overlaps,
+        } => validate::run(&ws()?, &ctx, &plans, format, batch_size, overlaps),
+        Command::New(args) => new::run(&ws()?, &ctx, args),
         Command::Graph {
             plan,
             format,

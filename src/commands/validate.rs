@@ -17,10 +17,17 @@ pub fn run(
     names: &[String],
     format: Format,
     batch_size: Option<usize>,
+    overlaps: bool,
 ) -> Result<Code> {
     let files = plan_files(ws, names)?;
     let loaded = load_plans(ws, &files, batch_size.unwrap_or(ws.config.batch_size))?;
     let mut plans = loaded.plans;
+    if overlaps {
+        let index = super::new::knowledge_index(ws)?;
+        for p in &mut plans {
+            crate::draft::overlap::check_plan(p, &index);
+        }
+    }
     for p in &mut plans {
         if p.encoding != Encoding::Utf8 {
             let from = if p.encoding == Encoding::MacRomanRepaired {

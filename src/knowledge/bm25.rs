@@ -343,6 +343,14 @@ impl Bm25 {
         score
     }
 
+    /// The inverse document frequency of one (tokenized) term, as `search`
+    /// weighs it: rare terms say more about what a passage is about.
+    pub fn idf(&self, term: &str) -> f32 {
+        let n = self.passages.len() as f32;
+        let df = self.postings.get(term).map_or(0, Vec::len) as f32;
+        ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
+    }
+
     pub fn passage(&self, i: usize) -> &Passage {
         &self.passages[i]
     }

@@ -504,6 +504,11 @@ impl<'t> Parser<'t> {
                     part.influenced_by = number_list(value);
                     continue;
                 }
+                // Written by the overlap check (`expand new`): a note for
+                // people, not a step.
+                if key.eq_ignore_ascii_case("overlaps") {
+                    continue;
+                }
                 if key.eq_ignore_ascii_case("filename") {
                     if part.target.is_none() {
                         if let Some(p) = md_path(value) {

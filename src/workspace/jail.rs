@@ -34,6 +34,13 @@ const TEMP_SUFFIX: &str = ".expand-tmp";
 /// and be lost. (No scheme without the writer's cooperation does better.)
 pub const SETTLE: std::time::Duration = std::time::Duration::from_millis(10);
 
+fn exists(p: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("`{}` exists already", p.display()),
+    )
+}
+
 /// The workspace's files, reachable only beneath its root.
 #[derive(Clone)]
 pub struct Jail {
@@ -298,6 +305,25 @@ impl Jail {
     /// request.
     pub fn write_unsynced(&self, p: impl AsRef<Path>, bytes: &[u8]) -> io::Result<()> {
         self.write_with(p.as_ref(), bytes, false)
+    }
+
+    /// Write a new file `p` atomically; refuses (`AlreadyExists`) when a
+    /// file is there, checked again just before the rename.
+    pub fn write_new(&self, p: impl AsRef<Path>, bytes: &[u8]) -> io::Result<()> {
+        let p = p.as_ref();
+        let free = || match self.symlink_metadata(p) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+            Err(e) => Err(e),
+            Ok(_) => Ok(false),
+        };
+        if !free()? {
+            return Err(exists(p));
+        }
+        if self.write_checked(p, bytes, true, free)? {
+            Ok(())
+        } else {
+            Err(exists(p))
+        }
     }
 
     fn write_with(&self, p: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {

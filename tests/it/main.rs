@@ -6,6 +6,7 @@ mod consolidate;
 mod hostile;
 mod long_files;
 mod model_server;
+mod new;
 mod outputs;
 mod parse_props;
 mod provider_runs;

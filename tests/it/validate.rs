@@ -756,7 +756,15 @@ fn help_shows_the_typical_week_one_command_per_line() {
             .collect();
         assert_eq!(
             cmds,
-            ["validate", "run", "review", "run", "consolidate", "audit"],
+            [
+                "new",
+                "validate",
+                "run",
+                "review",
+                "run",
+                "consolidate",
+                "audit"
+            ],
             "{}",
             out.stdout
         );
