@@ -29,7 +29,7 @@ Example outline (outline.md):
     - Spawning and joining
     - Aborting on the first error
 
-Then:
+Examples:
   expand new \"Rust async runtimes\" --from outline.md --dry-run   print the draft, write nothing
   expand new \"Rust async runtimes\" --from outline.md             write plans/rust-async-runtimes.md
   expand new \"Rust async runtimes\" --parts 5                     a configured model drafts the outline";
@@ -41,6 +41,83 @@ Then:
 /// report. expand parses plans into a task graph, runs PARTs in batches of at
 /// most --batch-size runners with review between batches, then consolidates
 /// INDEX.md and SKILL.md, archives the plan and makes one git commit.
+const INIT_EXAMPLES: &str = "\
+Examples:
+  expand init                      a new workspace here
+  expand init kb                   a new workspace in ./kb
+  expand init --adopt ~/my-oracle  describe a knowledge base built by hand";
+
+const VALIDATE_EXAMPLES: &str = "\
+Examples:
+  expand validate                        every plan in plans/
+  expand validate plans/x.md plans/y.md  two plans read together
+  expand validate --format github plans/*.md   annotations in GitHub Actions
+  expand validate --overlaps plans/x.md  also name files that already cover a PART";
+
+const GRAPH_EXAMPLES: &str = "\
+Examples:
+  expand graph x                         batches and dependencies as text
+  expand graph x --format dot | dot -Tsvg > x.svg
+  expand graph x --format mermaid        paste into a markdown file";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  expand run x                  the next pending batch, then stop for review
+  expand run x --all            every remaining batch (stops after a failure)
+  expand run x --part 3,5-7     only these PARTs
+  expand run x --dry-run        what would run and be written; nothing changes (CI)
+  expand run x --all --keep-going --retries 2   unattended
+
+Exit: 0 all ran; 1 a PART failed or needs review; 2 bad input (plan, flag, config);\n3 environment (lock held, network, git); 130 Ctrl-C: run the same command to resume.";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  expand status           every plan in plans/
+  expand status x         one plan, batch by batch
+  expand --json status x  the same as one JSON document";
+
+const REVIEW_EXAMPLES: &str = "\
+Examples:
+  expand review batch 1 x         the quality report of batch 1
+  expand review batch 1 x --show  with each PART's KNOWLEDGE-DROP
+  expand review part 3 x --accept take a file that needs review as it is";
+
+const CONSOLIDATE_EXAMPLES: &str = "\
+Examples:
+  expand consolidate x                  index, SKILL.md, archive, one commit
+  expand consolidate x --no-commit      the same files, no commit
+  expand consolidate x --allow-partial  with failed PARTs named in the commit";
+
+const AUDIT_EXAMPLES: &str = "\
+Examples:
+  expand audit                 findings, one per line, with file:line
+  expand -C ~/my-oracle audit  any knowledge base
+  expand audit --fix           add missing index rows; nothing else is touched
+  expand --json audit          for CI";
+
+const RESET_EXAMPLES: &str = "\
+Examples:
+  expand reset x --part 3        PART 3 pending again (its file is kept)
+  expand reset x                 every PART of x
+  expand reset x --rebuild-state a damaged run state rebuilt from ticks, drops and files";
+
+const FIX_ENCODING_EXAMPLES: &str = "\
+Examples:
+  expand validate plans/x.md     says `mis-encoded` when it is
+  expand fix-encoding plans/x.md rewrites it as clean UTF-8";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Install:
+  bash:  expand completions bash > ~/.local/share/bash-completion/completions/expand
+  zsh:   expand completions zsh > ~/.zfunc/_expand   (with fpath+=~/.zfunc before compinit)
+  fish:  expand completions fish > ~/.config/fish/completions/expand.fish
+  powershell: expand completions powershell >> $PROFILE";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  expand man | man -l -                    read it now
+  expand man > /usr/local/share/man/man1/expand.1   install it";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "expand",
@@ -53,19 +130,30 @@ Then:
 )]
 pub struct Cli {
     /// Run as if started in DIR (the workspace root, or a folder inside it).
-    #[arg(short = 'C', global = true, value_name = "DIR")]
+    #[arg(
+        short = 'C',
+        global = true,
+        help_heading = "Global options",
+        value_name = "DIR"
+    )]
     pub dir: Option<PathBuf>,
     /// More log output (-v info, -vv debug, -vvv trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors on stderr.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "verbose"
+    )]
     pub quiet: bool,
     /// Machine output: JSON on stdout (events, one per line, for `run`); logs stay on stderr.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
     /// When to use colors (honours NO_COLOR).
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "EXPAND_COLOR")]
+    #[arg(long, global = true, help_heading = "Global options", value_enum, default_value_t = ColorChoice::Auto, env = "EXPAND_COLOR")]
     pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Command,
@@ -83,8 +171,10 @@ pub enum Command {
     /// Create a workspace: expand.yaml (every key, commented), plans/, knowledge/
     /// with INDEX.md and SKILL.md, drops/, completed/, .gitignore; git init when
     /// not inside a repository.
+    #[command(after_help = INIT_EXAMPLES)]
     Init {
-        /// Folder to create the workspace in (default: the current folder).
+        /// Folder to create the workspace in (default: the current folder, or -C DIR).
+        #[arg(value_name = "DIR")]
         dir: Option<PathBuf>,
         /// Describe an existing knowledge base instead of creating one (the
         /// default when DIR already holds a SKILL.md or INDEX.md beside
@@ -100,6 +190,7 @@ pub enum Command {
     /// target waits on it.
     ///
     /// CI: expand validate --format github plans/*.md
+    #[command(after_help = VALIDATE_EXAMPLES)]
     Validate {
         /// Plan paths or slugs (default: every plan in plans/).
         plans: Vec<String>,
@@ -136,7 +227,10 @@ pub enum Command {
     #[command(after_long_help = NEW_EXAMPLE)]
     New(NewArgs),
     /// Print the task graph with batches as clusters.
+    #[command(after_help = GRAPH_EXAMPLES)]
     Graph {
+        /// Plan path or slug.
+        #[arg(value_name = "PLAN")]
         plan: String,
         #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
         format: GraphFormat,
@@ -148,10 +242,17 @@ pub enum Command {
     /// Ends with a summary: what ran, what failed and why, and what to type next.
     /// --dry-run prints the schedule, the resolved reads, the queries and the
     /// files that would be written, and changes nothing (the CI mode).
+    #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Per plan and batch: done / failed / pending, timings, tokens and cost.
-    Status { plan: Option<String> },
+    #[command(after_help = STATUS_EXAMPLES)]
+    Status {
+        /// Plan path or slug (default: every plan in plans/).
+        #[arg(value_name = "PLAN")]
+        plan: Option<String>,
+    },
     /// Quality report for a batch or a PART that has run; exit 1 when a check fails.
+    #[command(after_help = REVIEW_EXAMPLES)]
     Review {
         #[command(subcommand)]
         what: ReviewWhat,
@@ -160,7 +261,10 @@ pub enum Command {
     ///
     /// Without PLAN: every plan in plans/ whose PARTs have all run. Running it
     /// twice changes nothing.
+    #[command(after_help = CONSOLIDATE_EXAMPLES)]
     Consolidate {
+        /// Plan path or slug (default: every plan whose PARTs have all run).
+        #[arg(value_name = "PLAN")]
         plan: Option<String>,
         /// Consolidate even though some PARTs failed (they are named in the commit).
         #[arg(long)]
@@ -172,6 +276,7 @@ pub enum Command {
     /// Check that the knowledge base agrees with its plans, indexes and drops.
     ///
     /// Works on any knowledge base (-C DIR); configure its layout in expand.yaml.
+    #[command(after_help = AUDIT_EXAMPLES)]
     Audit {
         /// Make the safe repairs: add missing index rows, drop expand's rows of missing files.
         #[arg(long)]
@@ -181,7 +286,10 @@ pub enum Command {
     ///
     /// With --rebuild-state: replace a damaged run state with one rebuilt
     /// from the plan's ticks, its drops and the files on disk.
+    #[command(after_help = RESET_EXAMPLES)]
     Reset {
+        /// Plan path or slug.
+        #[arg(value_name = "PLAN")]
         plan: String,
         /// Only these PARTs (default: all): `--part 3`, `--part 1,3`, `--part 2-5 9`.
         #[arg(long = "part", num_args = 1.., value_name = "N", value_parser = parse_parts)]
@@ -192,14 +300,29 @@ pub enum Command {
         rebuild_state: bool,
     },
     /// Rewrite a mis-encoded plan (UTF-8 once decoded as Mac Roman or Windows-1252) as clean UTF-8.
-    FixEncoding { plan: String },
+    #[command(after_help = FIX_ENCODING_EXAMPLES)]
+    FixEncoding {
+        /// Plan path or slug.
+        #[arg(value_name = "PLAN")]
+        plan: String,
+    },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
-    Completions { shell: clap_complete::Shell },
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) for `man`: for packagers and readers.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man,
 }
 
 #[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Run options")]
 pub struct RunArgs {
     /// Plan path or slug.
+    #[arg(value_name = "PLAN", help_heading = "Arguments")]
     pub plan: String,
     /// Runners at once (and PARTs per batch when the plan declares none).
     #[arg(long, env = "EXPAND_BATCH_SIZE")]
@@ -260,17 +383,28 @@ pub struct NewArgs {
 #[derive(Debug, Subcommand)]
 pub enum ReviewWhat {
     /// Review every PART of batch K.
+    #[command(after_help = REVIEW_EXAMPLES)]
     Batch {
+        /// The batch's number (1 is the first).
+        #[arg(value_name = "K")]
         number: u32,
+        /// Plan path or slug (default: the only plan in plans/).
+        #[arg(value_name = "PLAN")]
         plan: Option<String>,
         /// Print each PART's KNOWLEDGE-DROP.
         #[arg(long)]
         show: bool,
     },
     /// Review one PART.
+    #[command(after_help = REVIEW_EXAMPLES)]
     Part {
+        /// The PART's number.
+        #[arg(value_name = "N")]
         number: u32,
+        /// Plan path or slug (default: the only plan in plans/).
+        #[arg(value_name = "PLAN")]
         plan: Option<String>,
+        /// Print the PART's KNOWLEDGE-DROP.
         #[arg(long)]
         show: bool,
         /// Accept a PART whose file needs review: a person read it and takes

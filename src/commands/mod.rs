@@ -7,6 +7,7 @@ pub mod consolidate;
 pub mod fix_encoding;
 pub mod graph;
 pub mod init;
+pub mod man;
 pub mod new;
 pub mod reset;
 pub mod review;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> Result<Code> {
     match cli.command {
         Command::Init { dir, adopt } => init::run(dir.as_deref().or(cli.dir.as_deref()), adopt),
         Command::Completions { shell } => completions::run(shell),
+        Command::Man => man::run(),
         Command::Validate {
             plans,
             format,

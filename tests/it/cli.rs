@@ -140,3 +140,84 @@ fn part_lists_and_ranges() {
         out.stderr
     );
 }
+
+/// Every subcommand's help ends with examples (install lines for
+/// completions), every positional says what it is, and `run`'s own options
+/// stand apart from the global ones.
+#[test]
+fn help_teaches_with_examples_and_documents_every_argument() {
+    let ws = Ws::new();
+    let top = ws.expand(&["--help"]).code(0).stdout;
+    let subs: Vec<String> = top
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|s| s != "help")
+        .collect();
+    assert!(subs.len() >= 12, "{subs:?}");
+    for sub in &subs {
+        let mut args = vec![sub.as_str()];
+        if sub == "review" {
+            args.push("batch");
+        }
+        args.push("--help");
+        let help = ws.expand(&args).code(0).stdout;
+        assert!(
+            help.contains("Examples:") || help.contains("Install:"),
+            "{sub} --help has no examples:\n{help}"
+        );
+        // A positional listed under Arguments has a description on its line or the next.
+        if let Some(a) = help.split("Arguments:").nth(1) {
+            for (i, l) in a.lines().enumerate() {
+                let l = l.trim();
+                if l.starts_with('<') || l.starts_with('[') {
+                    let next = a.lines().nth(i + 1).unwrap_or("").trim();
+                    let described = l
+                        .split_once(' ')
+                        .map_or(false, |(_, d)| !d.trim().is_empty())
+                        || !next.is_empty();
+                    assert!(described, "{sub}: `{l}` is not described:\n{help}");
+                }
+                if l.ends_with(':') && !l.starts_with('<') && i > 0 {
+                    break;
+                }
+            }
+        }
+    }
+    let run = ws.expand(&["run", "--help"]).code(0).stdout;
+    let run_opts = run.find("Run options:").unwrap();
+    let global = run.find("Global options:").unwrap();
+    assert!(
+        run[run_opts..global].contains("--dry-run") && !run[run_opts..global].contains("--quiet"),
+        "{run}"
+    );
+    insta::assert_snapshot!("run_help", run);
+}
+
+/// `expand man` is a roff page for expand and one per subcommand, built
+/// from the same definitions as --help; it needs no workspace.
+#[test]
+fn man_prints_a_roff_page_per_command() {
+    let ws = Ws::new();
+    let out = ws.expand(&["man"]).code(0).stdout;
+    assert!(
+        out.starts_with(".ie") || out.contains(".TH expand 1"),
+        "{}",
+        &out[..200.min(out.len())]
+    );
+    for page in [
+        "expand",
+        "expand-run",
+        "expand-validate",
+        "expand-audit",
+        "expand-new",
+    ] {
+        assert!(out.contains(&format!(".TH {page} 1")), "no page for {page}");
+    }
+    assert!(out.contains("Typical week"));
+}
