@@ -7,7 +7,25 @@ use expand::error::{code_of, hint_of, Code};
 
 fn main() -> ExitCode {
     expand::clock::init();
-    let cli = Cli::parse();
+    let json_asked = std::env::args_os().any(|a| a == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version are output, not errors; a usage error under
+        // --json is one JSON object like every other error.
+        Err(e) if json_asked && e.use_stderr() => {
+            let message = e.kind().to_string();
+            let detail = e.render().to_string();
+            let doc = serde_json::json!({"error": {
+                "code": 2,
+                "message": message,
+                "detail": detail.trim_end(),
+            }});
+            let _ = writeln!(std::io::stderr().lock(), "{doc}");
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
+    let json = cli.json;
     expand::report::init_logging(cli.verbose, cli.quiet, cli.color);
     match expand::run_cli(cli) {
         Ok(code) => code.into(),
@@ -21,11 +39,21 @@ fn main() -> ExitCode {
                 return Code::Ok.into();
             }
             let mut err = std::io::stderr().lock();
+            let code = code_of(&e);
+            if json {
+                let doc = serde_json::json!({"error": {
+                    "code": code as u8,
+                    "message": format!("{e:#}"),
+                    "hint": hint_of(&e),
+                }});
+                let _ = writeln!(err, "{doc}");
+                return code.into();
+            }
             let _ = writeln!(err, "error: {e:#}");
             if let Some(h) = hint_of(&e) {
                 let _ = writeln!(err, "hint: {h}");
             }
-            code_of(&e).into()
+            code.into()
         }
     }
 }

@@ -7,12 +7,17 @@ use crate::error::Code;
 use crate::plan::Encoding;
 use crate::workspace::Workspace;
 
-pub fn run(ws: &Workspace, name: &str) -> Result<Code> {
+pub fn run(ws: &Workspace, ctx: &super::Ctx, name: &str) -> Result<Code> {
     let file = ws.find_plan(name)?;
     ws.plan_to_change(&file)?;
     let shown = ws.show(&file);
     let plan = ws.load_plan(&file)?;
     if plan.encoding == Encoding::Utf8 {
+        if ctx.json {
+            let doc = serde_json::json!({"plan": shown, "encoding": "utf-8", "changed": false});
+            writeln!(std::io::stdout().lock(), "{doc}")?;
+            return Ok(Code::Ok);
+        }
         writeln!(
             std::io::stdout().lock(),
             "{}: already clean UTF-8; nothing to do",
@@ -33,6 +38,12 @@ pub fn run(ws: &Workspace, name: &str) -> Result<Code> {
             )))
         })
         .with_context(|| format!("failed to write `{}`", shown.display()))?;
+    if ctx.json {
+        let doc =
+            serde_json::json!({"plan": shown, "encoding": plan.encoding.as_str(), "changed": true});
+        writeln!(std::io::stdout().lock(), "{doc}")?;
+        return Ok(Code::Ok);
+    }
     writeln!(
         std::io::stdout().lock(),
         "{}: repaired {} → utf-8",

@@ -11,6 +11,7 @@ use crate::workspace::Workspace;
 
 pub fn run(
     ws: &Workspace,
+    ctx: &super::Ctx,
     name: &str,
     format: GraphFormat,
     batch_size: Option<usize>,
@@ -27,6 +28,35 @@ pub fn run(
             .unwrap_or_else(|| p.map(|p| p.title.clone()).unwrap_or_default());
         format!("PART {n}: {t}")
     };
+    if ctx.json {
+        let batches: Vec<serde_json::Value> = graph
+            .batches
+            .iter()
+            .map(|b| {
+                let parts: Vec<serde_json::Value> = b
+                    .parts
+                    .iter()
+                    .map(|&n| {
+                        let node = graph.node(n).expect("node for every PART");
+                        serde_json::json!({
+                            "part": n,
+                            "target": plan.part(n).and_then(|p| p.target.clone()),
+                            "depends_on": node.depends_on,
+                            "waits_on": node.waits_on.iter().map(|(p, q)| serde_json::json!({"plan": p, "part": q})).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                serde_json::json!({"batch": b.number, "title": b.title, "parts": parts})
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "plan": ws.show(&loaded.files[0]),
+            "title": plan.title,
+            "batches": batches,
+        });
+        writeln!(out, "{doc}")?;
+        return Ok(Code::Ok);
+    }
     match format {
         GraphFormat::Text => {
             writeln!(out, "{}", plan.title)?;

@@ -11,7 +11,7 @@ use crate::error::Code;
 pub const INDEX_TEMPLATE: &str = "# Knowledge Index\n\nEvery knowledge file, by topic folder. `expand consolidate` adds rows for new files.\n";
 pub const SKILL_TEMPLATE: &str = "# Skill\n\nWhat this knowledge base covers and how to use it.\n\n## Topic folders\n\n<!-- expand:topics:start -->\n<!-- expand:topics:end -->\n";
 
-pub fn run(dir: Option<&Path>, adopt: bool) -> Result<Code> {
+pub fn run(dir: Option<&Path>, adopt: bool, json: bool) -> Result<Code> {
     let root = match dir {
         Some(d) => d.to_path_buf(),
         None => std::env::current_dir()?,
@@ -20,7 +20,8 @@ pub fn run(dir: Option<&Path>, adopt: bool) -> Result<Code> {
         .with_context(|| format!("failed to create `{}`", root.display()))?;
     let fs = crate::workspace::jail::Jail::open(&root.canonicalize()?)
         .with_context(|| format!("failed to open `{}`", root.display()))?;
-    let mut out = std::io::stdout().lock();
+    // The report as text; under --json one document says the same.
+    let mut out: Vec<u8> = Vec::new();
     // Inside a base made by hand (or with --adopt): describe it, create
     // nothing it does not use.
     if !fs.exists(FILE_NAME) && (adopt || crate::workspace::adopt::is_base(&fs)) {
@@ -74,7 +75,23 @@ pub fn run(dir: Option<&Path>, adopt: bool) -> Result<Code> {
             out,
             "next: `expand audit` checks the base; `expand validate` the plans"
         )?;
-        return Ok(Code::Ok);
+        let doc = serde_json::json!({
+            "root": root.display().to_string(),
+            "adopted": true,
+            "knowledge_dir": layout.knowledge_dir,
+            "knowledge_files": layout.knowledge_files,
+            "indexes": layout.indexes,
+            "per_folder_index": layout.per_folder_index,
+            "plans_dir": layout.plans_dir,
+            "plans_pending": layout.plans_pending,
+            "completed_dir": layout.completed_dir,
+            "plans_archived": layout.plans_archived,
+            "drops_dir": layout.drops_dir,
+            "exclude": layout.exclude,
+            "created": [FILE_NAME],
+            "gitignore_added": ignored,
+        });
+        return finish(out, json, doc);
     }
     // A workspace already: its config says where things are; nothing is
     // created beside it.
@@ -88,7 +105,14 @@ pub fn run(dir: Option<&Path>, adopt: bool) -> Result<Code> {
         if ignored {
             writeln!(out, "  added .expand/ to .gitignore")?;
         }
-        return Ok(Code::Ok);
+        let doc = serde_json::json!({
+            "root": root.display().to_string(),
+            "adopted": false,
+            "already": true,
+            "created": [],
+            "gitignore_added": ignored,
+        });
+        return finish(out, json, doc);
     }
     let mut created = Vec::new();
     let mut write_new = |rel: &str, text: &str| -> Result<()> {
@@ -114,6 +138,12 @@ pub fn run(dir: Option<&Path>, adopt: bool) -> Result<Code> {
             .with_context(|| format!("git init in `{}` failed", root.display()))?;
         created.push(".git/ (git init)".into());
     }
+    let doc = serde_json::json!({
+        "root": root.display().to_string(),
+        "adopted": false,
+        "already": created.is_empty(),
+        "created": created,
+    });
     if created.is_empty() {
         writeln!(
             out,
@@ -126,6 +156,17 @@ pub fn run(dir: Option<&Path>, adopt: bool) -> Result<Code> {
             writeln!(out, "  created {c}")?;
         }
         writeln!(out, "next: put a plan in plans/ and run `expand validate`")?;
+    }
+    finish(out, json, doc)
+}
+
+/// Print the report: its text, or under --json the document.
+fn finish(text: Vec<u8>, json: bool, doc: serde_json::Value) -> Result<Code> {
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{doc}")?;
+    } else {
+        stdout.write_all(&text)?;
     }
     Ok(Code::Ok)
 }

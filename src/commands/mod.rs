@@ -41,7 +41,9 @@ pub fn run(cli: Cli) -> Result<Code> {
     // Every command but init and completions works in a workspace.
     let ws = || Workspace::discover(cli.dir.as_deref());
     match cli.command {
-        Command::Init { dir, adopt } => init::run(dir.as_deref().or(cli.dir.as_deref()), adopt),
+        Command::Init { dir, adopt } => {
+            init::run(dir.as_deref().or(cli.dir.as_deref()), adopt, ctx.json)
+        }
         Command::Completions { shell } => completions::run(shell),
         Command::Man => man::run(),
         Command::Validate {
@@ -55,20 +57,20 @@ pub fn run(cli: Cli) -> Result<Code> {
             plan,
             format,
             batch_size,
-        } => graph::run(&ws()?, &plan, format, batch_size),
-        Command::FixEncoding { plan } => fix_encoding::run(&ws()?, &plan),
+        } => graph::run(&ws()?, &ctx, &plan, format, batch_size),
+        Command::FixEncoding { plan } => fix_encoding::run(&ws()?, &ctx, &plan),
         Command::Run(args) => run::run(&ws()?, &ctx, args),
         Command::Status { plan } => status::run(&ws()?, &ctx, plan.as_deref()),
         Command::Reset {
             plan,
             parts,
             rebuild_state: false,
-        } => reset::run(&ws()?, &plan, &crate::cli::part_numbers(&parts)),
+        } => reset::run(&ws()?, &ctx, &plan, &crate::cli::part_numbers(&parts)),
         Command::Reset {
             plan,
             rebuild_state: true,
             ..
-        } => reset::rebuild(&ws()?, &plan),
+        } => reset::rebuild(&ws()?, &ctx, &plan),
         Command::Review { what } => review::run(&ws()?, &ctx, what),
         Command::Consolidate {
             plan,

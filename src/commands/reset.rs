@@ -12,7 +12,7 @@ use crate::plan::{self, Status};
 use crate::run::state::{content_hash, PartState, PartStatus, PlanState, STATE_DIR};
 use crate::workspace::Workspace;
 
-pub fn run(ws: &Workspace, name: &str, parts: &[u32]) -> Result<Code> {
+pub fn run(ws: &Workspace, ctx: &super::Ctx, name: &str, parts: &[u32]) -> Result<Code> {
     let file = ws.find_plan(name)?;
     ws.plan_to_change(&file)?;
     let shown = ws.show(&file);
@@ -56,6 +56,11 @@ pub fn run(ws: &Workspace, name: &str, parts: &[u32]) -> Result<Code> {
         state.parts.remove(n);
     }
     state.save(&ws.fs).context("failed to save run state")?;
+    if ctx.json {
+        let doc = serde_json::json!({"plan": shown, "reset": chosen});
+        writeln!(std::io::stdout().lock(), "{doc}")?;
+        return Ok(Code::Ok);
+    }
     writeln!(
         std::io::stdout().lock(),
         "{}: {} PART(s) reset to pending: {}",
@@ -70,7 +75,7 @@ pub fn run(ws: &Workspace, name: &str, parts: &[u32]) -> Result<Code> {
 /// is on disk: a PART ticked done whose file exists is done; its drop (a
 /// KNOWLEDGE-DROP naming the PART and the file) and that file are taken as
 /// expand's own; a PART ticked done whose file is missing must run again.
-pub fn rebuild(ws: &Workspace, name: &str) -> Result<Code> {
+pub fn rebuild(ws: &Workspace, ctx: &super::Ctx, name: &str) -> Result<Code> {
     let file = ws.find_plan(name)?;
     ws.plan_to_change(&file)?;
     let shown = ws.show(&file);
@@ -164,6 +169,17 @@ pub fn rebuild(ws: &Workspace, name: &str) -> Result<Code> {
         .save(&ws.fs)
         .context("failed to save the rebuilt run state")?;
     let list = |v: &[u32]| crate::report::numbers(v);
+    if ctx.json {
+        let doc = serde_json::json!({
+            "plan": shown,
+            "rebuilt": true,
+            "kept": kept.iter().map(|k| k.display().to_string()).collect::<Vec<_>>(),
+            "done": done,
+            "missing": missing,
+        });
+        writeln!(std::io::stdout().lock(), "{doc}")?;
+        return Ok(Code::Ok);
+    }
     writeln!(
         std::io::stdout().lock(),
         "{}: run state rebuilt",

@@ -221,3 +221,65 @@ fn man_prints_a_roff_page_per_command() {
     }
     assert!(out.contains("Typical week"));
 }
+
+/// `--json`: every command that prints results prints JSON on stdout (one
+/// document; one event per line for `run`), and an error is one JSON object
+/// on stderr with the exit code.
+#[test]
+fn json_everywhere_and_errors_as_json() {
+    let ws = Ws::new();
+    let doc = |args: &[&str]| -> serde_json::Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        let out = ws.expand(&a);
+        assert!(
+            out.code == 0 || out.code == 1,
+            "{args:?}: {} {}",
+            out.code,
+            out.stderr
+        );
+        serde_json::from_str(out.stdout.trim())
+            .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}):\n{}", out.stdout))
+    };
+    let init = doc(&["init"]);
+    assert_eq!(init["adopted"], false);
+    assert!(init["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "expand.yaml"));
+    ws.write(
+        "knowledge/net/00-sockets.md",
+        "# Sockets\n\nA socket is an endpoint.\n",
+    );
+    ws.write(
+        "plans/p.md",
+        "# Knowledge Expansion: P\n\n## PART 1: Retries (~40 lines)\n\n- [ ] PART 1: Create net/01-retries.md\n\n\
+         **Step 0**\n- [ ] Read net/00-sockets.md\n\n## PART 2: Timeouts (~40 lines)\n\n- [ ] PART 2: Create net/02-timeouts.md\n",
+    );
+    assert!(doc(&["validate", "plans/p.md"])["plans"].is_array());
+    let g = doc(&["graph", "p"]);
+    assert_eq!(g["batches"][0]["parts"][0]["target"], "net/01-retries.md");
+    let run = ws.expand(&["--json", "run", "p", "--all"]);
+    assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+    for line in run.stdout.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+    assert!(doc(&["status", "p"]).is_object());
+    assert!(doc(&["review", "batch", "1", "p"]).is_object());
+    assert_eq!(
+        doc(&["reset", "p", "--part", "2"])["reset"],
+        serde_json::json!([2])
+    );
+    assert_eq!(doc(&["fix-encoding", "p"])["changed"], false);
+    assert!(doc(&["audit"]).is_object());
+
+    let out = ws.expand(&["--json", "run", "nope"]).code(2);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    let e: serde_json::Value = serde_json::from_str(out.stderr.trim()).unwrap();
+    assert_eq!(e["error"]["code"], 2);
+    assert_eq!(e["error"]["message"], "no plan `nope`");
+    let out = ws.expand(&["--json", "run", "--no-such-flag"]).code(2);
+    let e: serde_json::Value = serde_json::from_str(out.stderr.trim()).unwrap();
+    assert_eq!(e["error"]["code"], 2, "{}", out.stderr);
+}
