@@ -56,6 +56,26 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
     if args.dry_run {
         return dry_run(ws, ctx, &plan, &graph, &args);
     }
+    // A consolidated plan has nothing left to run, and nothing to suggest
+    // but running it anew under another name.
+    if ws.is_archived(&file) {
+        let shown = show(&plan.path);
+        if ctx.json {
+            writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                serde_json::json!({"event": "archived", "plan": plan.slug, "path": shown})
+            )?;
+        } else {
+            writeln!(
+                std::io::stdout().lock(),
+                "`{shown}` is archived (its run was consolidated): nothing to run.\n\
+                 To run it again, copy it into `{}` under a new name.",
+                show(&ws.show(&ws.plans_dir()))
+            )?;
+        }
+        return Ok(Code::Ok);
+    }
 
     ws.plan_to_change(&file)?;
     let _lock = super::lock(ws)?;

@@ -31,9 +31,16 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
     let out = std::io::stdout();
     let mut out = out.lock();
     let mut all = Vec::new();
+    // A PART marked running is running only while a live process holds the
+    // workspace lock; otherwise a run stopped under it (interrupted).
+    let live = crate::run::state::Lock::live_holder(&ws.fs);
+    if let (Some(h), false) = (&live, ctx.json) {
+        writeln!(out, "a run is in progress ({h})")?;
+    }
     for (plan, graph) in loaded.plans.iter().zip(&loaded.graphs) {
         let state = super::load_state(ws, plan)?.0;
         let mut batches = Vec::new();
+        let mut interrupted_here = false;
         // Citations over the whole plan, every batch's PARTs together.
         let (mut plan_verified, mut plan_fabricated) = (0usize, 0usize);
         if !ctx.json {
@@ -91,7 +98,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
                 }
             }
             if ctx.json {
-                batches.push(serde_json::json!({"batch": b.number, "parts": b.parts, "done": done, "needs_review": review.iter().map(|(n, _)| n).collect::<Vec<_>>(), "failed": failed, "interrupted": running, "pending": pending, "citations": {"verified": verified, "fabricated": fabricated}, "duration_ms": ms, "tokens": tokens, "cost": cost, "requests": requests, "usage": spent.iter().map(|u| serde_json::json!({"part": u.part, "tokens": u.tokens, "cost": u.cost, "requests": u.requests})).collect::<Vec<_>>(), "failures": failures.iter().map(|(n, e)| serde_json::json!({"part": n, "error": e})).collect::<Vec<_>>()}));
+                batches.push(serde_json::json!({"batch": b.number, "parts": b.parts, "done": done, "needs_review": review.iter().map(|(n, _)| n).collect::<Vec<_>>(), "failed": failed, "running": if live.is_some() { running } else { 0 }, "interrupted": if live.is_some() { 0 } else { running }, "pending": pending, "citations": {"verified": verified, "fabricated": fabricated}, "duration_ms": ms, "tokens": tokens, "cost": cost, "requests": requests, "usage": spent.iter().map(|u| serde_json::json!({"part": u.part, "tokens": u.tokens, "cost": u.cost, "requests": u.requests})).collect::<Vec<_>>(), "failures": failures.iter().map(|(n, e)| serde_json::json!({"part": n, "error": e})).collect::<Vec<_>>()}));
                 continue;
             }
             let mut line = format!("  batch {}: {done} done", b.number);
@@ -104,8 +111,11 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
                     "; citations: {verified} verified, {fabricated} fabricated"
                 ));
             }
-            if running > 0 {
+            if running > 0 && live.is_some() {
+                line.push_str(&format!(", {running} running"));
+            } else if running > 0 {
                 line.push_str(&format!(", {running} interrupted"));
+                interrupted_here = true;
             }
             if ms > 0 {
                 line.push_str(&format!("  ({:.1} s of runner time", ms as f64 / 1000.0));
@@ -132,6 +142,13 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
                 writeln!(out, "    PART {n} needs review: {}", problems.join("; "))?;
             }
         }
+        if interrupted_here {
+            writeln!(
+                out,
+                "  a run of this plan stopped before its PARTs finished: `expand run {}` resumes it",
+                plan.slug
+            )?;
+        }
         if !ctx.json && plan_verified + plan_fabricated > 0 {
             writeln!(
                 out,
@@ -141,7 +158,12 @@ pub fn run(ws: &Workspace, ctx: &Ctx, plan: Option<&str>) -> Result<Code> {
         all.push(serde_json::json!({"plan": plan.slug, "path": show(&plan.path), "title": plan.title, "citations": {"verified": plan_verified, "fabricated": plan_fabricated}, "batches": batches}));
     }
     if ctx.json {
-        writeln!(out, "{}", serde_json::json!({"plans": all}))?;
+        let live = live.map(|h| serde_json::json!({"pid": h.pid, "since": h.since}));
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"plans": all, "live_run": live})
+        )?;
     }
     Ok(Code::Ok)
 }

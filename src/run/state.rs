@@ -613,11 +613,29 @@ pub struct Holder {
     pub since: Option<String>,
 }
 
+impl Holder {
+    /// How long the holder has held the lock, as people say it ("4 min").
+    pub fn held_for(&self) -> Option<String> {
+        let since = time::OffsetDateTime::parse(
+            self.since.as_deref()?,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .ok()?;
+        let s = (crate::clock::now() - since).whole_seconds().max(0);
+        Some(match s {
+            0..=59 => format!("{s} s"),
+            60..=3599 => format!("{} min", s / 60),
+            _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        })
+    }
+}
+
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (&self.pid, &self.since) {
-            (Some(p), Some(s)) => write!(f, "pid {p}, since {s}"),
-            (Some(p), None) => write!(f, "pid {p}"),
+        match (&self.pid, self.held_for(), &self.since) {
+            (Some(p), Some(d), Some(s)) => write!(f, "pid {p}, running for {d}, since {s}"),
+            (Some(p), None, Some(s)) => write!(f, "pid {p}, since {s}"),
+            (Some(p), _, None) => write!(f, "pid {p}"),
             _ => write!(f, "an unknown process"),
         }
     }
@@ -683,6 +701,31 @@ impl Lock {
         Ok(Lock { _held: held })
     }
 
+    /// The process holding the lock now, if one does: `status` tells a
+    /// running PART from one a dead run left. The pid `.expand/lock` names
+    /// must be alive (cheap), and then the lock really taken (a pid can be
+    /// reused): a shared lock that cannot be had says so. The probe is
+    /// only made for a live pid, so it never races a run starting.
+    pub fn live_holder(fs: &Jail) -> Option<Holder> {
+        use fs4::fs_std::FileExt;
+        let h = Lock::holder(fs);
+        let pid = h.pid?;
+        if pid == std::process::id() || !process_alive(pid) {
+            return None;
+        }
+        #[cfg(unix)]
+        let probe = fs.open_dir_file(".").ok()?;
+        #[cfg(not(unix))]
+        let probe = fs.open_rw(LOCK_INFO).ok()?;
+        match FileExt::try_lock_shared(&probe) {
+            Ok(true) => {
+                let _ = FileExt::unlock(&probe);
+                None
+            }
+            _ => Some(h),
+        }
+    }
+
     /// Who holds the lock, as far as `.expand/lock` says.
     pub fn holder(fs: &Jail) -> Holder {
         let text = fs.read_to_string(LOCK_INFO).unwrap_or_default();
@@ -696,6 +739,22 @@ impl Lock {
         }
         h
     }
+}
+
+/// Whether process `pid` exists (signal 0 checks without sending).
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 sends nothing; it only checks the pid.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_alive(_pid: u32) -> bool {
+    true
 }
 
 #[cfg(test)]

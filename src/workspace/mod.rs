@@ -219,7 +219,27 @@ impl Workspace {
                 ),
             ));
         }
+        // An archived plan is the record of a consolidated run: `reset`,
+        // `fix-encoding` or a run must not rewrite it.
+        if self.is_archived(file) {
+            return Err(with_hint(
+                Code::BadInput,
+                format!(
+                    "`{}` is archived: its run was consolidated, and expand does not change archived plans",
+                    shown.display()
+                ),
+                format!(
+                    "to run it again, copy it into `{}` under a new name",
+                    self.show(&self.plans_dir()).display()
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// Whether `file` is a plan archived under `completed/`.
+    pub fn is_archived(&self, file: &Path) -> bool {
+        self.absolute(file).starts_with(self.completed_dir())
     }
 
     /// Read a plan from `file`, named for messages relative to the root, with

@@ -283,3 +283,114 @@ fn json_everywhere_and_errors_as_json() {
     let e: serde_json::Value = serde_json::from_str(out.stderr.trim()).unwrap();
     assert_eq!(e["error"]["code"], 2, "{}", out.stderr);
 }
+
+/// While a run holds the workspace, `status` says its PARTs are running
+/// and names the process; once that process is gone (killed, no chance to
+/// clean up), the same PARTs are interrupted and status says how to resume.
+/// A second run is refused with the holder's pid and how long it has run.
+#[cfg(unix)]
+#[test]
+fn status_tells_running_from_interrupted_and_the_lock_names_its_holder() {
+    let ws = Ws::new();
+    ws.write("knowledge/a/00-x.md", "# X\n");
+    ws.write(
+        "plans/p.md",
+        "# Knowledge Expansion: P\n\n## PART 1: One\n\n- [ ] PART 1: Create a/01-one.md\n",
+    );
+    let started_file = ws.path().join("started");
+    ws.write(
+        "writer.sh",
+        format!(
+            "#!/bin/sh\ntouch '{}'\ncat >/dev/null\nsleep 60\n",
+            started_file.display()
+        ),
+    );
+    ws.write(
+        "expand.yaml",
+        format!(
+            "writer:\n  kind: command\n  command: [sh, '{}']\n  timeout_s: 120\nsearch:\n  kind: offline\n",
+            ws.path().join("writer.sh").display()
+        ),
+    );
+    let mut child = crate::util::expand_std()
+        .arg("-C")
+        .arg(ws.path())
+        .args(["run", "p"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !started_file.exists() {
+        assert!(t0.elapsed().as_secs() < 30, "the writer never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = ws.expand(&["status", "p"]).code(0);
+    assert!(
+        out.stdout
+            .contains(&format!("a run is in progress (pid {}", child.id())),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("1 running") && !out.stdout.contains("interrupted"),
+        "{}",
+        out.stdout
+    );
+    let v = ws.expand(&["--json", "status", "p"]).code(0).json();
+    assert_eq!(v["live_run"]["pid"], child.id());
+    assert_eq!(v["plans"][0]["batches"][0]["running"], 1);
+    let busy = ws.expand(&["run", "p"]).code(3);
+    assert!(
+        busy.stderr.contains(&format!(
+            "locked by another expand process (pid {}, running for",
+            child.id()
+        )),
+        "{}",
+        busy.stderr
+    );
+    // Killed without a chance to clean up: the lock goes with it.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = ws.expand(&["status", "p"]).code(0);
+    assert!(
+        out.stdout.contains("1 interrupted") && !out.stdout.contains("in progress"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("`expand run p` resumes it"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// An archived plan is the record of a consolidated run: nothing rewrites it.
+#[test]
+fn an_archived_plan_is_never_changed() {
+    let ws = Ws::new();
+    ws.write("knowledge/a/00-x.md", "# X\n");
+    ws.write(
+        "completed/old/plan.md",
+        "# Knowledge Expansion: Old\n\n## PART 1: One\n\n- [✓] PART 1: Create a/00-x.md\n",
+    );
+    let before = ws.snapshot();
+    for args in [&["reset", "old"][..], &["fix-encoding", "old"]] {
+        let out = ws.expand(args).code(2);
+        assert!(
+            out.stderr.contains("is archived") && out.stderr.contains("under a new name"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    // A run has nothing to do, and says how to run it anew.
+    let out = ws.expand(&["run", "old"]).code(0);
+    assert!(
+        out.stdout.contains("nothing to run") && out.stdout.contains("under a new name"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(ws.snapshot(), before);
+    // Read-only commands still read it.
+    ws.expand(&["status", "old"]).code(0);
+}

@@ -94,7 +94,12 @@ fn consolidate_commits_exactly_the_touched_paths_once() {
     let out = w.expand().args(["run", "p", "--all"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("expand consolidate p"), "{stdout}");
+    // Consolidated: nothing to run, and no `expand consolidate` to suggest.
+    assert!(
+        stdout.contains("is archived (its run was consolidated): nothing to run"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("expand consolidate"), "{stdout}");
     assert_eq!(commit_count(&repo), before + 1);
     // And the audit of a clean run finds nothing.
     let out = w.expand().args(["audit"]).output().unwrap();
