@@ -571,7 +571,7 @@ fn set_path(v: &mut serde_yaml::Value, parts: &[&str], new: serde_yaml::Value) {
 }
 
 /// The text `expand init` writes: every key, commented.
-pub const TEMPLATE: &str = r#"# expand.yaml: every key is optional; the values shown are the defaults.
+pub const TEMPLATE: &str = r#"# expand.yaml: every key is optional; a value shown is the default, unless it says "e.g." or "required".
 # Environment variables override the file: EXPAND_BATCH_SIZE=2, EXPAND_WRITER__MODEL=gpt-4o.
 
 # knowledge_dir: knowledge      # "." when the base's root is the knowledge tree
@@ -585,7 +585,7 @@ pub const TEMPLATE: &str = r#"# expand.yaml: every key is optional; the values s
 # writer:
 #   kind: offline               # offline | openai | anthropic | command
 #   base_url: https://api.openai.com/v1
-#   model: gpt-4o-mini
+#   model: gpt-4o-mini          # required for openai and anthropic (no default), e.g. gpt-4o-mini
 #   api_key_env: OPENAI_API_KEY # the variable's NAME; keys never go in this file
 #   max_tokens: 8000
 #   temperature: 0.2

@@ -194,6 +194,14 @@ fn summary(
     let setup_failed = results
         .iter()
         .any(|r| r.outcomes.iter().any(|o| o.setup_hint.is_some()));
+    // Every failure a provider that could not be reached: the network's or
+    // the endpoint's to fix (SPEC: exit 3), not the plan's.
+    let failures: Vec<&crate::run::runner::Outcome> = results
+        .iter()
+        .flat_map(|r| r.outcomes.iter())
+        .filter(|o| !o.ok)
+        .collect();
+    let unreachable = !failures.is_empty() && failures.iter().all(|o| o.unreachable);
     let review: Vec<u32> = results
         .iter()
         .flat_map(|r| &r.outcomes)
@@ -376,6 +384,12 @@ fn summary(
                 .iter()
                 .find(|r| r.outcomes.iter().any(|o| !o.ok && !o.permanent))
             {
+                if unreachable {
+                    writeln!(
+                        out,
+                        "  a provider could not be reached: check the network and the base_url in expand.yaml, then"
+                    )?;
+                }
                 writeln!(
                     out,
                     "  expand run {} --batch {}    (retry the failed PARTs)",
@@ -425,7 +439,7 @@ fn summary(
         }
     }
     // Stopped by the budget is work left undone: a script must not go on as if it ran.
-    Ok(if setup_failed {
+    Ok(if setup_failed || unreachable {
         Code::Environment
     } else if any_failed || !review.is_empty() || budget_stop.is_some() {
         Code::WorkFailed
@@ -465,6 +479,22 @@ fn dry_run(
             "{} — dry run, nothing is called or written",
             plan.title
         )?;
+        // What the same command without --dry-run would cover.
+        let scope = if !args.parts.is_empty() {
+            "the PARTs named with --part".to_string()
+        } else if let Some(b) = args.batch {
+            format!("batch {b}")
+        } else {
+            match selected.first() {
+                None => "nothing: every PART has run".to_string(),
+                Some(_) if args.all => "every remaining batch (--all)".to_string(),
+                Some((b, _)) => format!(
+                    "every remaining batch; `expand run {}` runs batch {} (the next with pending PARTs), --all the rest",
+                    plan.slug, b.number
+                ),
+            }
+        };
+        writeln!(out, "scope: {scope}")?;
     }
     // Batch number → the PARTs of it that would run (the first selection
     // of that number, as a search of the list would find).

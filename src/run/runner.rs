@@ -83,6 +83,9 @@ pub struct PartError {
     /// The provider's account is not set up for this (see
     /// `ProviderError::Setup`): permanent, and the way out.
     pub setup_hint: Option<String>,
+    /// A provider could not be reached after its retries: the network's
+    /// or the endpoint's to fix, not the plan's (the run exits 3).
+    pub unreachable: bool,
 }
 
 impl PartError {
@@ -91,16 +94,19 @@ impl PartError {
             message: message.into(),
             permanent: true,
             setup_hint: None,
+            unreachable: false,
         }
     }
 
     /// A provider's error in `step`.
     fn provider(step: &str, e: ProviderError) -> PartError {
         let setup_hint = e.setup_hint().map(str::to_string);
+        let unreachable = matches!(e, ProviderError::Network { .. });
         PartError {
             message: format!("{step}: {e}"),
             permanent: setup_hint.is_some(),
             setup_hint,
+            unreachable,
         }
     }
 }
@@ -111,6 +117,7 @@ impl From<String> for PartError {
             message,
             permanent: false,
             setup_hint: None,
+            unreachable: false,
         }
     }
 }
@@ -133,6 +140,8 @@ pub struct Outcome {
     /// Failed in a way running it again cannot change (a file in the way,
     /// no target, a bad path): the plan or `--force` must change first.
     pub permanent: bool,
+    /// Failed because a provider could not be reached (see `PartError`).
+    pub unreachable: bool,
 }
 
 impl Shared {
@@ -176,6 +185,7 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
     let mut attempts = 0;
     let mut setup_hint = None;
     let mut permanent = false;
+    let mut unreachable = false;
     // This PART's network requests, over its attempts (see `meter`).
     let meter = Arc::new(Meter::default());
     for attempt in 1..=max {
@@ -239,6 +249,7 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
                 last_err = e.message;
                 setup_hint = e.setup_hint;
                 permanent = e.permanent;
+                unreachable = e.unreachable;
                 let will_retry = attempt < max && !e.permanent;
                 // The next attempt's start, or the failure below, records it.
                 sh.reporter.event(Event::PartFailed {
@@ -275,6 +286,7 @@ pub async fn run_part(sh: Arc<Shared>, number: u32) -> Outcome {
         duration_ms,
         setup_hint,
         permanent,
+        unreachable,
     }
 }
 
@@ -597,6 +609,7 @@ async fn attempt_once(
         duration_ms,
         setup_hint: None,
         permanent: false,
+        unreachable: false,
     })
 }
 

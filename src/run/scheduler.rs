@@ -120,6 +120,7 @@ pub async fn run_batch(
                 duration_ms: 0,
                 setup_hint: None,
                 permanent: false,
+                unreachable: false,
             }),
         }
     }

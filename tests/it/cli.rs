@@ -394,3 +394,38 @@ fn an_archived_plan_is_never_changed() {
     // Read-only commands still read it.
     ws.expand(&["status", "old"]).code(0);
 }
+
+/// A writer that cannot be reached is the environment's problem (exit 3),
+/// and the summary says what to check before retrying.
+#[test]
+fn an_unreachable_provider_exits_3_and_says_what_to_check() {
+    let ws = Ws::new();
+    ws.write("knowledge/a/00-x.md", "# X\n");
+    ws.write(
+        "plans/p.md",
+        "# Knowledge Expansion: P\n\n## PART 1: One\n\n- [ ] PART 1: Create a/01-one.md\n",
+    );
+    // A port nothing listens on: connections are refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    ws.write(
+        "expand.yaml",
+        format!("retries: 0\nwriter:\n  kind: openai\n  model: m\n  base_url: http://127.0.0.1:{port}/v1\n"),
+    );
+    let before = ws.read("plans/p.md");
+    let out = ws.expand(&["run", "p"]).code(3);
+    assert!(
+        out.stdout.contains("a provider could not be reached"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("expand run p --batch 1"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(ws.read("plans/p.md"), before, "the plan is not ticked");
+}
