@@ -835,6 +835,10 @@ mod tests {
 
     /// The fixtures' own targets and references, against their own
     /// targets and every file they name (as if it existed).
+    #[cfg_attr(
+        not(has_shared),
+        ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+    )]
     #[test]
     fn fixtures_resolve_as_a_scan_would() {
         let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");

@@ -730,6 +730,10 @@ mod tests {
         s.bytes().map(|b| page.char_of(b)).collect()
     }
 
+    #[cfg_attr(
+        not(has_shared),
+        ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+    )]
     #[test]
     fn seeds_repair_to_the_real_originals() {
         let Some(shared) = shared_dir() else {
@@ -753,6 +757,10 @@ mod tests {
         }
     }
 
+    #[cfg_attr(
+        not(has_shared),
+        ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+    )]
     #[test]
     fn all_seeds_and_originals_round_trip() {
         let Some(shared) = shared_dir() else {

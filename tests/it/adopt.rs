@@ -123,6 +123,10 @@ pub fn extract_bench(shared: &std::path::Path) -> (tempfile::TempDir, std::path:
     (d, root)
 }
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn init_adopts_the_bench_base() {
     let shared = crate::util::shared_or_skip!();
@@ -151,6 +155,10 @@ fn init_adopts_the_bench_base() {
 /// they were written for: the rate is printed, and a reference left
 /// unresolved must be one the base truly lacks (no file of that name, no
 /// folder of that name, nothing the glob matches anywhere in the tree).
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn fixture_reads_resolve_against_the_bench_base_or_are_truly_absent() {
     let shared = crate::util::shared_or_skip!();
@@ -250,6 +258,10 @@ fn fixture_reads_resolve_against_the_bench_base_or_are_truly_absent() {
 /// Seed 000 run end to end on a copy of the base it was written for, its
 /// targets removed: the user's path is adopt, reset, fix the one defect
 /// validate reports (two PARTs with one target), run, consolidate.
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn seed_000_runs_on_a_copy_of_the_bench_base_without_its_targets() {
     let shared = crate::util::shared_or_skip!();
@@ -367,6 +379,10 @@ fn seed_000_runs_on_a_copy_of_the_bench_base_without_its_targets() {
 /// The cognitive-science plan's PART 1 names its influential files only as
 /// "Influenced by: Files 1,5,9" and "CITE: Files 1,5,9 explicitly": run on
 /// the bench base (its hand-made file removed), it reads and cites them.
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn the_cognitive_science_part_1_reads_and_cites_its_influential_files() {
     let shared = crate::util::shared_or_skip!();

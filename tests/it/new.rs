@@ -571,6 +571,10 @@ async fn an_answer_still_bad_after_the_repair_fails_and_writes_nothing() {
 // The bench base (../shared/bench): overlaps found where the base covers the
 // outline, none on a new topic.
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn bench_base_flags_repeated_topics_and_not_new_ones() {
     let tar = shared_root().join("bench/karpathy-deep-oracle.tar.gz");

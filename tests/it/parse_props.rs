@@ -353,6 +353,10 @@ proptest! {
 
 /// SPEC "Encoding": ticks written into a mis-encoded plan use the file's own
 /// encoding, so the whole file still repairs in one round trip.
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn ticks_in_mis_encoded_seeds_keep_the_file_encoding() {
     let shared = crate::util::shared_or_skip!();

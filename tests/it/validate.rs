@@ -49,6 +49,10 @@ fn numbers(v: &Value) -> Vec<u64> {
         .collect()
 }
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn every_fixture_validates_without_errors() {
     let shared = shared_or_skip!();
@@ -119,6 +123,10 @@ fn status_targets(text: &str) -> Vec<(u64, String)> {
     out
 }
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn part_numbers_and_targets_are_what_the_file_says() {
     let shared = shared_or_skip!();
@@ -154,6 +162,10 @@ fn part_numbers_and_targets_are_what_the_file_says() {
     }
 }
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn seed_part_and_batch_counts() {
     let shared = shared_or_skip!();
@@ -194,6 +206,10 @@ fn seed_part_and_batch_counts() {
     }
 }
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn seed_000_declares_six_batches_of_four() {
     let shared = shared_or_skip!();
@@ -225,6 +241,10 @@ fn seed_000_declares_six_batches_of_four() {
     assert!(t8.starts_with("gcp-gpu/07-"), "{t8}");
 }
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn seed_002_without_declared_batches_gets_four_of_four() {
     let shared = shared_or_skip!();
@@ -249,6 +269,10 @@ fn seed_002_without_declared_batches_gets_four_of_four() {
     assert_eq!(part_of(p, 1)["line"], 11);
 }
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn seeds_003_and_004_have_four_parts_each() {
     let shared = shared_or_skip!();
@@ -281,6 +305,10 @@ const REPAIRED: [(&str, &str, &str); 3] = [
     ("003", "vertex-ai-advanced", "windows-1252-repaired"),
 ];
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn repaired_seeds_validate_like_their_originals() {
     let shared = shared_or_skip!();
@@ -307,6 +335,10 @@ fn repaired_seeds_validate_like_their_originals() {
     }
 }
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn repaired_seeds_parse_to_the_same_model_as_their_originals() {
     use expand::plan::parse::parse_bytes;
@@ -352,6 +384,10 @@ fn repaired_seeds_parse_to_the_same_model_as_their_originals() {
     }
 }
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn seed_001_part_16_depends_on_1_to_15() {
     let shared = shared_or_skip!();
@@ -390,6 +426,10 @@ fn seed_001_part_16_depends_on_1_to_15() {
     assert!(pos(13) < pos(16) && pos(14) < pos(16) && pos(15) < pos(16));
 }
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn seeds_000_and_001_together_wait_across_plans() {
     let shared = shared_or_skip!();
@@ -547,6 +587,10 @@ fn set<'a>(k: &[&'a str]) -> BTreeSet<&'a str> {
     k.iter().copied().collect()
 }
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn json_output_has_the_spec_shape() {
     let shared = shared_or_skip!();
@@ -605,6 +649,10 @@ fn json_output_has_the_spec_shape() {
     assert!(!part_of(p, 1)["sections"].as_array().unwrap().is_empty());
 }
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn graph_dot_and_mermaid_are_well_formed() {
     let shared = shared_or_skip!();
@@ -693,6 +741,10 @@ fn init_creates_a_workspace_and_is_idempotent() {
     assert!(out.stderr.contains("no plans"), "{}", out.stderr);
 }
 
+#[cfg_attr(
+    not(has_shared),
+    ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
+)]
 #[test]
 fn fix_encoding_restores_the_original_bytes() {
     let shared = shared_or_skip!();
