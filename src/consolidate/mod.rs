@@ -450,8 +450,15 @@ fn consolidate_file(
         archive::free_dir(&ws.fs, &completed, &slug, |n| claimed(ws, n))
             .map_err(io("read", &completed))?
     };
+    // A plan kept in a folder of its own (`inprocess/<slug>/ingestion.md`,
+    // as hand-run bases do) keeps its file name in the archive, as the
+    // base's other archives have it; a plan file in plans/ itself takes
+    // `completed_plan_name`.
+    let in_own_folder = file.parent() != Some(ws.plans_dir().as_path());
     let archived_plan = if archived_before {
         file.to_path_buf()
+    } else if in_own_folder {
+        archive_dir.join(file.file_name().unwrap_or_default())
     } else {
         archive_dir.join(&ws.config.completed_plan_name)
     };
@@ -672,6 +679,16 @@ fn apply(
         }
     }
     archive::remove_empty(&ws.fs, &ws.drops_dir().join(&j.slug));
+    // A plan's own folder in plans/ (`inprocess/<slug>/`), empty once the
+    // plan moved out.
+    let plans = ws.plans_dir();
+    for m in &j.moves {
+        if let Some(dir) = ws.root.join(&m.from).parent() {
+            if dir != plans && dir.starts_with(&plans) {
+                archive::remove_empty(&ws.fs, dir);
+            }
+        }
+    }
     crate::fault::at("consolidate-archive")?;
     move_state(ws, j)?;
     crate::fault::at("consolidate-state")?;

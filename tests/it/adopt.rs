@@ -358,6 +358,13 @@ fn seed_000_runs_on_a_copy_of_the_bench_base_without_its_targets() {
 
     let (code, out) = expand(&["consolidate", "seed000"]);
     assert_eq!(code, Some(0), "{out}");
+    // Archived as the base archives its plans: `<slug>/ingestion.md`.
+    assert!(
+        root.join("_ingest-auto/completed/seed000/ingestion.md")
+            .is_file(),
+        "{out}"
+    );
+    assert!(!plan_dir.exists(), "{out}");
     let log = git(&["log", "--name-only", "--format=%s", "-1"]);
     assert!(
         log.contains("gcp-gpu/20-gpu-production-deployment-patterns.md"),
@@ -423,4 +430,36 @@ fn the_cognitive_science_part_1_reads_and_cites_its_influential_files() {
     ] {
         assert!(written.contains(&format!("](../{f}")), "{f} not cited");
     }
+}
+
+/// On an adopted base, a plan kept in a folder of its own runs and is
+/// archived as the base archives its plans (`completed/<slug>/ingestion.md`),
+/// its empty folder gone from the plans folder.
+#[test]
+fn a_plan_in_its_own_folder_is_archived_under_its_own_name() {
+    let ws = hand_run_base();
+    ws.expand_bare(&["init"]).code(0);
+    // Two lines of knowledge give the offline writer nothing to cite: the
+    // file needs review, and a person takes it as it is.
+    ws.expand(&["run", "expansion-next"]).code(1);
+    ws.expand(&["review", "part", "1", "expansion-next", "--accept"])
+        .code(0);
+    let out = ws
+        .expand(&["consolidate", "expansion-next", "--no-commit"])
+        .code(0);
+    assert!(
+        ws.path()
+            .join("_ingest-auto/completed/expansion-next/ingestion.md")
+            .is_file(),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !ws.path()
+            .join("_ingest-auto/inprocess/expansion-next")
+            .exists(),
+        "{}",
+        out.stdout
+    );
+    assert!(ws.path().join("topic/02-c.md").is_file());
 }
