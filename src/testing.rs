@@ -85,3 +85,26 @@ pub fn sample_knowledge() -> crate::knowledge::scan::KnowledgeBase {
     )
     .expect("scan the sample")
 }
+
+/// A writer request for one PART with one planned section, `prompt` as
+/// given: what provider tests send.
+pub fn write_request(prompt: &str) -> crate::providers::WriteRequest {
+    crate::providers::WriteRequest {
+        plan_title: "Plan".into(),
+        part: 1,
+        title: "Args".into(),
+        target: "cli/01-args.md".into(),
+        part_text: "### PART 1: Args\n".into(),
+        sections: vec![crate::providers::SectionBrief {
+            title: "Clap".into(),
+            expected_lines: None,
+            brief: vec![],
+        }],
+        expected_lines: None,
+        evidence: vec![],
+        prompt: prompt.into(),
+        shared_prefix: 0,
+        so_far: None,
+        must_cite: Vec::new(),
+    }
+}

@@ -238,20 +238,7 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: NewArgs) -> Result<Code> {
             }
             printer::diagnostic_text(&mut out, &shown, d, ctx.style)?;
         }
-        let summary = format!(
-            "1 plan: {errors} error{}, {warnings} warning{}",
-            super::validate::s(errors),
-            super::validate::s(warnings)
-        );
-        writeln!(
-            out,
-            "{}",
-            if errors > 0 {
-                ctx.style.red(&summary)
-            } else {
-                ctx.style.green(&summary)
-            }
-        )?;
+        super::validate::summary_line(&mut out, ctx, 1, errors, warnings)?;
         if write {
             writeln!(
                 out,

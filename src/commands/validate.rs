@@ -132,22 +132,7 @@ pub fn run(
                     )?;
                 }
             }
-            let summary = format!(
-                "{} plan{}: {errors} error{}, {warnings} warning{}",
-                plans.len(),
-                s(plans.len()),
-                s(errors),
-                s(warnings)
-            );
-            writeln!(
-                out,
-                "{}",
-                if errors > 0 {
-                    ctx.style.red(&summary)
-                } else {
-                    ctx.style.green(&summary)
-                }
-            )?;
+            summary_line(&mut out, ctx, plans.len(), errors, warnings)?;
         }
     }
     out.flush()?;
@@ -157,6 +142,28 @@ pub fn run(
     std::mem::forget(plans);
     std::mem::forget(loaded.graphs);
     Ok(if errors > 0 { Code::BadInput } else { Code::Ok })
+}
+
+/// `2 plans: 0 errors, 3 warnings`, green, or red when there are errors.
+pub fn summary_line(
+    out: &mut impl Write,
+    ctx: &Ctx,
+    plans: usize,
+    errors: usize,
+    warnings: usize,
+) -> std::io::Result<()> {
+    let summary = format!(
+        "{plans} plan{}: {errors} error{}, {warnings} warning{}",
+        s(plans),
+        s(errors),
+        s(warnings)
+    );
+    let colored = if errors > 0 {
+        ctx.style.red(&summary)
+    } else {
+        ctx.style.green(&summary)
+    };
+    writeln!(out, "{colored}")
 }
 
 pub fn s(n: usize) -> &'static str {

@@ -370,25 +370,7 @@ pub use build::build;
 pub(crate) mod tests {
     use super::*;
 
-    /// A request for one PART with one planned section, `prompt` as given.
     pub(crate) fn request(prompt: &str) -> WriteRequest {
-        WriteRequest {
-            plan_title: "Plan".into(),
-            part: 1,
-            title: "Args".into(),
-            target: "cli/01-args.md".into(),
-            part_text: "### PART 1: Args\n".into(),
-            sections: vec![SectionBrief {
-                title: "Clap".into(),
-                expected_lines: None,
-                brief: vec![],
-            }],
-            expected_lines: None,
-            evidence: vec![],
-            prompt: prompt.into(),
-            shared_prefix: 0,
-            so_far: None,
-            must_cite: Vec::new(),
-        }
+        crate::testing::write_request(prompt)
     }
 }

@@ -108,21 +108,6 @@ fn init_adopts_a_hand_run_base_and_audit_finds_its_archive() {
     assert_eq!(snap, ws.snapshot());
 }
 
-/// The bench base extracted into a temporary folder (never the repository).
-pub fn extract_bench(shared: &std::path::Path) -> (tempfile::TempDir, std::path::PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let st = std::process::Command::new("tar")
-        .arg("xzf")
-        .arg(shared.join("bench/karpathy-deep-oracle.tar.gz"))
-        .arg("-C")
-        .arg(d.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let root = d.path().join("karpathy-deep-oracle");
-    (d, root)
-}
-
 #[cfg_attr(
     not(has_shared),
     ignore = "needs ../shared (or EXPAND_SHARED): the fixtures and the bench base"
@@ -130,7 +115,7 @@ pub fn extract_bench(shared: &std::path::Path) -> (tempfile::TempDir, std::path:
 #[test]
 fn init_adopts_the_bench_base() {
     let shared = crate::util::shared_or_skip!();
-    let (_d, root) = extract_bench(&shared);
+    let (_d, root) = crate::util::extract_bench(&shared);
     let out = crate::util::expand_cmd()
         .arg("init")
         .arg(&root)
@@ -162,7 +147,7 @@ fn init_adopts_the_bench_base() {
 #[test]
 fn fixture_reads_resolve_against_the_bench_base_or_are_truly_absent() {
     let shared = crate::util::shared_or_skip!();
-    let (_d, root) = extract_bench(&shared);
+    let (_d, root) = crate::util::extract_bench(&shared);
     crate::util::expand_cmd()
         .arg("init")
         .arg(&root)
@@ -265,7 +250,7 @@ fn fixture_reads_resolve_against_the_bench_base_or_are_truly_absent() {
 #[test]
 fn seed_000_runs_on_a_copy_of_the_bench_base_without_its_targets() {
     let shared = crate::util::shared_or_skip!();
-    let (_d, root) = extract_bench(&shared);
+    let (_d, root) = crate::util::extract_bench(&shared);
     let expand = |args: &[&str]| {
         let out = crate::util::expand_cmd()
             .arg("-C")
@@ -393,7 +378,7 @@ fn seed_000_runs_on_a_copy_of_the_bench_base_without_its_targets() {
 #[test]
 fn the_cognitive_science_part_1_reads_and_cites_its_influential_files() {
     let shared = crate::util::shared_or_skip!();
-    let (_d, root) = extract_bench(&shared);
+    let (_d, root) = crate::util::extract_bench(&shared);
     let expand = |args: &[&str]| {
         crate::util::expand_cmd()
             .arg("-C")

@@ -138,16 +138,7 @@ fn audit_bench_base() {
         );
         return;
     };
-    let d = tempfile::tempdir().unwrap();
-    let st = std::process::Command::new("tar")
-        .arg("xzf")
-        .arg(&tar)
-        .arg("-C")
-        .arg(d.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let root = d.path().join("karpathy-deep-oracle");
+    let (_d, root) = crate::util::extract_tarball(&tar);
     std::fs::write(
         root.join("expand.yaml"),
         "knowledge_dir: \".\"\nplans_dir: _ingest-auto/inprocess\ndrops_dir: _KNOWLEDGE-DROPS\ncompleted_dir: _ingest-auto/completed\ncompleted_plan_name: ingestion.md\nindex:\n  mode: per-folder\naudit:\n  plans: [\"_ingest-auto/inprocess/*/ingestion.md\"]\n  exclude: [_ingest, _ingest-auto, _KNOWLEDGE-DROPS]\n",

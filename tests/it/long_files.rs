@@ -13,7 +13,7 @@ use expand::config;
 use expand::providers::anthropic::Anthropic;
 use expand::providers::http::{Http, HttpOptions};
 use expand::providers::openai::OpenAi;
-use expand::providers::{Finish, ProviderError, SectionBrief, WriteRequest, Writer};
+use expand::providers::{Finish, ProviderError, WriteRequest, Writer};
 
 use crate::model_server::{self, Model, ModelServer, Options, Wire};
 use crate::util::Ws;
@@ -544,24 +544,7 @@ fn http(max_body: u64) -> Arc<Http> {
 }
 
 fn request(prompt: &str) -> WriteRequest {
-    WriteRequest {
-        plan_title: "Plan".into(),
-        part: 1,
-        title: "Args".into(),
-        target: "cli/01-args.md".into(),
-        part_text: "### PART 1: Args\n".into(),
-        sections: vec![SectionBrief {
-            title: "Clap".into(),
-            expected_lines: None,
-            brief: vec![],
-        }],
-        expected_lines: None,
-        evidence: vec![],
-        prompt: prompt.into(),
-        shared_prefix: 0,
-        so_far: None,
-        must_cite: Vec::new(),
-    }
+    expand::testing::write_request(prompt)
 }
 
 fn writer(wire: Wire, uri: &str, max_tokens: u32, h: Arc<Http>, idle: Duration) -> Box<dyn Writer> {

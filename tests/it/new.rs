@@ -585,16 +585,7 @@ fn bench_base_flags_repeated_topics_and_not_new_ones() {
         );
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let st = std::process::Command::new("tar")
-        .arg("xzf")
-        .arg(&tar)
-        .arg("-C")
-        .arg(d.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let root = d.path().join("karpathy-deep-oracle");
+    let (d, root) = crate::util::extract_tarball(&tar);
     std::fs::write(
         root.join("expand.yaml"),
         "knowledge_dir: \".\"\nplans_dir: _ingest-auto/inprocess\ndrops_dir: _KNOWLEDGE-DROPS\ncompleted_dir: _ingest-auto/completed\naudit:\n  exclude: [_ingest, _ingest-auto, _KNOWLEDGE-DROPS]\n",

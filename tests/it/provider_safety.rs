@@ -20,7 +20,7 @@ use expand::providers::http::{Http, HttpOptions};
 use expand::providers::openai::OpenAi;
 use expand::providers::searxng::Searxng;
 use expand::providers::tavily::Tavily;
-use expand::providers::{Fetch, ProviderError, Search, SectionBrief, WriteRequest, Writer};
+use expand::providers::{Fetch, ProviderError, Search, WriteRequest, Writer};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{any, header, method, path};
@@ -53,24 +53,7 @@ fn http(cache: Option<&Path>) -> Arc<Http> {
 }
 
 fn request(prompt: &str) -> WriteRequest {
-    WriteRequest {
-        plan_title: "Plan".into(),
-        part: 1,
-        title: "Args".into(),
-        target: "cli/01-args.md".into(),
-        part_text: "### PART 1: Args\n".into(),
-        sections: vec![SectionBrief {
-            title: "Clap".into(),
-            expected_lines: None,
-            brief: vec![],
-        }],
-        expected_lines: None,
-        evidence: vec![],
-        prompt: prompt.into(),
-        shared_prefix: 0,
-        so_far: None,
-        must_cite: Vec::new(),
-    }
+    expand::testing::write_request(prompt)
 }
 
 fn writer_cfg(kind: &str, base: String, key_env: Option<&str>) -> config::Writer {

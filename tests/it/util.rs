@@ -252,3 +252,24 @@ pub fn part_of(plan: &serde_json::Value, n: u64) -> &serde_json::Value {
         .find(|p| p["number"] == n)
         .unwrap_or_else(|| panic!("no PART {n}"))
 }
+
+/// The bench base extracted into a temporary folder (never the repository).
+pub fn extract_bench(shared: &std::path::Path) -> (tempfile::TempDir, std::path::PathBuf) {
+    extract_tarball(&shared.join("bench/karpathy-deep-oracle.tar.gz"))
+}
+
+/// The bench tarball `tar` extracted into a temporary folder: (the folder,
+/// the base's root in it).
+pub fn extract_tarball(tar: &std::path::Path) -> (tempfile::TempDir, std::path::PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let st = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(tar)
+        .arg("-C")
+        .arg(d.path())
+        .status()
+        .unwrap();
+    assert!(st.success(), "tar xzf {}", tar.display());
+    let root = d.path().join("karpathy-deep-oracle");
+    (d, root)
+}
