@@ -1,7 +1,8 @@
 //! What a run shows while it runs and says when it ends (issue #18): the
 //! progress bars a terminal gets (forced with `EXPAND_PROGRESS=tty` and
 //! replayed as a terminal would show them), the plain lines anything else
-//! gets, and a summary sized for the plan.
+//! gets, the `-v` trace of each PART's steps, and a summary sized for the
+//! plan.
 
 use expand::run::state::PartStatus;
 
@@ -53,6 +54,27 @@ fn forced_tty_folds_finished_parts_into_the_overall_bar() {
 }
 
 #[test]
+fn logs_print_above_the_bars_without_breaking_them() {
+    let ws = sample();
+    let out = ws
+        .expand_env(
+            &["-v", "run", "sample-expansion", "--all"],
+            &[("EXPAND_PROGRESS", "tty"), ("COLUMNS", "400")],
+        )
+        .code(0);
+    let (rows, _) = expand::testing::screen(&out.stderr);
+    let (bar, logs) = rows.split_last().expect("a screen");
+    assert!(bar.starts_with("batch 2/2 ["), "{rows:#?}");
+    assert!(logs.len() > 20, "{rows:#?}");
+    // Every other row is one whole log line: none cut into by a bar, no
+    // PART's line left between them.
+    for r in logs {
+        assert!(r.starts_with(" INFO PART "), "{r:?} in {rows:#?}");
+        assert!(!has_spinner(r) && !r.contains("PARTs ·"), "{r:?}");
+    }
+}
+
+#[test]
 fn plain_lines_when_stderr_is_not_a_terminal() {
     let ws = sample();
     let out = ws.expand(&["run", "sample-expansion", "--all"]).code(0);
@@ -85,6 +107,93 @@ fn plain_lines_when_stderr_is_not_a_terminal() {
         "{}",
         forced.stderr
     );
+}
+
+#[test]
+fn verbose_traces_reads_with_their_resolution_and_greps_with_hits() {
+    let ws = sample();
+    let quiet = ws
+        .expand(&["run", "sample-expansion", "--part", "1"])
+        .code(0);
+    assert!(!quiet.stderr.contains("INFO"), "{}", quiet.stderr);
+    let ws = sample();
+    // The hit count is the base's, counted by hand before the run writes into the folder: in the files of the
+    // folder holding both words, the lines holding either (40 kept).
+    let mut want = 0;
+    for f in walkdir::WalkDir::new(ws.path().join("knowledge/rust-cli")) {
+        let f = f.unwrap();
+        if f.file_type().is_file() {
+            let t = std::fs::read_to_string(f.path()).unwrap().to_lowercase();
+            if t.contains("derive") && t.contains("subcommand") {
+                want += t
+                    .lines()
+                    .filter(|l| l.contains("derive") || l.contains("subcommand"))
+                    .count();
+            }
+        }
+    }
+    let want = want.min(40);
+    assert!(want > 0, "the sample has lines for the grep");
+    let out = ws
+        .expand(&["-v", "run", "sample-expansion", "--part", "1"])
+        .code(0);
+    let e = &out.stderr;
+    assert!(
+        e.contains(
+            "PART 1: read `rust-cli/00-argument-parsing.md` resolves to `rust-cli/00-argument-parsing.md`"
+        ),
+        "{e}"
+    );
+    assert!(
+        e.contains("PART 1: read `rust-cli/00-argument-parsing.md`: ") && e.contains(" chars"),
+        "{e}"
+    );
+    let grep = e
+        .lines()
+        .find(|l| l.contains("PART 1: grep \"derive\" AND \"Subcommand\" in rust-cli/: "))
+        .unwrap_or_else(|| panic!("no grep line in\n{e}"));
+    assert!(
+        grep.contains(&format!(": {want} hit(s) in ")),
+        "{grep} (want {want})"
+    );
+    assert!(
+        e.contains("PART 1: search \"clap_mangen generate man page from clap Command\": ")
+            && e.contains("(offline, from the knowledge base)"),
+        "{e}"
+    );
+    assert!(
+        e.contains("PART 1: write: the whole file in one answer by offline"),
+        "{e}"
+    );
+    assert!(e.contains("continuation(s)"), "{e}");
+    assert!(!e.contains("DEBUG") && !e.contains("TRACE"), "{e}");
+
+    // `-vv` adds what each step handed on; `-vvv` every hit.
+    let ws = sample();
+    let vv = ws
+        .expand(&["-vv", "run", "sample-expansion", "--part", "1"])
+        .code(0);
+    assert!(
+        vv.stderr.contains("DEBUG PART 1: prompt: "),
+        "{}",
+        vv.stderr
+    );
+    assert!(
+        vv.stderr.contains("DEBUG PART 1: knowledge: "),
+        "{}",
+        vv.stderr
+    );
+    assert!(!vv.stderr.contains("TRACE"), "{}", vv.stderr);
+    let ws = sample();
+    let vvv = ws
+        .expand(&["-vvv", "run", "sample-expansion", "--part", "1"])
+        .code(0);
+    let hits = vvv
+        .stderr
+        .lines()
+        .filter(|l| l.contains("TRACE PART 1: grep hit rust-cli/"))
+        .count();
+    assert_eq!(hits, want, "{}", vvv.stderr);
 }
 
 #[path = "../../benches/support/plangen.rs"]
