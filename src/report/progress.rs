@@ -2,7 +2,8 @@
 //! plain log lines otherwise, or JSON events on stdout (`--json`).
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -182,29 +183,46 @@ pub struct BarReporter {
     multi: MultiProgress,
     overall: ProgressBar,
     bars: Mutex<Bars>,
+    counts: Arc<Counts>,
 }
 
 #[derive(Default)]
 struct Bars {
     running: std::collections::BTreeMap<u32, ProgressBar>,
     batches: u32,
-    done: usize,
-    failed: usize,
-    needs_review: usize,
 }
 
-impl Bars {
-    fn counts(&self) -> String {
-        format!(
-            "{} done · {} failed · {} need review",
-            self.done, self.failed, self.needs_review
+/// The finished PARTs by outcome, read by the overall bar as it draws: the
+/// counts and the position never show two different moments.
+#[derive(Default)]
+struct Counts {
+    done: AtomicUsize,
+    failed: AtomicUsize,
+    needs_review: AtomicUsize,
+}
+
+/// The overall bar's style: `template` with `{counts}` read from `counts`.
+fn overall_style(template: &str, counts: &Arc<Counts>) -> ProgressStyle {
+    let c = Arc::clone(counts);
+    ProgressStyle::with_template(template)
+        .expect("valid template")
+        .with_key(
+            "counts",
+            move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(
+                    w,
+                    "{} done · {} failed · {} need review",
+                    c.done.load(Ordering::SeqCst),
+                    c.failed.load(Ordering::SeqCst),
+                    c.needs_review.load(Ordering::SeqCst)
+                );
+            },
         )
-    }
 }
 
 const OVERALL: &str =
-    "{spinner:.cyan} {prefix} [{bar:24.cyan/blue}] {pos}/{len} PARTs · {msg} · {elapsed} · ETA {eta}";
-const OVERALL_DONE: &str = "{prefix} [{bar:24.cyan/blue}] {pos}/{len} PARTs · {msg} · {elapsed}";
+    "{spinner:.cyan} {prefix} [{bar:24.cyan/blue}] {pos}/{len} PARTs · {counts} · {elapsed} · ETA {eta}";
+const OVERALL_DONE: &str = "{prefix} [{bar:24.cyan/blue}] {pos}/{len} PARTs · {counts} · {elapsed}";
 const PART_LINE: &str = "{spinner} {prefix} {wide_msg} {elapsed:>4}";
 
 impl BarReporter {
@@ -218,12 +236,14 @@ impl BarReporter {
     pub fn with_target(target: ProgressDrawTarget) -> Self {
         let multi = MultiProgress::with_draw_target(target);
         let overall = multi.add(ProgressBar::new(0));
-        overall.set_style(ProgressStyle::with_template(OVERALL).expect("valid template"));
+        let counts = Arc::new(Counts::default());
+        overall.set_style(overall_style(OVERALL, &counts));
         crate::report::log_through(Some(multi.clone()));
         BarReporter {
             multi,
             overall,
             bars: Mutex::new(Bars::default()),
+            counts,
         }
     }
 
@@ -245,7 +265,6 @@ impl Reporter for BarReporter {
             Event::RunStarted { batches, parts } => {
                 bars.batches = batches;
                 self.overall.set_length(parts as u64);
-                self.overall.set_message(bars.counts());
                 self.overall.reset_elapsed();
                 self.overall.reset_eta();
                 // The clock runs on while no PART finishes.
@@ -290,12 +309,11 @@ impl Reporter for BarReporter {
                 if let Some(b) = bars.running.remove(&part) {
                     self.fold(&b);
                 }
-                if problems.is_empty() {
-                    bars.done += 1;
-                } else {
-                    bars.needs_review += 1;
-                }
-                self.overall.set_message(bars.counts());
+                let c = &self.counts;
+                match problems.is_empty() {
+                    true => c.done.fetch_add(1, Ordering::SeqCst),
+                    false => c.needs_review.fetch_add(1, Ordering::SeqCst),
+                };
                 self.overall.inc(1);
             }
             Event::PartFailed {
@@ -311,8 +329,7 @@ impl Reporter for BarReporter {
                     self.line(format!("✗ {label} failed, will retry: {error}"));
                 } else {
                     self.line(format!("✗ {label} failed: {error}"));
-                    bars.failed += 1;
-                    self.overall.set_message(bars.counts());
+                    self.counts.failed.fetch_add(1, Ordering::SeqCst);
                     self.overall.inc(1);
                 }
             }
@@ -327,8 +344,8 @@ impl Reporter for BarReporter {
         }
         self.overall.disable_steady_tick();
         self.overall
-            .set_style(ProgressStyle::with_template(OVERALL_DONE).expect("valid template"));
-        self.overall.finish_with_message(bars.counts());
+            .set_style(overall_style(OVERALL_DONE, &self.counts));
+        self.overall.finish();
         crate::report::log_through(None);
     }
 }
