@@ -196,8 +196,7 @@ fn verbose_traces_reads_with_their_resolution_and_greps_with_hits() {
     assert_eq!(hits, want, "{}", vvv.stderr);
 }
 
-#[path = "../../benches/support/plangen.rs"]
-mod plangen;
+use crate::scale::plangen;
 
 /// A 240-PART plan (batches of at most 4) whose PART 7 meets a file expand did
 /// not write at its target, run whole with `--keep-going`.
