@@ -108,3 +108,83 @@ pub fn write_request(prompt: &str) -> crate::providers::WriteRequest {
         must_cite: Vec::new(),
     }
 }
+
+/// What a terminal shows after `stream` (text and the ANSI escapes
+/// `report::progress::AnsiTerm` writes: cursor up/down/left/right, clear
+/// line, carriage return; colors ignored): one string per screen row,
+/// trailing blanks and empty rows at the end trimmed. `frames` gets every
+/// row ever written, for "was it shown at some point" questions.
+pub fn screen(stream: &str) -> (Vec<String>, Vec<String>) {
+    let mut rows: Vec<Vec<char>> = vec![Vec::new()];
+    let mut frames: Vec<String> = Vec::new();
+    let (mut row, mut col) = (0usize, 0usize);
+    let mut chars = stream.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' if chars.peek() == Some(&'[') => {
+                chars.next();
+                let mut arg = String::new();
+                let mut cmd = ' ';
+                for d in chars.by_ref() {
+                    if d.is_ascii_digit() || d == ';' {
+                        arg.push(d);
+                    } else {
+                        cmd = d;
+                        break;
+                    }
+                }
+                let n: usize = arg.parse().unwrap_or(1);
+                match cmd {
+                    'A' => row = row.saturating_sub(n),
+                    'B' => row += n,
+                    'C' => col += n,
+                    'D' => col = col.saturating_sub(n),
+                    'K' => {
+                        if let Some(r) = rows.get_mut(row) {
+                            frames.push(r.iter().collect());
+                            r.clear();
+                        }
+                    }
+                    _ => {} // colors
+                }
+            }
+            '\r' => col = 0,
+            '\n' => {
+                frames.push(
+                    rows.get(row)
+                        .map(|r| r.iter().collect())
+                        .unwrap_or_default(),
+                );
+                row += 1;
+                col = 0;
+            }
+            c => {
+                while rows.len() <= row {
+                    rows.push(Vec::new());
+                }
+                let r = &mut rows[row];
+                while r.len() < col {
+                    r.push(' ');
+                }
+                if col < r.len() {
+                    r[col] = c;
+                } else {
+                    r.push(c);
+                }
+                col += 1;
+            }
+        }
+        while rows.len() <= row {
+            rows.push(Vec::new());
+        }
+    }
+    let mut shown: Vec<String> = rows
+        .iter()
+        .map(|r| r.iter().collect::<String>().trim_end().to_string())
+        .collect();
+    while shown.last().is_some_and(|l| l.is_empty()) {
+        shown.pop();
+    }
+    frames.extend(shown.iter().cloned());
+    (shown, frames)
+}

@@ -1,7 +1,7 @@
 //! `expand run`: pick the batches to run, build the providers, run, summarize.
 //! `--dry-run` prints the schedule and what would be read and written.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -13,8 +13,9 @@ use crate::graph::references::Resolution;
 use crate::graph::PlanGraph;
 use crate::plan::{ItemKind, Plan, Severity};
 use crate::providers::cost::Spent;
-use crate::report::progress::{BarReporter, JsonReporter, LogReporter, Reporter};
+use crate::report::progress::{bar_reporter_for_stderr, JsonReporter, LogReporter, Reporter};
 use crate::run::needs_run;
+use crate::run::runner::Outcome;
 use crate::run::state::PlanState;
 use crate::run::{Options, RunReport, Selection, Signal};
 use crate::workspace::Workspace;
@@ -80,11 +81,10 @@ pub fn run(ws: &Workspace, ctx: &Ctx, args: RunArgs) -> Result<Code> {
     ws.plan_to_change(&file)?;
     let _lock = super::lock(ws)?;
     let opts = options(ws, &args, batch_size);
-    let total = plan.parts.len() as u64;
     let reporter: Arc<dyn Reporter> = if ctx.json {
         Arc::new(JsonReporter)
-    } else if std::io::stderr().is_terminal() && !ctx.quiet {
-        Arc::new(BarReporter::new(total))
+    } else if let Some(bars) = (!ctx.quiet).then(bar_reporter_for_stderr).flatten() {
+        Arc::new(bars)
     } else {
         Arc::new(LogReporter { quiet: ctx.quiet })
     };
@@ -177,6 +177,12 @@ fn interrupted(ctx: &Ctx, plan: &Plan, signal: Signal, stopped: &[u32]) -> Resul
     Ok(signal.code())
 }
 
+/// PART rows (and batch lines) a summary prints in full; a bigger run
+/// shows its failures and files to review, and points to `expand status`.
+const SUMMARY_ROWS: usize = 12;
+/// `expand review batch N` lines listed one by one at most.
+const REVIEW_LINES: usize = 3;
+
 fn summary(
     ctx: &Ctx,
     ws: &Workspace,
@@ -243,71 +249,152 @@ fn summary(
         let s = ctx.style;
         let out = std::io::stdout();
         let mut out = out.lock();
-        for r in results {
-            let failed = r.outcomes.iter().filter(|o| !o.ok).count();
-            let to_review = r.outcomes.iter().filter(|o| o.needs_review).count();
+        // One row per PART while the plan is small; past that, the rows
+        // worth reading (failures, files to review) and a pointer for the rest.
+        let rows: usize = results.iter().map(|r| r.outcomes.len()).sum();
+        let compact = rows > SUMMARY_ROWS;
+        let header = |label: String, outcomes: &mut dyn Iterator<Item = &Outcome>, wall_ms: u64| {
+            let (mut done, mut to_review, mut failed) = (0, 0, 0);
+            for o in outcomes {
+                match (o.ok, o.needs_review) {
+                    (false, _) => failed += 1,
+                    (true, true) => to_review += 1,
+                    (true, false) => done += 1,
+                }
+            }
             let review_note = if to_review > 0 {
                 format!(", {to_review} need review")
             } else {
                 String::new()
             };
+            s.bold(&format!(
+                "{label}: {done} done{review_note}, {failed} failed in {:.1} s",
+                wall_ms as f64 / 1000.0
+            ))
+        };
+        let row = |out: &mut dyn Write, o: &Outcome| -> std::io::Result<()> {
+            let label = crate::report::part_label(o.part);
+            if o.ok {
+                let path = ws.show(&ws.knowledge_dir().join(o.target.as_deref().unwrap_or("")));
+                let drop = state
+                    .part(o.part)
+                    .and_then(|p| p.drop.clone())
+                    .unwrap_or_default();
+                let spent = match usage_of(o.part) {
+                    (0, _) => String::new(),
+                    (t, Some(c)) => {
+                        format!(", {t} tokens, {}", crate::providers::cost::dollars(c))
+                    }
+                    (t, None) => format!(", {t} tokens"),
+                };
+                let mark = if o.needs_review {
+                    s.yellow("⚠")
+                } else {
+                    s.green("✓")
+                };
+                writeln!(
+                    out,
+                    "  {mark} {label}  {} ({} lines{spent})  drop: {drop}",
+                    path.display(),
+                    o.lines
+                )?;
+                if o.needs_review {
+                    let problems = state
+                        .part(o.part)
+                        .map(|p| p.problems.clone())
+                        .unwrap_or_default();
+                    writeln!(out, "             needs review: {}", problems.join("; "))?;
+                }
+            } else {
+                writeln!(
+                    out,
+                    "  {} {label}  failed after {} attempt{}: {}",
+                    s.red("✗"),
+                    o.attempts,
+                    if o.attempts == 1 { "" } else { "s" },
+                    o.error.as_deref().unwrap_or("unknown error")
+                )?;
+                if let Some(h) = &o.setup_hint {
+                    writeln!(out, "             hint: {h}")?;
+                }
+            }
+            Ok(())
+        };
+        // Compact: every failure, and files to review while the rows last.
+        let failures = results
+            .iter()
+            .flat_map(|r| &r.outcomes)
+            .filter(|o| !o.ok)
+            .count();
+        let review_rows = std::cell::Cell::new(SUMMARY_ROWS.saturating_sub(failures));
+        let worth_a_row = |o: &&Outcome| {
+            if !compact || !o.ok {
+                return true;
+            }
+            let left = review_rows.get();
+            let shown = o.needs_review && left > 0;
+            if shown {
+                review_rows.set(left - 1);
+            }
+            shown
+        };
+        if results.len() <= SUMMARY_ROWS {
+            for r in results {
+                writeln!(
+                    out,
+                    "{}",
+                    header(
+                        format!("batch {}", r.batch),
+                        &mut r.outcomes.iter(),
+                        r.wall_ms
+                    )
+                )?;
+                for o in r.outcomes.iter().filter(worth_a_row) {
+                    row(&mut out, o)?;
+                }
+            }
+        } else {
+            let numbers: Vec<u32> = results.iter().map(|r| r.batch).collect();
             writeln!(
                 out,
                 "{}",
-                s.bold(&format!(
-                    "batch {}: {} done{review_note}, {failed} failed in {:.1} s",
-                    r.batch,
-                    r.outcomes.len() - failed - to_review,
-                    r.wall_ms as f64 / 1000.0
-                ))
+                header(
+                    format!("batches {}", crate::report::ranges(&numbers)),
+                    &mut results.iter().flat_map(|r| &r.outcomes),
+                    results.iter().map(|r| r.wall_ms).sum()
+                )
             )?;
-            for o in &r.outcomes {
-                if o.ok {
-                    let path = ws.show(&ws.knowledge_dir().join(o.target.as_deref().unwrap_or("")));
-                    let drop = state
-                        .part(o.part)
-                        .and_then(|p| p.drop.clone())
-                        .unwrap_or_default();
-                    let spent = match usage_of(o.part) {
-                        (0, _) => String::new(),
-                        (t, Some(c)) => {
-                            format!(", {t} tokens, {}", crate::providers::cost::dollars(c))
-                        }
-                        (t, None) => format!(", {t} tokens"),
-                    };
-                    let mark = if o.needs_review {
-                        s.yellow("⚠")
-                    } else {
-                        s.green("✓")
-                    };
-                    writeln!(
-                        out,
-                        "  {mark} PART {:>3}  {} ({} lines{spent})  drop: {drop}",
-                        o.part,
-                        path.display(),
-                        o.lines
-                    )?;
-                    if o.needs_review {
-                        let problems = state
-                            .part(o.part)
-                            .map(|p| p.problems.clone())
-                            .unwrap_or_default();
-                        writeln!(out, "             needs review: {}", problems.join("; "))?;
-                    }
-                } else {
-                    writeln!(
-                        out,
-                        "  {} PART {:>3}  failed after {} attempt{}: {}",
-                        s.red("✗"),
-                        o.part,
-                        o.attempts,
-                        if o.attempts == 1 { "" } else { "s" },
-                        o.error.as_deref().unwrap_or("unknown error")
-                    )?;
-                    if let Some(h) = &o.setup_hint {
-                        writeln!(out, "             hint: {h}")?;
-                    }
-                }
+            // One list for the whole run, in PART order.
+            let mut all: Vec<&Outcome> = results.iter().flat_map(|r| &r.outcomes).collect();
+            all.sort_by_key(|o| o.part);
+            for o in all.into_iter().filter(worth_a_row) {
+                row(&mut out, o)?;
+            }
+        }
+        if compact {
+            let hidden = review
+                .len()
+                .saturating_sub(SUMMARY_ROWS.saturating_sub(failures));
+            if hidden > 0 {
+                writeln!(
+                    out,
+                    "  {} {hidden} more need review: `expand review batch N {}` shows them",
+                    s.yellow("⚠"),
+                    plan.slug
+                )?;
+            }
+            let done = results
+                .iter()
+                .flat_map(|r| &r.outcomes)
+                .filter(|o| o.ok && !o.needs_review)
+                .count();
+            if done > 0 {
+                writeln!(
+                    out,
+                    "  {} {done} PARTs done: `expand status {}` lists them",
+                    s.green("✓"),
+                    plan.slug
+                )?;
             }
         }
         let Spent { tokens, cost } = state.spent();
@@ -345,14 +432,29 @@ fn summary(
             plan.slug
         )?;
         writeln!(out, "next:")?;
-        for r in results {
-            writeln!(out, "  expand review batch {} {}", r.batch, plan.slug)?;
-        }
-        if !review.is_empty() {
-            let list = crate::report::numbers(&review);
+        if results.len() <= REVIEW_LINES {
+            for r in results {
+                writeln!(out, "  expand review batch {} {}", r.batch, plan.slug)?;
+            }
+        } else {
+            let numbers: Vec<u32> = results.iter().map(|r| r.batch).collect();
             writeln!(
                 out,
-                "  PART {list} need{} review: read them, then `expand review part N {} --accept`, \
+                "  expand review batch N {}    (N: {}, the batches this run ran)",
+                plan.slug,
+                crate::report::ranges(&numbers)
+            )?;
+        }
+        if !review.is_empty() {
+            // A long list reads as its count; `expand status` has the numbers.
+            let who = match (compact, review.len()) {
+                (true, k) if k > SUMMARY_ROWS => format!("{k} PARTs"),
+                (true, _) => format!("PART {}", crate::report::ranges(&review)),
+                (false, _) => format!("PART {}", crate::report::numbers(&review)),
+            };
+            writeln!(
+                out,
+                "  {who} need{} review: read them, then `expand review part N {} --accept`, \
                  or `expand reset {} --part N` and run again",
                 if review.len() == 1 { "s" } else { "" },
                 plan.slug,
@@ -369,7 +471,10 @@ fn summary(
             // A failure that running again cannot change: say what must change.
             let stuck: Vec<u32> = failed().filter(|o| o.permanent).map(|o| o.part).collect();
             if !stuck.is_empty() {
-                let list = crate::report::numbers(&stuck);
+                let list = match compact {
+                    true => crate::report::ranges(&stuck),
+                    false => crate::report::numbers(&stuck),
+                };
                 let args: Vec<String> = stuck.iter().map(u32::to_string).collect();
                 writeln!(
                     out,

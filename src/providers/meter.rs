@@ -55,6 +55,15 @@ pub(crate) fn count(what: &str) {
     });
 }
 
+/// Answers from the network counted so far in the current task's meter
+/// (0 outside a PART): a step compares two readings to tell an answer sent
+/// for from one the cache gave.
+pub(crate) fn sent() -> u64 {
+    METER
+        .try_with(|m| m.counts.lock().expect("meter lock").values().sum())
+        .unwrap_or(0)
+}
+
 /// `into` plus `more`, provider by provider.
 pub fn add(into: &mut Requests, more: Requests) {
     for (k, v) in more {

@@ -340,6 +340,10 @@ pub fn execute(
         .enable_all()
         .build()
         .map_err(io("start the async runtime in", &ws.root))?;
+    reporter.event(crate::report::progress::Event::RunStarted {
+        batches: graph.batches.len() as u32,
+        parts: selected.iter().map(|(_, v)| v.len()).sum(),
+    });
     let mut batches: Vec<BatchResult> = Vec::new();
     let mut not_started: Vec<u32> = Vec::new();
     let mut stopped_on_failure = false;

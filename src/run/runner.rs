@@ -322,6 +322,17 @@ async fn attempt_once(
         ))
     })?;
     let node = sh.graph.node(number).cloned().unwrap_or_default();
+    tracing::info!(
+        "PART {number}: {} → `{target_rel}` ({} reference(s), {} quer{})",
+        part.title,
+        node.reads.len(),
+        part.queries().count(),
+        if part.queries().count() == 1 {
+            "y"
+        } else {
+            "ies"
+        }
+    );
 
     // 1. Knowledge: CPU work over the whole base, off the async threads.
     sh.reporter.event(Event::Step {
@@ -431,6 +442,12 @@ async fn attempt_once(
         sh.config.budget.prompt_tokens,
         &count,
     );
+    tracing::debug!(
+        "PART {number}: prompt: {} chars, {} excerpt(s) of evidence, {} file(s) to cite",
+        req.prompt.len(),
+        req.evidence.len(),
+        must_cite.len()
+    );
     let planned: Vec<&str> = part.sections().map(|s| s.title.as_str()).collect();
     let judge = |text: &str| {
         sh.judge(
@@ -451,6 +468,31 @@ async fn attempt_once(
         .map_err(|e| PartError::provider("write", e))?;
     let mut written = checked.written;
     let verdict = checked.verdict;
+    {
+        let st = &checked.stats;
+        tracing::info!(
+            "PART {number}: write: {} by {} ({}), {} request(s), {} continuation(s){}{}",
+            if st.sections {
+                "section by section"
+            } else {
+                "the whole file in one answer"
+            },
+            sh.writer.name(),
+            written.model,
+            st.requests,
+            st.continued,
+            if st.shrunk {
+                ", evidence halved to fit the context"
+            } else {
+                ""
+            },
+            if checked.repaired {
+                ", one repair asked"
+            } else {
+                ""
+            },
+        );
+    }
     // Counted as soon as the writer answers: a PART that fails later still spent it.
     let cost = sh.cost_of(&written);
     sh.budget.record(&written.usage, cost);
@@ -560,6 +602,12 @@ async fn attempt_once(
     let done = verdict.passes();
     if done {
         tick(sh, number, &stamp)?;
+        tracing::info!("PART {number}: done: `{target_rel}` ({lines} lines), ticked in the plan");
+    } else {
+        tracing::info!(
+            "PART {number}: not ticked, needs review: {}",
+            verdict.failures().join("; ")
+        );
     }
     sh.fault("mark", number);
     let duration_ms = started.elapsed().as_millis() as u64;

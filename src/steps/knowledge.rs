@@ -64,27 +64,53 @@ pub fn run(
     let focus = focus_terms(part);
     // Reads share `budget_chars`; greps add their capped hits on top. The
     // writer's prompt applies the token budget to the whole pack.
+    let n = part.number;
+    // `-v` says what each read resolved to and what it gave the writer.
     let read = |pack: &mut Pack, path: &str, share: usize| {
         if pack.files.iter().any(|f| f == path) {
+            tracing::info!("PART {n}: read `{path}`: skipped, read already");
             return;
         }
         let ev = kb.excerpt(path, share, &focus);
         if ev.is_empty() {
+            tracing::info!("PART {n}: read `{path}`: skipped, nothing in it to excerpt");
             return;
         }
+        let chars: usize = ev.iter().map(|e| e.text.len()).sum();
+        tracing::info!(
+            "PART {n}: read `{path}`: {} excerpt(s), {chars} chars",
+            ev.len()
+        );
         pack.files.push(path.to_string());
         pack.evidence.extend(ev);
+    };
+    // Why a file the plan names is not read: not there yet, or written in
+    // this run by a PART this one does not wait for.
+    let unseen = |p: &str| match kb.get(p) {
+        None => "no such file yet".to_string(),
+        Some(f) => format!(
+            "written in this run by PART {}, which this PART does not wait for",
+            f.written_by.unwrap_or(0)
+        ),
     };
     // Every reference: read and cited paths, and the influential files the
     // PART names ("Influenced by: Files 1, 5") reach the writer as evidence.
     let reads: Vec<_> = node.reads.iter().collect();
     let share = (budget_chars / reads.len().max(1)).clamp(1_500, 24_000);
     for r in &reads {
+        let reference = &r.reference;
+        let kind = r.kind.as_str();
         match &r.resolution {
             Resolution::Existing(p) | Resolution::Planned { path: p, .. } => {
+                let how = match &r.resolution {
+                    Resolution::Planned { part: by, .. } => format!(" (written by PART {by})"),
+                    _ => String::new(),
+                };
+                tracing::info!("PART {n}: {kind} `{reference}` resolves to `{p}`{how}");
                 if kb.get(p).is_some_and(visible) {
                     read(&mut pack, p, share);
                 } else {
+                    tracing::info!("PART {n}: read `{p}`: skipped, {}", unseen(p));
                     pack.missing.push(r.reference.to_string());
                 }
             }
@@ -95,6 +121,10 @@ pub fn run(
                     .map(|k| k.path.clone())
                     .take(FOLDER_FILES)
                     .collect();
+                tracing::info!(
+                    "PART {n}: {kind} `{reference}` resolves to the folder `{f}`: {} file(s) read (at most {FOLDER_FILES})",
+                    files.len()
+                );
                 if files.is_empty() {
                     pack.missing.push(r.reference.to_string());
                 }
@@ -104,20 +134,57 @@ pub fn run(
                 }
             }
             Resolution::Glob(v) => {
+                tracing::info!(
+                    "PART {n}: {kind} `{reference}` matches {} file(s) (at most {FOLDER_FILES} read)",
+                    v.len()
+                );
                 let each = (share / v.len().max(1)).max(800);
                 for p in v.iter().take(FOLDER_FILES) {
                     if kb.get(p).is_some_and(visible) {
                         read(&mut pack, p, each);
+                    } else {
+                        tracing::info!("PART {n}: read `{p}`: skipped, {}", unseen(p));
                     }
                 }
             }
-            Resolution::Unresolved => pack.missing.push(r.reference.to_string()),
+            Resolution::Unresolved => {
+                tracing::info!(
+                    "PART {n}: {kind} `{reference}`: skipped, resolves to no file (not yet created)"
+                );
+                pack.missing.push(r.reference.to_string())
+            }
         }
     }
     for item in part.items() {
         match &item.kind {
             ItemKind::Grep { terms, op, folder } => {
                 let hits = kb.grep_where(terms, *op, folder.as_deref(), GREP_HITS, visible);
+                let files: std::collections::BTreeSet<&str> =
+                    hits.iter().map(|h| h.path.as_str()).collect();
+                // The item as the plan words it, less its "Grep for".
+                let what = item.text.trim();
+                let what = ["Grep for ", "grep for ", "Grep ", "grep "]
+                    .iter()
+                    .find_map(|p| what.strip_prefix(p))
+                    .unwrap_or(what);
+                tracing::info!(
+                    "PART {n}: grep {what}: {} hit(s) in {} file(s){}",
+                    hits.len(),
+                    files.len(),
+                    if hits.len() == GREP_HITS {
+                        " (the first kept)"
+                    } else {
+                        ""
+                    }
+                );
+                for h in &hits {
+                    tracing::trace!(
+                        "PART {n}: grep hit {}:{}: {}",
+                        h.path,
+                        h.line,
+                        h.text.trim()
+                    );
+                }
                 if hits.is_empty() {
                     continue;
                 }
@@ -131,6 +198,9 @@ pub fn run(
                     .map(|w| w.to_string())
                     .collect();
                 if words.is_empty() {
+                    tracing::info!(
+                        "PART {n}: index look-up `{topic}`: skipped, no word longer than 2 letters"
+                    );
                     continue;
                 }
                 let hits: Vec<_> = kb
@@ -139,6 +209,11 @@ pub fn run(
                     .filter(|h| h.path.rsplit('/').next() == Some("INDEX.md"))
                     .take(GREP_HITS)
                     .collect();
+                tracing::info!(
+                    "PART {n}: index look-up `{topic}`: {} INDEX.md entr{}",
+                    hits.len(),
+                    if hits.len() == 1 { "y" } else { "ies" }
+                );
                 if hits.is_empty() {
                     continue;
                 }
@@ -148,6 +223,12 @@ pub fn run(
             _ => {}
         }
     }
+    tracing::debug!(
+        "PART {n}: knowledge: {} file(s) read, {} excerpt(s), {} reference(s) not found",
+        pack.files.len(),
+        pack.evidence.len(),
+        pack.missing.len()
+    );
     pack
 }
 

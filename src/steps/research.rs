@@ -37,9 +37,25 @@ pub async fn run(
 ) -> Result<Found, ProviderError> {
     let mut found = Found::default();
     let mut ranked_urls: Vec<String> = Vec::new();
+    let n = part.number;
     for q in part.queries() {
         found.queries.push(q.to_string());
+        let sent = crate::providers::meter::sent();
         let hits = search.search(q, results).await?;
+        // Where the answer came from: the base itself (offline), a request
+        // sent now, or the response cache of an earlier run.
+        let from = match (
+            search.name(),
+            crate::providers::meter::sent().saturating_sub(sent),
+        ) {
+            ("offline", _) => "offline, from the knowledge base".to_string(),
+            (name, 0) => format!("{name}, from the cache"),
+            (name, k) => format!("{name}, {k} request(s) sent"),
+        };
+        tracing::info!(
+            "PART {n}: search \"{q}\": {} result(s) ({from})",
+            hits.len()
+        );
         for h in hits {
             if !found.sources.contains(&h.url) {
                 found.sources.push(h.url.clone());
@@ -55,7 +71,15 @@ pub async fn run(
             });
         }
     }
-    let Some(fetch) = fetch else { return Ok(found) };
+    let Some(fetch) = fetch else {
+        if part
+            .items()
+            .any(|i| matches!(i.kind, ItemKind::Scrape { .. }))
+        {
+            tracing::info!("PART {n}: scrape: skipped, no page fetcher is configured (fetch.via)");
+        }
+        return Ok(found);
+    };
     // What to scrape: explicit URLs, and the top N search results when asked.
     let mut to_fetch: Vec<String> = Vec::new();
     for item in part.items() {
@@ -72,13 +96,25 @@ pub async fn run(
         }
     }
     let mut seen = std::collections::BTreeSet::new();
-    for url in to_fetch
-        .into_iter()
-        .filter(|u| seen.insert(u.clone()))
-        .take(MAX_FETCH)
-    {
+    to_fetch.retain(|u| seen.insert(u.clone()));
+    if to_fetch.len() > MAX_FETCH {
+        tracing::info!(
+            "PART {n}: scrape: {} page(s) skipped, {MAX_FETCH} fetched at most",
+            to_fetch.len() - MAX_FETCH
+        );
+    }
+    for url in to_fetch.into_iter().take(MAX_FETCH) {
+        let sent = crate::providers::meter::sent();
         match fetch.fetch(&url).await {
             Ok(page) => {
+                let from = match crate::providers::meter::sent().saturating_sub(sent) {
+                    0 => "from the cache".to_string(),
+                    k => format!("{k} request(s) sent"),
+                };
+                tracing::info!(
+                    "PART {n}: fetch {url}: {} chars ({from})",
+                    page.markdown.len()
+                );
                 if !found.sources.contains(&page.url) {
                     found.sources.push(page.url.clone());
                 }

@@ -9,6 +9,7 @@ mod model_server;
 mod new;
 mod outputs;
 mod parse_props;
+mod progress;
 mod provider_runs;
 mod provider_safety;
 mod providers;

@@ -536,7 +536,8 @@ async fn assert_requests(server: &MockServer, kind: WriterKind) {
 async fn full_run(kind: WriterKind, provider: &str) {
     let server = upstream(kind, Behaviour::default()).await;
     let ws = workspace(&server, kind, &[&[1, 2], &[3, 4]], "");
-    let out = run(&ws, &["-vv", "run", SLUG, "--all"]).code(0);
+    // `-vvv`: everything expand traces, and still never the key.
+    let out = run(&ws, &["-vvv", "run", SLUG, "--all"]).code(0);
     assert!(
         out.stdout.contains("batch 1: 2 done, 0 failed")
             && out.stdout.contains("batch 2: 2 done, 0 failed"),
@@ -589,9 +590,28 @@ async fn full_run(kind: WriterKind, provider: &str) {
     assert!(again.stdout.contains("nothing to run"), "{}", again.stdout);
     assert_eq!(server.received_requests().await.unwrap().len(), before);
 
+    // `-v` says where each search's answer came from: the network first,
+    // the response cache when the PART runs again.
+    assert!(
+        out.stderr.contains(
+            "PART 1: search \"alpha topic query\": 3 result(s) (searxng, 1 request(s) sent)"
+        ),
+        "{}",
+        out.stderr
+    );
+    run(&ws, &["reset", SLUG, "--part", "1"]).code(0);
+    let cached = run(&ws, &["-v", "run", SLUG, "--part", "1"]).code(0);
+    assert!(
+        cached.stderr.contains(
+            "PART 1: search \"alpha topic query\": 3 result(s) (searxng, from the cache)"
+        ),
+        "{}",
+        cached.stderr
+    );
+
     // The canary key: in no file, in no output of any of these runs.
     assert_in_no_file(&ws, CANARY);
-    for o in [&out, &status, &again] {
+    for o in [&out, &status, &again, &cached] {
         assert!(!o.stdout.contains(CANARY) && !o.stderr.contains(CANARY));
     }
 }

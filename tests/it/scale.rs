@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use expand::plan::Severity;
 
 #[path = "../../benches/support/plangen.rs"]
-mod plangen;
+pub(crate) mod plangen;
 
 use plangen::Shape;
 
