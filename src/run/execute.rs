@@ -44,6 +44,9 @@ pub struct Options {
     pub force: bool,
     /// `--provider`: the writer kind to use instead of the configured one.
     pub provider: Option<String>,
+    /// With `all`: one rolling window over every remaining batch instead of
+    /// batch after batch (`--window`, config `window`).
+    pub window: bool,
 }
 
 /// The signal that stopped a run.
@@ -345,6 +348,7 @@ pub fn execute(
         force: opts.force,
         fault: crate::fault::Fault::from_env().cloned(),
         stop: std::sync::atomic::AtomicBool::new(false),
+        window: opts.all && opts.window,
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -355,6 +359,18 @@ pub fn execute(
     let mut stopped_on_failure = false;
     let signal = rt.block_on(async {
         let work = async {
+            if sh.window && !selected.is_empty() {
+                // One window: a slot that frees goes to the next PART whose
+                // dependencies are done, whatever its batch.
+                let parts: Vec<u32> = selected
+                    .iter()
+                    .flat_map(|(_, p)| p.iter().copied())
+                    .collect();
+                let r = run_batch(Arc::clone(&sh), &selected[0].0, &parts, opts.batch_size).await;
+                not_started.extend(&r.not_started);
+                batches.push(r);
+                return;
+            }
             for (batch, parts) in &selected {
                 if sh.budget.exhausted().is_some() {
                     not_started.extend(parts);
