@@ -220,7 +220,32 @@ fn warm_start(shared: &Path, root: &Path) -> Vec<String> {
         .output()
         .is_ok_and(|o| o.status.success());
     std::fs::create_dir_all(root.join("plans")).expect("plans folder");
-    std::fs::copy(&seed, root.join("plans/seed.md")).expect("copy the seed");
+    // The seed as a plan to run again: its boxes unticked, and a target two
+    // PARTs share (PARTs 21 and 23 of seed 000; `validate` refuses that)
+    // renamed for the second.
+    let text = String::from_utf8_lossy(&std::fs::read(&seed).expect("read the seed")).into_owned();
+    let mut targets = std::collections::HashSet::new();
+    let mut plan = String::new();
+    for line in text.lines() {
+        let mut line = line.to_string();
+        let t = line.trim_start();
+        if let (true, Some(end)) = (t.starts_with("- ["), t.find(']')) {
+            let indent = line.len() - t.len();
+            line = format!("{}- [ ]{}", &line[..indent], &t[end + 1..]);
+            if let Some(at) = line.find(" (Completed ") {
+                line.truncate(at);
+            }
+            if line.contains("PART ") && line.contains(": Create ") {
+                let target = line.rsplit(' ').next().unwrap_or("").to_string();
+                if !targets.insert(target.clone()) {
+                    line = line.replace(&target, &target.replace(".md", "-b.md"));
+                }
+            }
+        }
+        plan.push_str(&line);
+        plan.push('\n');
+    }
+    std::fs::write(root.join("plans/seed.md"), plan).expect("write the seed plan");
     if !ok {
         println!("warm start skipped: `expand init` failed in the base");
         return vec![];
@@ -235,7 +260,7 @@ fn warm_start(shared: &Path, root: &Path) -> Vec<String> {
         }
         let start = Instant::now();
         let mut child = expand()
-            .args(["--json", "run", "seed"])
+            .args(["--json", "run", "plans/seed.md", "--force"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
