@@ -2,7 +2,10 @@
 # Build expand in release and run its three benchmarks (SPEC section 10):
 #   parse      plans of ../shared/fixtures vs pulldown-cmark iterating the same events
 #   knowledge  a seed plan's knowledge step over ../shared/bench vs ripgrep
-#   run        scheduler overhead, re-run, and the plan side: validate and dry-run
+#   knowledge  also the scan against one rg process, and the warm start of an
+#              offline run with and without the kept knowledge index
+#   run        scheduler overhead, re-run, strict batches vs --window under
+#              1 s ± 0.5 s latency, and the plan side: validate and dry-run
 #              of 10,000-100,000 PARTs, memory per PART, and validate of every
 #              fixture against examples/cmark_events (that row needs ../shared)
 # Installs ripgrep when it is missing and the knowledge bench can run.
@@ -45,9 +48,19 @@ cargo bench --no-run --quiet --bench parse --bench knowledge --bench run
 cargo build --release --quiet --example cmark_events
 
 status=0
+rows=$(mktemp)
+trap 'rm -f "$rows"' EXIT
 for bench in parse knowledge run; do
     echo
     echo "== bench: $bench"
-    cargo bench --quiet --bench "$bench" || { echo "bench $bench failed" >&2; status=1; }
+    cargo bench --quiet --bench "$bench" | tee -a "$rows" || { echo "bench $bench failed" >&2; status=1; }
 done
+
+# Every row with a goal (issue #15's table and SPEC section 10's bars), as
+# the benches measured them in this run.
+echo
+echo "== summary: every row with its goal"
+echo "| measure | measured | goal | result |"
+echo "|---|---|---|---|"
+grep '^ROW | ' "$rows" | sed 's/^ROW | /| /; s/$/ |/' || echo "(no rows: see the skips above)"
 exit $status

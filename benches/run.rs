@@ -67,6 +67,13 @@ mod unix {
         let bin = std::env::var_os("EXPAND_BENCH_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_expand")));
+        if std::env::var("EXPAND_BENCH_ONLY").as_deref() == Ok("window") {
+            let mut table = Table::default();
+            window_vs_batches(&bin, &mut table);
+            println!();
+            table.print();
+            return;
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -79,6 +86,7 @@ mod unix {
                 .and(path("/v1/chat/completions"))
                 .respond_with(Completion {
                     latency,
+                    jitter: Duration::ZERO,
                     requests: Arc::clone(&requests),
                 })
                 .mount(&server)
@@ -242,11 +250,79 @@ mod unix {
             return;
         }
 
-        // 3. The plan side: scaling, memory, the fixtures as whole processes.
+        // 3. Strict batches against a rolling window under jittery latency.
+        window_vs_batches(&bin, &mut table);
+
+        // 4. The plan side: scaling, memory, the fixtures as whole processes.
         plan_side(&bin, &mut table);
 
         println!();
         table.print();
+    }
+
+    /// The 24-PART plan with every answer taking 1 s ± 0.5 s (a per-PART
+    /// delay from a hash of its prompt, so both modes meet the same
+    /// latencies), run in strict batches of 4 and as a rolling window of 4
+    /// (`--window`), alternately, `EXPAND_BENCH_WINDOW_TRIALS` times (default
+    /// 3); the figure is the median of the pairs' wall-time ratios.
+    fn window_vs_batches(bin: &Path, table: &mut Table) {
+        let trials = env_num("EXPAND_BENCH_WINDOW_TRIALS", 3).max(1) as usize;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let requests = Arc::new(AtomicUsize::new(0));
+        let server = rt.block_on(async {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .and(path("/v1/chat/completions"))
+                .respond_with(Completion {
+                    latency: Duration::from_millis(1000),
+                    jitter: Duration::from_millis(500),
+                    requests: Arc::clone(&requests),
+                })
+                .mount(&server)
+                .await;
+            server
+        });
+        let mut ratios = Vec::new();
+        let (mut wb, mut ww) = (Vec::new(), Vec::new());
+        for _ in 0..trials {
+            let mut walls = Vec::new();
+            for extra in [&[][..], &["--window"][..]] {
+                let ws =
+                    Workspace::new(&std::env::temp_dir(), &full_run_plan(), Some(&server.uri()));
+                let run = full_run_with(bin, &ws, extra);
+                if run.done != PARTS {
+                    println!("warning: {} of {PARTS} PARTs done ({extra:?})", run.done);
+                }
+                walls.push(ms(run.process.wall));
+            }
+            ratios.push(walls[0] / walls[1]);
+            wb.push(walls[0]);
+            ww.push(walls[1]);
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let ratio = median(&mut ratios);
+        println!(
+            "window: {PARTS} PARTs, 4 runners, latency 1 s ± 0.5 s: strict batches {:.0} ms, \
+             rolling window {:.0} ms (medians of {trials}); ratios {:.2}x–{:.2}x",
+            median(&mut wb),
+            median(&mut ww),
+            ratios[0],
+            ratios[ratios.len() - 1]
+        );
+        table.row(
+            &format!("{PARTS} PARTs, latency 1±0.5 s: strict batches / rolling window, wall"),
+            format!("{ratio:.2}x (median of {trials} pairs)"),
+            "> 1x",
+            ratio > 1.0,
+        );
+        drop(server);
     }
 
     /// Issue #15's plan-side rows, each a whole process of the release binary:
@@ -460,6 +536,9 @@ mod unix {
     /// so expand's output check passes and no repair request follows.
     struct Completion {
         latency: Duration,
+        /// Each answer's delay is `latency` ± up to this, fixed by a hash of
+        /// the prompt: the same PART waits alike in every run.
+        jitter: Duration,
         requests: Arc<AtomicUsize>,
     }
 
@@ -481,7 +560,21 @@ mod unix {
                     "choices": [{"message": {"role": "assistant", "content": text}}],
                     "usage": {"prompt_tokens": prompt.len() / 4, "completion_tokens": 50}
                 }))
-                .set_delay(self.latency)
+                .set_delay(self.delay(prompt))
+        }
+    }
+
+    impl Completion {
+        fn delay(&self, prompt: &str) -> Duration {
+            if self.jitter.is_zero() {
+                return self.latency;
+            }
+            // FNV-1a: stable across runs and builds, unlike std's hasher.
+            let h = prompt.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+            });
+            let span = 2 * self.jitter.as_millis() as u64;
+            self.latency - self.jitter + Duration::from_millis(h % (span + 1))
         }
     }
 
@@ -661,6 +754,11 @@ mod unix {
     /// events arrive: a batch from `batch_started` to `batch_done`, a PART from
     /// its first `part_started` to its `part_done`.
     fn full_run(bin: &Path, ws: &Workspace) -> FullRun {
+        full_run_with(bin, ws, &[])
+    }
+
+    /// [`full_run`] with more arguments (`--window`).
+    fn full_run_with(bin: &Path, ws: &Workspace, extra: &[&str]) -> FullRun {
         use std::collections::BTreeMap;
         let mut batch_start: BTreeMap<u64, (Instant, Vec<u64>)> = BTreeMap::new();
         let mut part_start: BTreeMap<u64, Instant> = BTreeMap::new();
@@ -671,7 +769,8 @@ mod unix {
             expand(bin, &ws.root)
                 .args(["--json", "run", "bench", "--all"])
                 .arg("--batch-size")
-                .arg(BATCH_SIZE.to_string()),
+                .arg(BATCH_SIZE.to_string())
+                .args(extra),
             |line, at| {
                 let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
                     return;
@@ -759,6 +858,10 @@ mod unix {
             );
             for (a, b, c, d) in &self.rows {
                 println!("{a:<w0$}  {b:<w1$}  {c:<8}  {d}");
+            }
+            // For benches/run-all.sh's summary of every row with a goal.
+            for (a, b, c, d) in self.rows.iter().filter(|r| r.3 != "info") {
+                println!("ROW | {a} | {b} | {c} | {d}");
             }
         }
     }

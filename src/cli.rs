@@ -339,6 +339,10 @@ pub struct RunArgs {
     /// With --all: go on after a batch with a failed PART.
     #[arg(long, requires = "all")]
     pub keep_going: bool,
+    /// With --all: a rolling window, no wait between batches: a PART starts as soon as a
+    /// runner is free and its dependencies are done (config `window`).
+    #[arg(long, requires = "all")]
+    pub window: bool,
     /// Print what would run and be written; call no provider, write nothing.
     #[arg(long)]
     pub dry_run: bool,

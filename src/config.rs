@@ -18,6 +18,8 @@ pub struct Config {
     pub completed_plan_name: String,
     pub batch_size: usize,
     pub retries: u32,
+    /// `run --all` as one rolling window rather than batch after batch.
+    pub window: bool,
     pub writer: Writer,
     pub search: Search,
     pub fetch: Fetch,
@@ -41,6 +43,7 @@ impl Default for Config {
             completed_plan_name: "plan.md".into(),
             batch_size: 4,
             retries: 1,
+            window: false,
             writer: Writer::default(),
             search: Search::default(),
             fetch: Fetch::default(),
@@ -581,6 +584,9 @@ pub const TEMPLATE: &str = r#"# expand.yaml: every key is optional; a value show
 # completed_plan_name: plan.md  # e.g. ingestion.md
 # batch_size: 4                 # runners at once (and PARTs per batch when a plan declares none)
 # retries: 1                    # extra attempts for a failed PART
+# window: false                 # run --all as a rolling window: a PART starts as soon as a
+#                               # runner is free and its dependencies are done, no wait
+#                               # between batches (and no review between them)
 
 # writer:
 #   kind: offline               # offline | openai | anthropic | command

@@ -150,6 +150,7 @@ fn options(ws: &Workspace, args: &RunArgs, batch_size: usize) -> Options {
         retries: args.retries.unwrap_or(ws.config.retries),
         force: args.force,
         provider: args.provider.clone(),
+        window: args.window || ws.config.window,
     }
 }
 

@@ -111,6 +111,15 @@ const STOPWORDS: &[&str] = &[
     "where", "which", "while", "who", "why", "will", "with", "would", "you", "your",
 ];
 
+/// The settings that shape passages and terms, for a cached index to be
+/// keyed by (code changes bump the cache's format version instead).
+pub fn shape() -> String {
+    format!(
+        "passages of {TARGET_LINES} lines; stopwords {}",
+        STOPWORDS.join(" ")
+    )
+}
+
 /// Lowercase alphanumeric runs, stopwords and single letters dropped, and a
 /// plural `s` folded (`semaphores` → `semaphore`) so headings in the plural
 /// find prose in the singular.
@@ -144,14 +153,124 @@ pub fn tokenize(text: &str, mut each: impl FnMut(&str)) {
     emit(&mut buf);
 }
 
+/// The terms an index knows, each with a dense id.
+#[derive(Clone, Debug, Default)]
+pub struct Vocab {
+    words: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl Vocab {
+    /// The id of `word`, given one if it has none yet.
+    pub fn intern(&mut self, word: &str) -> u32 {
+        if let Some(&id) = self.ids.get(word) {
+            return id;
+        }
+        let id = self.words.len() as u32;
+        self.words.push(word.to_string());
+        self.ids.insert(word.to_string(), id);
+        id
+    }
+
+    pub fn get(&self, word: &str) -> Option<u32> {
+        self.ids.get(word).copied()
+    }
+
+    /// The word of `id`.
+    pub fn word(&self, id: u32) -> &str {
+        &self.words[id as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// A vocabulary of `words`, which must be distinct (`None` if not).
+    pub fn from_words(words: Vec<String>) -> Option<Vocab> {
+        let mut ids = HashMap::with_capacity(words.len());
+        for (i, w) in words.iter().enumerate() {
+            if ids.insert(w.clone(), i as u32).is_some() {
+                return None;
+            }
+        }
+        Some(Vocab { words, ids })
+    }
+}
+
+/// What indexing a passage needs besides its text: where it is, its
+/// heading, its length in terms and how often each term occurs. A file's
+/// are computed once (see [`analyze`]) and may be kept between runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PassageTerms {
+    /// 1-based inclusive line range in the file.
+    pub lines: (usize, usize),
+    pub heading: Option<String>,
+    /// Number of terms, the heading's included.
+    pub len: u32,
+    /// (term id in the vocabulary, count), sorted by id.
+    pub tf: Vec<(u32, u32)>,
+}
+
+/// Term counts of a passage's heading and text, by term, in first-seen order.
+pub fn count_terms(heading: Option<&str>, text: &str) -> (u32, Vec<(String, u32)>) {
+    let mut tf: Vec<(String, u32)> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    let mut len = 0u32;
+    let mut count = |t: &str| {
+        len += 1;
+        match at.get(t) {
+            Some(&i) => tf[i].1 += 1,
+            None => {
+                at.insert(t.to_string(), tf.len());
+                tf.push((t.to_string(), 1));
+            }
+        }
+    };
+    if let Some(h) = heading {
+        tokenize(h, &mut count);
+    }
+    tokenize(text, &mut count);
+    (len, tf)
+}
+
+/// A file's passages with their term counts as strings: the part of
+/// indexing that needs no shared state, so files can be analysed on many
+/// threads and interned afterwards.
+pub fn analyze(path: &str, text: &str) -> Vec<(Passage, u32, Vec<(String, u32)>)> {
+    passages(path, text)
+        .into_iter()
+        .map(|p| {
+            let (len, tf) = count_terms(p.heading.as_deref(), &p.text);
+            (p, len, tf)
+        })
+        .collect()
+}
+
+/// [`PassageTerms`] of an analysed passage, its terms interned in `vocab`.
+pub fn intern(vocab: &mut Vocab, p: &Passage, len: u32, tf: &[(String, u32)]) -> PassageTerms {
+    let mut ids: Vec<(u32, u32)> = tf.iter().map(|(t, n)| (vocab.intern(t), *n)).collect();
+    ids.sort_unstable_by_key(|&(id, _)| id);
+    PassageTerms {
+        lines: p.lines,
+        heading: p.heading.clone(),
+        len,
+        tf: ids,
+    }
+}
+
 /// An Okapi BM25 index over passages (k1 = 1.2, b = 0.75, Lucene's idf).
 #[derive(Debug, Default)]
 pub struct Bm25 {
     passages: Vec<Passage>,
     doc_len: Vec<u32>,
     avgdl: f32,
-    /// term → (passage index, term frequency), in passage order.
-    postings: HashMap<String, Vec<(u32, u32)>>,
+    vocab: Vocab,
+    /// term id → (passage index, term frequency), in passage order.
+    postings: Vec<Vec<(u32, u32)>>,
     /// Passages are in source order (as a scan gives them), so one file's
     /// are found by bisection.
     by_source: bool,
@@ -161,37 +280,35 @@ impl Bm25 {
     /// Index passages; a passage's heading counts as part of its text, so a
     /// section's title helps every passage under it.
     pub fn build(passages: Vec<Passage>) -> Bm25 {
-        let mut postings: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
+        let mut vocab = Vocab::default();
+        let terms: Vec<PassageTerms> = passages
+            .iter()
+            .map(|p| {
+                let (len, tf) = count_terms(p.heading.as_deref(), &p.text);
+                intern(&mut vocab, p, len, &tf)
+            })
+            .collect();
+        Bm25::from_terms(passages, terms.iter(), vocab)
+    }
+
+    /// Index passages whose terms were counted already: `terms` holds one
+    /// entry per passage, in the same order, its ids those of `vocab`.
+    pub fn from_terms<'a>(
+        passages: Vec<Passage>,
+        terms: impl Iterator<Item = &'a PassageTerms>,
+        vocab: Vocab,
+    ) -> Bm25 {
+        let mut postings: Vec<Vec<(u32, u32)>> = vec![Vec::new(); vocab.len()];
         let mut doc_len = Vec::with_capacity(passages.len());
-        let mut tf: HashMap<String, u32> = HashMap::new();
         let mut total: u64 = 0;
-        for (i, p) in passages.iter().enumerate() {
-            tf.clear();
-            let mut len = 0u32;
-            let mut count = |t: &str| {
-                len += 1;
-                match tf.get_mut(t) {
-                    Some(n) => *n += 1,
-                    None => {
-                        tf.insert(t.to_string(), 1);
-                    }
-                }
-            };
-            if let Some(h) = &p.heading {
-                tokenize(h, &mut count);
+        for (i, t) in terms.enumerate() {
+            for &(id, n) in &t.tf {
+                postings[id as usize].push((i as u32, n));
             }
-            tokenize(&p.text, &mut count);
-            for (t, n) in tf.drain() {
-                postings.entry(t).or_default().push((i as u32, n));
-            }
-            doc_len.push(len);
-            total += u64::from(len);
+            doc_len.push(t.len);
+            total += u64::from(t.len);
         }
-        // Draining a HashMap visits terms in any order; postings must be in
-        // passage order for deterministic float sums.
-        for list in postings.values_mut() {
-            list.sort_unstable_by_key(|&(d, _)| d);
-        }
+        assert_eq!(doc_len.len(), passages.len(), "one term entry per passage");
         let avgdl = if passages.is_empty() {
             1.0
         } else {
@@ -202,8 +319,17 @@ impl Bm25 {
             passages,
             doc_len,
             avgdl,
+            vocab,
             postings,
             by_source,
+        }
+    }
+
+    /// The postings of one term: empty for a term no passage holds.
+    fn list(&self, term: &str) -> &[(u32, u32)] {
+        match self.vocab.get(term) {
+            Some(id) => &self.postings[id as usize],
+            None => &[],
         }
     }
 
@@ -288,9 +414,10 @@ impl Bm25 {
         let n = self.passages.len() as f32;
         let mut scores: HashMap<u32, f32> = HashMap::new();
         for t in &terms {
-            let Some(list) = self.postings.get(t) else {
+            let list = self.list(t);
+            if list.is_empty() {
                 continue;
-            };
+            }
             let df = list.len() as f32;
             let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
             for &(d, f) in list {
@@ -335,7 +462,7 @@ impl Bm25 {
             if f == 0 {
                 continue;
             }
-            let df = self.postings.get(t).map_or(0, Vec::len) as f32;
+            let df = self.list(t).len() as f32;
             let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
             let f = f as f32;
             score += idf * f * (K1 + 1.0) / (f + K1 * norm);
@@ -347,7 +474,7 @@ impl Bm25 {
     /// weighs it: rare terms say more about what a passage is about.
     pub fn idf(&self, term: &str) -> f32 {
         let n = self.passages.len() as f32;
-        let df = self.postings.get(term).map_or(0, Vec::len) as f32;
+        let df = self.list(term).len() as f32;
         ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
     }
 

@@ -2,6 +2,7 @@
 //! searching their text (`scan`), and the INDEX.md / SKILL.md formats.
 
 pub mod bm25;
+pub mod index_cache;
 pub mod index_md;
 pub mod scan;
 pub mod skill_md;

@@ -1,6 +1,6 @@
-//! The knowledge base in memory: every `*.md` file read once per run, with a
-//! lowercased copy for case-insensitive search and line starts for mapping
-//! byte offsets to line numbers. The knowledge step's reads, greps and
+//! The knowledge base in memory: every `*.md` file read once per run, with
+//! line starts for mapping byte offsets to line numbers (and a lowercased
+//! copy for case-insensitive search, made the first time a search needs it). The knowledge step's reads, greps and
 //! folder look-ups run against this, never against the disk, so a 24-PART plan
 //! costs one walk of the base rather than 24.
 
@@ -23,8 +23,9 @@ pub struct KFile {
     /// Byte offsets at which each line starts (line 1 starts at 0).
     line_starts: Vec<usize>,
     /// `text` lowercased char by char wherever that keeps the byte length, so
-    /// offsets found in it are offsets in `text` too.
-    lower: String,
+    /// offsets found in it are offsets in `text` too; made on first use, so
+    /// a run that never greps a file never copies it.
+    lower: std::sync::OnceLock<String>,
     /// `text.chars().count()`, for budgets counted in chars.
     chars: usize,
     /// The head and `## ` sections as line ranges (see `h2_sections`),
@@ -35,22 +36,70 @@ pub struct KFile {
     /// that depend on it see it, so what a PART reads never depends on which
     /// other PART finished first.
     pub written_by: Option<u32>,
+    /// Size, modification time and checksum of the file as it was read,
+    /// when it was read from disk: what the index cache is keyed by.
+    pub stamp: Option<Stamp>,
+}
+
+/// What identifies a version of a file on disk for the index cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    pub size: u64,
+    /// Modification time: seconds and nanoseconds since the Unix epoch.
+    pub mtime: (u64, u32),
+    /// CRC-32 of the bytes read: a same-size edit within the file
+    /// system's timestamp granularity still changes the key.
+    pub crc: u32,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata, bytes: &[u8]) -> Option<Stamp> {
+        let t = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some(Stamp {
+            size: bytes.len() as u64,
+            mtime: (t.as_secs(), t.subsec_nanos()),
+            crc: crc32fast::hash(bytes),
+        })
+    }
 }
 
 impl KFile {
     fn new(path: String, text: String) -> KFile {
         let line_starts = crate::markdown::line_starts(&text);
-        let lower = lowercase_same_len(&text);
         let chars = text.chars().count();
         KFile {
             path,
             text,
             line_starts,
-            lower,
+            lower: std::sync::OnceLock::new(),
             chars,
             sections: std::sync::OnceLock::new(),
             written_by: None,
+            stamp: None,
         }
+    }
+
+    fn lower(&self) -> &str {
+        self.lower.get_or_init(|| lowercase_same_len(&self.text))
+    }
+
+    /// Lines `a..=b` (1-based) as `str::lines` gives them, joined with
+    /// `\n`: a passage's text. `None` when the file has fewer lines.
+    pub fn passage_text(&self, a: usize, b: usize) -> Option<String> {
+        if a == 0 || b < a || b > self.line_count() {
+            return None;
+        }
+        let start = self.line_starts[a - 1];
+        let end = self.line_starts.get(b).copied().unwrap_or(self.text.len());
+        let slice = &self.text[start..end];
+        if memchr::memchr(b'\r', slice.as_bytes()).is_none() {
+            return Some(slice.strip_suffix('\n').unwrap_or(slice).to_string());
+        }
+        Some(slice.lines().collect::<Vec<_>>().join("\n"))
     }
 
     /// Number of lines (a trailing newline does not start another line).
@@ -114,43 +163,29 @@ pub struct KnowledgeBase {
 
 impl KnowledgeBase {
     /// Read every `*.md` under `root` once (skipping hidden folders and
-    /// `exclude`), on as many threads as there are cores. Files that are not
+    /// `exclude`), on rayon's threads (as many as there are cores). Files that are not
     /// UTF-8 are read lossily: a stray byte must not hide a whole file.
     pub fn scan(fs: &Jail, root: &Path, exclude: &[PathBuf]) -> std::io::Result<KnowledgeBase> {
+        use rayon::prelude::*;
+        use std::io::Read;
         let paths = super::list_files(fs, root, exclude)?;
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .clamp(1, 8)
-            .min(paths.len().max(1));
-        let chunk = paths.len().div_ceil(threads).max(1);
-        let results: Vec<std::io::Result<Vec<KFile>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = paths
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|p| {
-                                let bytes = fs.read(root.join(p))?;
-                                let text = match String::from_utf8(bytes) {
-                                    Ok(t) => t,
-                                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-                                };
-                                Ok(KFile::new(p.clone(), text))
-                            })
-                            .collect()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("knowledge scan thread panicked"))
-                .collect()
-        });
-        let mut files = Vec::with_capacity(paths.len());
-        for r in results {
-            files.extend(r?);
-        }
+        let files = paths
+            .into_par_iter()
+            .map(|p| {
+                let mut f = fs.open_read(root.join(&p))?;
+                let meta = f.metadata()?;
+                let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+                f.read_to_end(&mut bytes)?;
+                let stamp = Stamp::of(&meta, &bytes);
+                let text = match String::from_utf8(bytes) {
+                    Ok(t) => t,
+                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                };
+                let mut file = KFile::new(p, text);
+                file.stamp = stamp;
+                Ok(file)
+            })
+            .collect::<std::io::Result<Vec<KFile>>>()?;
         Ok(KnowledgeBase::build(root.to_path_buf(), files))
     }
 
@@ -266,7 +301,7 @@ impl KnowledgeBase {
         };
         let mut lines: Vec<usize> = Vec::new();
         for file in candidates.filter(|f| keep(f)) {
-            let hay = file.lower.as_bytes();
+            let hay = file.lower().as_bytes();
             let matched = match op {
                 GrepOp::And => finders.iter().all(|f| f.find(hay).is_some()),
                 GrepOp::Or => finders.iter().any(|f| f.find(hay).is_some()),
@@ -336,7 +371,7 @@ impl KnowledgeBase {
             .filter(|(a, b)| {
                 let start = file.line_starts[a - 1];
                 let end = file.line_starts.get(*b).copied().unwrap_or(file.text.len());
-                let body = &file.lower[start..end];
+                let body = &file.lower()[start..end];
                 focus.iter().any(|t| body.contains(t.as_str()))
             })
             .collect();

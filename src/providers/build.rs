@@ -115,21 +115,22 @@ fn unknown(key: &str, kind: &str, valid: &[&str]) -> ProviderError {
 pub type Providers = (Arc<dyn Writer>, Arc<dyn Search>, Option<Arc<dyn Fetch>>);
 
 /// The writer, search and fetcher of a run: offline ones over the knowledge
-/// base, or the network ones from config. `writer_override` is `--provider`.
+/// base's index (made by `index`, called only when an offline provider is
+/// used), or the network ones from config. `writer_override` is `--provider`.
 pub fn build(
     cfg: &Config,
     writer_override: Option<&str>,
-    kb: &crate::knowledge::scan::KnowledgeBase,
+    index: impl FnOnce() -> crate::knowledge::bm25::Bm25,
     cache_dir: &Path,
 ) -> anyhow::Result<Providers> {
-    use super::offline::{knowledge_index, OfflineSearch, OfflineWriter};
+    use super::offline::{OfflineSearch, OfflineWriter};
     let mut cfg = cfg.clone();
     if let Some(w) = writer_override {
         cfg.writer.kind = w.to_string();
     }
     let bad = |e: ProviderError| crate::error::bad_input(e.to_string());
     let needs_index = cfg.writer.kind == "offline" || cfg.search.kind == "offline";
-    let index = needs_index.then(|| Arc::new(knowledge_index(kb)));
+    let index = needs_index.then(|| Arc::new(index()));
     let http =
         shared_http(&cfg, cache_dir).map_err(|e| crate::error::environment(e.to_string()))?;
     let writer: Arc<dyn Writer> = match network_writer_with(&cfg, Arc::clone(&http)).map_err(bad)? {

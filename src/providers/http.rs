@@ -26,7 +26,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -312,7 +312,7 @@ pub struct Http {
     public: reqwest::Client,
     permits: Arc<Semaphore>,
     /// The response cache, confined to its folder.
-    cache: Option<Jail>,
+    cache: Option<super::respcache::ResponseCache>,
     opts: HttpOptions,
 }
 
@@ -388,12 +388,16 @@ impl Http {
                     std::fs::create_dir_all(d)?;
                     Jail::open(&d.canonicalize()?)
                 };
-                Some(open().map_err(|e| {
-                    ProviderError::Config(format!(
-                        "cannot open the response cache `{}`: {e}",
-                        d.display()
-                    ))
-                })?)
+                Some(
+                    open()
+                        .map(super::respcache::ResponseCache::open)
+                        .map_err(|e| {
+                            ProviderError::Config(format!(
+                                "cannot open the response cache `{}`: {e}",
+                                d.display()
+                            ))
+                        })?,
+                )
             }
         };
         let build = |b: reqwest::ClientBuilder| {
@@ -476,10 +480,7 @@ impl Http {
             netguard::check_url(&url, &self.opts.treat_as_public)
                 .map_err(|e| refused(req, &e.to_string()))?;
         }
-        let cache_path = self.cache.as_ref().map(|c| {
-            let key = req.cache_key();
-            (c, PathBuf::from(&key[..2]).join(format!("{key}.json")))
-        });
+        let cache_path = self.cache.as_ref().map(|c| (c, req.cache_key()));
         if let Some((cache, path)) = &cache_path {
             if let Some(resp) = read_cache(cache, path) {
                 tracing::debug!(what = %req.what, url = %scrub(&req.url, &req.secrets), "http cache hit");
@@ -772,17 +773,16 @@ fn map_reqwest(req: &Request, e: reqwest::Error) -> ProviderError {
     }
 }
 
-fn read_cache(cache: &Jail, path: &Path) -> Option<Response> {
-    let text = cache.read_to_string(path).ok()?;
-    serde_json::from_str(&text).ok()
+fn read_cache(cache: &super::respcache::ResponseCache, key: &str) -> Option<Response> {
+    serde_json::from_slice(&cache.get(key)?).ok()
 }
 
 /// `resp` is already scrubbed (`once` scrubs every answer of a request with
 /// secrets).
-fn write_cache(cache: &Jail, path: &Path, resp: &Response) {
+fn write_cache(cache: &super::respcache::ResponseCache, key: &str, resp: &Response) {
     let bytes = serde_json::to_vec(resp).expect("a response serializes");
-    if let Err(e) = cache.write_unsynced(path, &bytes) {
-        tracing::warn!("cannot write the cache entry `{}`: {e}", path.display());
+    if let Err(e) = cache.put(key, &bytes) {
+        tracing::warn!("cannot write the cache entry `{key}`: {e}");
     }
 }
 

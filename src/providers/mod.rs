@@ -16,6 +16,7 @@ pub mod netguard;
 pub mod offline;
 pub mod openai;
 pub mod prompt;
+pub mod respcache;
 pub mod scrub;
 pub mod searxng;
 pub mod sse;

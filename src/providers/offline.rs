@@ -30,18 +30,12 @@ const SNIPPET_CHARS: usize = 300;
 const EVIDENCE_BOOST: f32 = 1.5;
 
 /// The index every offline provider of a run shares: the passages of every
-/// file of the knowledge base but those the run itself (re)writes.
+/// file of the knowledge base but those the run itself (re)writes, and but
+/// indexes, SKILL.md and drops (they describe the base; they are not
+/// knowledge to quote). Built afresh; a run keeps it between runs with
+/// [`crate::knowledge::index_cache::load_or_build`].
 pub fn knowledge_index(kb: &KnowledgeBase) -> Bm25 {
-    let mut all = Vec::new();
-    // Indexes, SKILL.md and drops describe the base; they are not knowledge
-    // to quote.
-    for f in kb.files().iter().filter(|f| f.written_by.is_none()) {
-        let name = f.path.rsplit('/').next().unwrap_or(&f.path);
-        if !crate::knowledge::is_special(name) {
-            all.extend(passages(&f.path, &f.text));
-        }
-    }
-    Bm25::build(all)
+    crate::knowledge::index_cache::build(kb)
 }
 
 /// Extractive writer: no network, no key, deterministic.

@@ -44,6 +44,9 @@ pub struct Options {
     pub force: bool,
     /// `--provider`: the writer kind to use instead of the configured one.
     pub provider: Option<String>,
+    /// With `all`: one rolling window over every remaining batch instead of
+    /// batch after batch (`--window`, config `window`).
+    pub window: bool,
 }
 
 /// The signal that stopped a run.
@@ -285,10 +288,20 @@ pub fn execute(
             }
         }
     }
+    // The offline index, from the one kept under `.expand/` for the files
+    // that did not change since the last run.
+    let index = || {
+        let scope = ws.show(&kdir).to_string_lossy().into_owned();
+        let cache = ws.root.join(crate::knowledge::index_cache::PATH);
+        let (index, stats) =
+            crate::knowledge::index_cache::load_or_build(&ws.fs, &cache, &scope, &kb);
+        tracing::debug!(?stats, "knowledge index");
+        index
+    };
     let (writer, search, fetch) = crate::providers::build(
         &ws.config,
         opts.provider.as_deref(),
-        &kb,
+        index,
         &ws.state_dir().join("cache"),
     )
     .map_err(|e| RunError::Provider(ProviderError::Config(format!("{e:#}"))))?;
@@ -335,6 +348,7 @@ pub fn execute(
         force: opts.force,
         fault: crate::fault::Fault::from_env().cloned(),
         stop: std::sync::atomic::AtomicBool::new(false),
+        window: opts.all && opts.window,
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -349,6 +363,18 @@ pub fn execute(
     let mut stopped_on_failure = false;
     let signal = rt.block_on(async {
         let work = async {
+            if sh.window && !selected.is_empty() {
+                // One window: a slot that frees goes to the next PART whose
+                // dependencies are done, whatever its batch.
+                let parts: Vec<u32> = selected
+                    .iter()
+                    .flat_map(|(_, p)| p.iter().copied())
+                    .collect();
+                let r = run_batch(Arc::clone(&sh), &selected[0].0, &parts, opts.batch_size).await;
+                not_started.extend(&r.not_started);
+                batches.push(r);
+                return;
+            }
             for (batch, parts) in &selected {
                 if sh.budget.exhausted().is_some() {
                     not_started.extend(parts);

@@ -62,6 +62,10 @@ pub struct Shared {
     pub fault: Option<crate::fault::Fault>,
     /// Set when the run is stopped (SIGINT/SIGTERM): no PART starts.
     pub stop: std::sync::atomic::AtomicBool,
+    /// A rolling window (`run --all --window`): PARTs of later batches may
+    /// start while earlier ones run, so a PART sees only what the PARTs it
+    /// depends on (directly or not) wrote.
+    pub window: bool,
 }
 
 /// What a PART's research retrieved (and its evidence held): every URL, as
@@ -676,14 +680,39 @@ impl Shared {
     /// Whether PART `number` may see the file PART `by` wrote in this run:
     /// when `by` ran in an earlier batch, or `number` depends on it (and so
     /// waited for it). A sibling of the same batch might or might not have
-    /// finished: never.
+    /// finished: never. In a rolling window an earlier batch might not have
+    /// finished either: only what `number` depends on, directly or through
+    /// other PARTs, is seen.
     pub fn sees(&self, number: u32, by: u32) -> bool {
+        if self.window {
+            return self.depends_on(number, by);
+        }
         let batch = |n| self.graph.node(n).map(|x| x.batch).unwrap_or(0);
         batch(by) < batch(number)
             || self
                 .graph
                 .node(number)
                 .is_some_and(|x| x.depends_on.contains(&by))
+    }
+
+    /// Whether `number` depends on `by`, directly or not.
+    fn depends_on(&self, number: u32, by: u32) -> bool {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![number];
+        while let Some(n) = stack.pop() {
+            let Some(node) = self.graph.node(n) else {
+                continue;
+            };
+            for &d in &node.depends_on {
+                if d == by {
+                    return true;
+                }
+                if seen.insert(d) {
+                    stack.push(d);
+                }
+            }
+        }
+        false
     }
 
     fn judge(

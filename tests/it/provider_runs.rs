@@ -87,6 +87,8 @@ pub(crate) struct Behaviour {
     /// The writer answers 500 to every request for this PART.
     pub(crate) failing_part: Option<u32>,
     pub(crate) writer_delay: Duration,
+    /// This PART's writer requests take this long instead.
+    pub(crate) slow_part: Option<(u32, Duration)>,
     /// The body of the page at `/page/<name>` instead of the usual one.
     pub(crate) page: Option<fn(&str) -> String>,
 }
@@ -223,9 +225,13 @@ pub(crate) async fn upstream(kind: WriterKind, b: Behaviour) -> MockServer {
             if wb.failing_part == Some(n) {
                 return ResponseTemplate::new(500).set_body_string("upstream exploded");
             }
+            let delay = match wb.slow_part {
+                Some((slow, d)) if slow == n => d,
+                _ => wb.writer_delay,
+            };
             let ok = ResponseTemplate::new(200)
                 .set_body_json(writer_answer(kind, n, &page_in(&prompt)))
-                .set_delay(wb.writer_delay);
+                .set_delay(delay);
             match &wb.faults {
                 Some(f) => f.respond(req, ok),
                 None => ok,
@@ -761,6 +767,75 @@ async fn a_resumed_run_repeats_no_answered_request() {
             (4, 4, 8),
             "{step}"
         );
+    }
+}
+
+/// The (start, end) position of each PART in a `--json` event stream.
+fn part_spans(stdout: &str) -> HashMap<u32, (usize, usize)> {
+    let mut spans: HashMap<u32, (usize, usize)> = HashMap::new();
+    for (i, line) in stdout.lines().enumerate() {
+        let e: serde_json::Value = serde_json::from_str(line).expect("one JSON event a line");
+        let part = e["part"].as_u64().map(|p| p as u32);
+        match (e["event"].as_str(), part) {
+            (Some("part_started"), Some(p)) => {
+                spans.entry(p).or_insert((i, usize::MAX)).0 = i;
+            }
+            (Some("part_done"), Some(p)) => {
+                spans.entry(p).or_insert((0, i)).1 = i;
+            }
+            _ => {}
+        }
+    }
+    spans
+}
+
+/// Batches 1-2 and 3-4 on two runners; PART 1 is slow and PART 4 reads
+/// the file PART 1 writes. In a rolling window PART 3 takes the runner PART
+/// 2 frees while PART 1 still runs; PART 4 still waits for PART 1. Without
+/// the window, batch 2 waits for all of batch 1. Checked by the order of
+/// the events, not by timings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_window_starts_later_batches_early_and_keeps_dependencies() {
+    let server = upstream(
+        WriterKind::OpenAi,
+        Behaviour {
+            slow_part: Some((1, Duration::from_millis(1500))),
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let mut spans = Vec::new();
+    for window in [true, false] {
+        let ws = workspace(&server, WriterKind::OpenAi, &[&[1, 2], &[3, 4]], "");
+        let plan = String::from_utf8(ws.read(&format!("plans/{SLUG}.md"))).unwrap();
+        let at = plan.find("## PART 4").unwrap();
+        let (head, tail) = plan.split_at(at);
+        let tail = tail.replacen("Read mock/00-base.md", &format!("Read {}", target(1)), 1);
+        ws.write(&format!("plans/{SLUG}.md"), format!("{head}{tail}"));
+        let mut args = vec!["--json", "run", SLUG, "--all"];
+        if window {
+            args.push("--window");
+        }
+        let out = run(&ws, &args).code(0);
+        let st = state(&ws);
+        for n in 1..=4 {
+            assert_eq!(st["parts"][n.to_string()]["status"], "done", "PART {n}");
+        }
+        spans.push(part_spans(&out.stdout));
+    }
+    let (win, batches) = (&spans[0], &spans[1]);
+    assert!(
+        win[&3].0 < win[&1].1,
+        "PART 3 starts before PART 1 ends: {win:?}"
+    );
+    assert!(win[&1].1 < win[&4].0, "PART 4 waits for PART 1: {win:?}");
+    for later in [3, 4] {
+        for earlier in [1, 2] {
+            assert!(
+                batches[&earlier].1 < batches[&later].0,
+                "batches: PART {later} after PART {earlier}: {batches:?}"
+            );
+        }
     }
 }
 

@@ -203,6 +203,42 @@ fn offline_output_is_deterministic() {
     }
 }
 
+/// The knowledge index kept in `.expand/` between runs changes nothing a
+/// run writes: a run with it (warm, after an edit to the base) writes the
+/// same bytes as one that has to build it afresh.
+#[test]
+fn a_warm_knowledge_index_writes_what_a_cold_one_does() {
+    let (warm, cold) = (Sample::new(), Sample::new());
+    let cache = Path::new(".expand/knowledge-index.bin");
+    for s in [&warm, &cold] {
+        let (code, out, err) = s.run(&["run", "sample-expansion"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            s.path().join(cache).is_file(),
+            "the first run keeps its index"
+        );
+        // Edited between runs: the index must not quote the old text.
+        let f = s.path().join("knowledge/text-search/02-bm25-ranking.md");
+        let mut text = std::fs::read_to_string(&f).unwrap();
+        text.push_str("\n## Inverted index compaction\n\nPostings lists are merged when an inverted index compacts its segments.\n");
+        std::fs::write(&f, text).unwrap();
+    }
+    std::fs::remove_file(cold.path().join(cache)).unwrap();
+    for s in [&warm, &cold] {
+        let (code, out, err) = s.run(&["run", "sample-expansion"]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (w, c) = (warm.knowledge(), cold.knowledge());
+    assert_eq!(w.keys().collect::<Vec<_>>(), c.keys().collect::<Vec<_>>());
+    for (p, bytes) in &w {
+        assert!(
+            bytes == &c[p],
+            "{p:?} differs between a warm and a cold index"
+        );
+    }
+    assert!(warm.path().join(cache).is_file() && cold.path().join(cache).is_file());
+}
+
 #[test]
 fn json_events_stream_one_per_line() {
     let s = Sample::new();
