@@ -28,7 +28,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -565,14 +565,16 @@ impl Http {
         req: &Request,
         stream: Option<(Duration, Assemble<'_>)>,
     ) -> Result<Response, ProviderError> {
+        // Method, URL (credentials scrubbed) and size only: headers carry
+        // keys, and -vv output is pasted into bug reports.
         tracing::debug!(
             what = %req.what,
             method = %req.method,
             url = %scrub(&req.url, &req.secrets),
-            headers = %redact_headers(&req.headers),
             body_bytes = req.body.as_ref().map(|b| b.len()).unwrap_or(0),
             "http request"
         );
+        let sent_at = Instant::now();
         let mut rb = self
             .client(req)
             .request(req.method.clone(), &req.url)
@@ -674,7 +676,14 @@ impl Http {
         // not read.
         drop(resp);
         let body = String::from_utf8_lossy(&body).into_owned();
-        tracing::debug!(what = %req.what, status, bytes = body.len(), truncated, "http response");
+        tracing::debug!(
+            what = %req.what,
+            status,
+            bytes = body.len(),
+            truncated,
+            ms = sent_at.elapsed().as_millis() as u64,
+            "http response"
+        );
         if !ok {
             // Scrub the whole body first: a key cut in two by the snippet's
             // end would otherwise keep the part before the cut.

@@ -241,6 +241,17 @@ pub fn execute(
         });
     }
 
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(io("start the async runtime in", &ws.root))?;
+    // Ctrl-C while the base is read and indexed (seconds on a large one)
+    // stops the run before any PART starts, and says so, instead of the
+    // default action ending the process without a word.
+    let (ready, registered) = std::sync::mpsc::channel();
+    let early_stop = rt.spawn(listen(ready));
+    let _ = registered.recv_timeout(std::time::Duration::from_secs(2));
+
     // A run killed while writing left temp files in the folders it writes
     // to; nothing refers to them.
     let drops = ws.drops_dir().join(&plan.slug);
@@ -305,6 +316,21 @@ pub fn execute(
         &ws.state_dir().join("cache"),
     )
     .map_err(|e| RunError::Provider(ProviderError::Config(format!("{e:#}"))))?;
+    if early_stop.is_finished() {
+        if let Ok(signal) = rt.block_on(early_stop) {
+            return Ok(RunReport {
+                batches: Vec::new(),
+                nothing_to_do: false,
+                state,
+                budget_stop: None,
+                stopped_by: Some((signal, Vec::new())),
+                set_aside: None,
+                stopped_on_failure: false,
+            });
+        }
+    } else {
+        early_stop.abort();
+    }
     // The budget covers every run of the plan: start from what its PARTs spent before.
     let budget = BudgetTracker::new(&ws.config.budget).with_spent(state.spent());
     let mut st = state;
@@ -350,10 +376,6 @@ pub fn execute(
         stop: std::sync::atomic::AtomicBool::new(false),
         window: opts.all && opts.window,
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(io("start the async runtime in", &ws.root))?;
     reporter.event(crate::report::progress::Event::RunStarted {
         batches: graph.batches.len() as u32,
         parts: selected.iter().map(|(_, v)| v.len()).sum(),
@@ -452,6 +474,22 @@ pub fn execute(
         set_aside,
         stopped_on_failure,
     })
+}
+
+/// [`stop_signal`], saying on `ready` once its handlers are installed.
+async fn listen(ready: std::sync::mpsc::Sender<()>) -> Signal {
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    // One poll installs the handlers (stop_signal registers them first).
+    let first = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(std::future::Future::poll(stop.as_mut(), cx))
+    })
+    .await;
+    if let std::task::Poll::Ready(s) = first {
+        return s;
+    }
+    let _ = ready.send(());
+    stop.await
 }
 
 /// Wait for SIGINT or SIGTERM. If the handlers cannot be installed, never
