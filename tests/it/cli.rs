@@ -429,3 +429,32 @@ fn an_unreachable_provider_exits_3_and_says_what_to_check() {
     );
     assert_eq!(ws.read("plans/p.md"), before, "the plan is not ticked");
 }
+
+/// The errors a newcomer meets first, as they read (text and --json).
+#[test]
+fn first_errors_read_as_they_should() {
+    let ws = Ws::new();
+    let outside = ws.expand(&["status"]).code(2).stderr;
+    ws.write("knowledge/a/00-x.md", "# X\n");
+    ws.write(
+        "plans/garden.md",
+        "# Knowledge Expansion: G\n\n## PART 1: A\n\n- [ ] PART 1: Create a/01-y.md\n",
+    );
+    let plan = ws.expand(&["run", "gardn"]).code(2).stderr;
+    let plan_json = ws.expand(&["--json", "run", "gardn"]).code(2).stderr;
+    ws.write("expand.yaml", "retries: 1\nbatch_sise: 3\n");
+    let key = ws.expand(&["status"]).code(2).stderr;
+    ws.write("expand.yaml", "writer:\n  kind: openia\n");
+    let kind = ws.expand(&["status"]).code(2).stderr;
+    ws.write("expand.yaml", "");
+    let part = ws
+        .expand(&["run", "garden", "--part", "4-2"])
+        .code(2)
+        .stderr;
+    let all = format!(
+        "$ expand status   (no workspace)\n{outside}\n$ expand run gardn\n{plan}\n$ expand --json run gardn\n{plan_json}\n\
+         $ expand status   (batch_sise)\n{key}\n$ expand status   (kind: openia)\n{kind}\n$ expand run garden --part 4-2\n{part}"
+    );
+    let all = all.replace(&ws.path().display().to_string(), "[ws]");
+    insta::assert_snapshot!("first_errors", all);
+}
