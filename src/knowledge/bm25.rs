@@ -337,33 +337,33 @@ impl Bm25 {
     /// content the index counts as knowledge (not a sources list, not a
     /// file left out of it).
     pub fn covers(&self, source: &str, (a, b): (usize, usize)) -> bool {
-        let overlaps = |p: &Passage| p.source == source && p.lines.0 <= b && a <= p.lines.1;
-        if !self.by_source {
-            return self.passages.iter().any(overlaps);
-        }
-        let start = self
-            .passages
-            .partition_point(|p| p.source.as_str() < source);
-        self.passages[start..]
-            .iter()
-            .take_while(|p| p.source == source)
-            .any(overlaps)
+        self.of_source(source)
+            .any(|p| p.lines.0 <= b && a <= p.lines.1)
     }
 
     /// The passage of `source` spanning exactly `lines`: what a search hit
     /// named, with its text as the file has it (a hit carries a snippet).
     pub fn find(&self, source: &str, lines: (usize, usize)) -> Option<&Passage> {
-        let hit = |p: &&Passage| p.source == source && p.lines == lines;
+        self.of_source(source).find(|p| p.lines == lines)
+    }
+
+    /// The passages of `source`: one run of the list when it is sorted by
+    /// source, else a scan.
+    fn of_source<'a: 'b, 'b>(
+        &'a self,
+        source: &'b str,
+    ) -> Box<dyn Iterator<Item = &'a Passage> + 'b> {
         if !self.by_source {
-            return self.passages.iter().find(hit);
+            return Box::new(self.passages.iter().filter(move |p| p.source == source));
         }
         let start = self
             .passages
             .partition_point(|p| p.source.as_str() < source);
-        self.passages[start..]
-            .iter()
-            .take_while(|p| p.source == source)
-            .find(hit)
+        Box::new(
+            self.passages[start..]
+                .iter()
+                .take_while(move |p| p.source == source),
+        )
     }
 
     /// Distinct terms of `query` (as the index tokenizes it).
