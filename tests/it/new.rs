@@ -2,6 +2,7 @@
 //! model on loopback, placed in the base, read back by `expand validate`;
 //! the overlap check on the sample base and on the bench base.
 
+use crate::util::errors;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -64,15 +65,6 @@ fn validate_json(ws: &Ws, plan: &str, extra: &[&str]) -> Value {
         out.stderr
     );
     out.json()["plans"][0].clone()
-}
-
-fn errors(plan: &Value) -> Vec<&Value> {
-    plan["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["severity"] == "error")
-        .collect()
 }
 
 fn codes<'a>(plan: &'a Value, code: &str) -> Vec<&'a Value> {

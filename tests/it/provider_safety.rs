@@ -4,6 +4,7 @@
 //! is cut or shown, every body is capped while it streams, and a page nested
 //! thousands deep converts (and is cached only once it has).
 
+use crate::util::{count, files_under};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -73,19 +74,6 @@ fn search_cfg(kind: &str, base: String, key_env: Option<&str>) -> config::Search
         api_key_env: key_env.map(str::to_string),
         ..config::Search::default()
     }
-}
-
-async fn count(server: &MockServer) -> usize {
-    server.received_requests().await.unwrap().len()
-}
-
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .collect()
 }
 
 /// Every cache file of a workspace, concatenated.

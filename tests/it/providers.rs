@@ -2,6 +2,7 @@
 //! formats, faults and retries, the response cache, secret hygiene, and the
 //! agent-command writer.
 
+use crate::util::{count, files_under};
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -76,19 +77,6 @@ fn searxng_answer() -> serde_json::Value {
         {"url": "https://a.example/1", "title": "One", "content": "first"},
         {"url": "https://a.example/2", "title": "Two", "content": "second"},
         {"url": "https://a.example/3", "title": "Three", "content": "third"}]})
-}
-
-async fn count(server: &MockServer) -> usize {
-    server.received_requests().await.unwrap().len()
-}
-
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .collect()
 }
 
 // ---------- wire formats ----------

@@ -273,3 +273,28 @@ pub fn extract_tarball(tar: &std::path::Path) -> (tempfile::TempDir, std::path::
     let root = d.path().join("karpathy-deep-oracle");
     (d, root)
 }
+
+/// Requests a mock server received so far.
+pub async fn count(server: &wiremock::MockServer) -> usize {
+    server.received_requests().await.unwrap().len()
+}
+
+/// Every file under `dir`, at any depth.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect()
+}
+
+/// The error diagnostics of one plan of `validate --format json`.
+pub fn errors(plan: &serde_json::Value) -> Vec<&serde_json::Value> {
+    plan["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .collect()
+}

@@ -1,6 +1,7 @@
 //! Acceptance tests of issue 2: `validate`, `graph`, `init`, `fix-encoding`,
 //! `completions` on the shared fixtures and on malformed plans.
 
+use crate::util::errors;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -30,15 +31,6 @@ fn validate_json(ws: &Ws, rels: &[String], extra: &[&str]) -> Out {
     args.extend(rels.iter().map(String::as_str));
     args.extend(extra);
     ws.expand(&args)
-}
-
-fn errors(plan: &Value) -> Vec<&Value> {
-    plan["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["severity"] == "error")
-        .collect()
 }
 
 fn numbers(v: &Value) -> Vec<u64> {
