@@ -433,12 +433,19 @@ fn summary(
             plan.slug
         )?;
         writeln!(out, "next:")?;
-        if results.len() <= REVIEW_LINES {
-            for r in results {
-                writeln!(out, "  expand review batch {} {}", r.batch, plan.slug)?;
+        // The plan's batches whose PARTs ran: a rolling window runs several
+        // as one, and `review batch` takes the plan's numbers.
+        let ran: std::collections::BTreeSet<u32> = results
+            .iter()
+            .flat_map(|r| r.outcomes.iter())
+            .filter_map(|o| graph.node(o.part).map(|n| n.batch))
+            .collect();
+        if ran.len() <= REVIEW_LINES {
+            for b in &ran {
+                writeln!(out, "  expand review batch {b} {}", plan.slug)?;
             }
         } else {
-            let numbers: Vec<u32> = results.iter().map(|r| r.batch).collect();
+            let numbers: Vec<u32> = ran.iter().copied().collect();
             writeln!(
                 out,
                 "  expand review batch N {}    (N: {}, the batches this run ran)",

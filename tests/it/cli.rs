@@ -458,3 +458,24 @@ fn first_errors_read_as_they_should() {
     let all = all.replace(&ws.path().display().to_string(), "[ws]");
     insta::assert_snapshot!("first_errors", all);
 }
+
+/// A rolling window runs several of the plan's batches as one; the review
+/// hints name the plan's batches, which is what `review batch` takes.
+#[test]
+fn a_window_run_points_review_at_the_plans_batches() {
+    let ws = Ws::new();
+    ws.write("knowledge/a/00-x.md", "# X\n\nSockets and retries.\n");
+    ws.write(
+        "plans/p.md",
+        "# Knowledge Expansion: P\n\n## PART 1: One\n\n- [ ] PART 1: Create a/01-one.md\n\n\
+         ## PART 2: Two\n\n- [ ] PART 2: Create a/02-two.md\n",
+    );
+    let out = ws.expand(&["run", "p", "--all", "--window", "--batch-size", "1"]);
+    assert!(out.code == 0 || out.code == 1, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("expand review batch 1 p")
+            && out.stdout.contains("expand review batch 2 p"),
+        "{}",
+        out.stdout
+    );
+}
