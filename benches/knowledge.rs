@@ -52,7 +52,7 @@ fn main() {
         .expect("open the base");
     let kb = KnowledgeBase::scan(&fs, fs.root(), &[]).expect("scan");
     let scan_time = t.elapsed();
-    let bytes: usize = kb.files().iter().map(|f| f.text.len()).sum();
+    let bytes: usize = kb.files().iter().map(|f| f.text().len()).sum();
     println!(
         "knowledge base: {} files, {:.1} MB",
         kb.len(),

@@ -74,16 +74,19 @@ fn from_head(src: &Path, dest: &Path) -> Option<()> {
     Some(())
 }
 
-/// The committed sample's knowledge base, scanned into memory.
+/// The committed sample's knowledge base, scanned and read into memory
+/// (its temporary folder is gone when this returns).
 pub fn sample_knowledge() -> crate::knowledge::scan::KnowledgeBase {
     let dir = tempfile::tempdir().expect("temp dir");
     write_sample(dir.path()).expect("write the committed sample");
-    crate::knowledge::scan::KnowledgeBase::scan(
+    let kb = crate::knowledge::scan::KnowledgeBase::scan(
         &crate::workspace::jail::Jail::open(&dir.path().canonicalize().unwrap()).unwrap(),
         &dir.path().canonicalize().unwrap().join("knowledge"),
         &[],
     )
-    .expect("scan the sample")
+    .expect("scan the sample");
+    kb.load_all();
+    kb
 }
 
 /// A writer request for one PART with one planned section, `prompt` as

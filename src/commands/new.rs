@@ -28,7 +28,7 @@ pub fn base(ws: &Workspace) -> Result<(KnowledgeBase, Bm25)> {
     let kdir = ws.knowledge_dir();
     let kb = KnowledgeBase::scan(&ws.fs, &kdir, &ws.non_knowledge_dirs())
         .with_context(|| format!("failed to read `{}`", ws.show(&kdir).display()))?;
-    let index = crate::providers::offline::knowledge_index(&kb);
+    let index = crate::knowledge::index_cache::of_workspace(ws, &kdir, &kb, false);
     Ok((kb, index))
 }
 

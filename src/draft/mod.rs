@@ -436,7 +436,7 @@ fn influential(
         .map(|(path, _)| {
             let description = kb
                 .get(&path)
-                .and_then(|f| crate::markdown::title(&f.text))
+                .and_then(|f| crate::markdown::title(f.text()))
                 .unwrap_or_else(|| path.rsplit('/').next().unwrap_or(&path).to_string());
             Influential {
                 description: one_line(&description),

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use super::scan::Content;
 use crate::markdown::{BlockKind, Doc};
 
 /// Passages grow by whole paragraphs up to this many lines.
@@ -23,7 +24,81 @@ pub struct Passage {
     /// The nearest heading above the passage, without its `#`s.
     pub heading: Option<String>,
     /// The lines `lines.0..=lines.1` exactly, joined with `\n`.
-    pub text: String,
+    pub text: Text,
+}
+
+/// A passage's text: given, or cut from its file when first used, so an
+/// index loaded from the cache reads only the files whose passages are
+/// shown.
+#[derive(Clone)]
+pub struct Text {
+    cell: std::sync::OnceLock<String>,
+    from: Option<(std::sync::Arc<Content>, (usize, usize))>,
+}
+
+impl Text {
+    /// Lines `a..=b` of a file's content (empty if it has fewer lines).
+    pub fn of(content: std::sync::Arc<Content>, lines: (usize, usize)) -> Text {
+        Text {
+            cell: std::sync::OnceLock::new(),
+            from: Some((content, lines)),
+        }
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text {
+            cell: std::sync::OnceLock::from(s),
+            from: None,
+        }
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text::from(s.to_string())
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.cell.get_or_init(|| match &self.from {
+            Some((c, (a, b))) => c.passage_text(*a, *b).unwrap_or_default(),
+            None => String::new(),
+        })
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        **self == **other
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        &**self == other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        **self == **other
+    }
 }
 
 /// Split a markdown file into passages, from its blocks as the markdown
@@ -98,7 +173,7 @@ fn make(path: &str, lines: &[&str], (a, b): (usize, usize), heading: &Option<Str
         source: path.to_string(),
         lines: (a + 1, b + 1),
         heading: heading.clone(),
-        text: lines[a..=b].join("\n"),
+        text: lines[a..=b].join("\n").into(),
     }
 }
 

@@ -25,7 +25,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::bm25::{self, Bm25, Passage, PassageTerms, Vocab};
-use super::scan::{KFile, KnowledgeBase, Stamp};
+use super::scan::{KFile, KnowledgeBase, Stamp, SETTLED};
 use crate::workspace::jail::Jail;
 
 /// Where the cache lives, relative to the workspace root.
@@ -33,7 +33,7 @@ pub const PATH: &str = ".expand/knowledge-index.bin";
 const MAGIC: &[u8; 12] = b"expand-kidx\n";
 /// Bump whenever passages or tokenization change in a way `bm25::SHAPE`
 /// does not capture (the cutting rules, the tokenizer's code).
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// What a call did, for tests and the bench.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -53,6 +53,14 @@ pub struct Stats {
 struct Entry {
     /// `None`: read without a usable timestamp; indexed, never saved.
     stamp: Option<Stamp>,
+    /// CRC-32 of the text the passages were cut from.
+    crc: u32,
+    /// Whether the file had not been touched for [`SETTLED`] when its text
+    /// was read: then a matching stamp alone vouches for the entry. An
+    /// entry made from a file modified just before (a same-size edit in
+    /// the same clock tick would keep the stamp) is checked against the
+    /// text's CRC on the next run.
+    settled: bool,
     passages: Vec<PassageTerms>,
 }
 
@@ -88,7 +96,7 @@ pub fn build(kb: &KnowledgeBase) -> Bm25 {
 fn analyse(files: &[&KFile]) -> Vec<Vec<(Passage, u32, Vec<(String, u32)>)>> {
     files
         .par_iter()
-        .map(|f| bm25::analyze(&f.path, &f.text))
+        .map(|f| bm25::analyze(&f.path, f.text()))
         .collect()
 }
 
@@ -97,6 +105,11 @@ fn analyse(files: &[&KFile]) -> Vec<Vec<(Passage, u32, Vec<(String, u32)>)>> {
 /// date. `scope` names what else shapes the entries (the knowledge folder):
 /// a cache made under another scope is not used.
 pub fn load_or_build(fs: &Jail, cache: &Path, scope: &str, kb: &KnowledgeBase) -> (Bm25, Stats) {
+    load(fs, cache, true, scope, kb)
+}
+
+/// [`load_or_build`], writing the cache back only when `save`.
+fn load(fs: &Jail, cache: &Path, save: bool, scope: &str, kb: &KnowledgeBase) -> (Bm25, Stats) {
     let key = crc32fast::hash(format!("{}\n{scope}", bm25::shape()).as_bytes());
     let mut stats = Stats::default();
     let mut old = match fs.read_opt(cache) {
@@ -116,7 +129,19 @@ pub fn load_or_build(fs: &Jail, cache: &Path, scope: &str, kb: &KnowledgeBase) -
             continue;
         }
         let reusable = match old.files.remove(&f.path) {
-            Some(e) if e.stamp.is_some() && e.stamp == f.stamp && fits(f, &e.passages) => Some(e),
+            Some(e) if e.stamp.is_some() && e.stamp == f.stamp && e.settled => Some(e),
+            // A stamp too recent to vouch alone: the text decides.
+            Some(e)
+                if e.stamp.is_some()
+                    && e.stamp == f.stamp
+                    && crc32fast::hash(f.text().as_bytes()) == e.crc
+                    && fits(f, &e.passages) =>
+            {
+                Some(Entry {
+                    settled: settled(kb, f),
+                    ..e
+                })
+            }
             _ => None,
         };
         match reusable {
@@ -150,12 +175,14 @@ pub fn load_or_build(fs: &Jail, cache: &Path, scope: &str, kb: &KnowledgeBase) -
             f.path.clone(),
             Entry {
                 stamp: f.stamp,
+                crc: crc32fast::hash(f.text().as_bytes()),
+                settled: settled(kb, f),
                 passages: terms,
             },
         );
     }
 
-    if !stats.loaded || stats.analyzed > 0 || stats.dropped > 0 {
+    if save && (!stats.loaded || stats.analyzed > 0 || stats.dropped > 0) {
         let bytes = encode(key, &vocab, &fresh);
         // A cache that cannot be written costs the next run a rebuild.
         stats.saved = fs.write_unsynced(cache, &bytes).is_ok();
@@ -169,17 +196,43 @@ pub fn load_or_build(fs: &Jail, cache: &Path, scope: &str, kb: &KnowledgeBase) -
         };
         match new_passages.remove(f.path.as_str()) {
             Some(ps) => passages.extend(ps),
+            // The text is cut from the file when a passage is shown.
             None => passages.extend(e.passages.iter().map(|t| Passage {
                 source: f.path.clone(),
                 lines: t.lines,
                 heading: t.heading.clone(),
-                // `fits` checked the range.
-                text: f.passage_text(t.lines.0, t.lines.1).unwrap_or_default(),
+                text: bm25::Text::of(f.content().clone(), t.lines),
             })),
         }
         terms.extend(&e.passages);
     }
     (Bm25::from_terms(passages, terms.into_iter(), vocab), stats)
+}
+
+/// The index of a workspace's knowledge base `kb` (scanned from `kdir`),
+/// through the cache kept in the workspace: what `run`, `new` and
+/// `validate --overlaps` search. Only `save` (a run) writes the cache
+/// back: checking commands use it and change nothing on disk.
+pub fn of_workspace(
+    ws: &crate::workspace::Workspace,
+    kdir: &Path,
+    kb: &KnowledgeBase,
+    save: bool,
+) -> Bm25 {
+    let scope = ws.show(kdir).to_string_lossy().into_owned();
+    let (index, stats) = load(&ws.fs, &ws.root.join(PATH), save, &scope, kb);
+    tracing::debug!(?stats, "knowledge index");
+    index
+}
+
+/// Whether `f` was last modified at least [`SETTLED`] before the base was
+/// scanned (an in-memory base never is).
+fn settled(kb: &KnowledgeBase, f: &KFile) -> bool {
+    let (Some(at), Some(s)) = (kb.scanned_at(), f.stamp) else {
+        return false;
+    };
+    let mtime = std::time::UNIX_EPOCH + std::time::Duration::new(s.mtime.0, s.mtime.1);
+    mtime + SETTLED <= at
 }
 
 /// Whether every passage of an entry lies within the file's lines.
@@ -224,7 +277,8 @@ fn encode(key: u32, vocab: &Vocab, files: &HashMap<String, Entry>) -> Vec<u8> {
         put(&mut body, s.size);
         put(&mut body, s.mtime.0);
         put(&mut body, u64::from(s.mtime.1));
-        put(&mut body, u64::from(s.crc));
+        put(&mut body, u64::from(e.crc));
+        put(&mut body, u64::from(e.settled));
         put(&mut body, e.passages.len() as u64);
         for p in &e.passages {
             put(&mut body, p.lines.0 as u64);
@@ -341,7 +395,12 @@ fn decode(bytes: &[u8], key: u32) -> Option<Cache> {
         let stamp = Stamp {
             size: r.int()?,
             mtime: (r.int()?, r.small()?),
-            crc: r.small()?,
+        };
+        let crc = r.small()?;
+        let settled = match r.int()? {
+            0 => false,
+            1 => true,
+            _ => return None,
         };
         let np = count(&mut r)?;
         let mut passages = Vec::with_capacity(np);
@@ -372,6 +431,8 @@ fn decode(bytes: &[u8], key: u32) -> Option<Cache> {
         }
         let entry = Entry {
             stamp: Some(stamp),
+            crc,
+            settled,
             passages,
         };
         if files.insert(path, entry).is_some() {
@@ -497,6 +558,64 @@ mod tests {
             .search("zanzibar", 5)
             .iter()
             .all(|&(i, _)| warm.passage(i).source == "text-search/99-new.md"));
+    }
+
+    /// Set every file of the base's knowledge folder an hour back.
+    fn age(base: &Base) {
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for rel in
+            crate::knowledge::list_files(&base.fs, &base.root.join("knowledge"), &[]).unwrap()
+        {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(base.file(&rel))
+                .unwrap();
+            f.set_modified(hour_ago).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_warm_start_reads_no_settled_file_and_a_touched_one_is_reindexed() {
+        let base = Base::new();
+        age(&base);
+        let (cold, first) = base.index();
+        // Written from files an hour old: their stamps alone vouch for them.
+        let kb = base.scan();
+        let (warm, stats) = load_or_build(&base.fs, &base.root.join(PATH), "knowledge", &kb);
+        assert_eq!((stats.reused, stats.analyzed), (first.analyzed, 0));
+        assert!(
+            kb.files().iter().all(|f| !f.is_loaded()),
+            "a warm start read {:?}",
+            kb.files()
+                .iter()
+                .filter(|f| f.is_loaded())
+                .map(|f| &f.path)
+                .collect::<Vec<_>>()
+        );
+        // Showing a passage reads its file, and only then.
+        let top = warm.search("inverse document frequency idf", 1)[0].0;
+        assert!(!warm.passage(top).text.is_empty());
+        assert_eq!(kb.files().iter().filter(|f| f.is_loaded()).count(), 1);
+        assert_same(&cold, &warm);
+
+        // A file written now has a new stamp: analysed again, and its entry
+        // is checked against its text on the next run (too recent to trust).
+        let edited = base.file("text-search/02-bm25-ranking.md");
+        let text = std::fs::read_to_string(&edited).unwrap();
+        std::fs::write(&edited, text.replace("frequency", "zanzibar!")).unwrap();
+        let (warm, stats) = base.index();
+        assert_eq!((stats.analyzed, stats.reused), (1, first.analyzed - 1));
+        assert!(!warm.search("zanzibar", 5).is_empty());
+        let kb = base.scan();
+        let (_, stats) = load_or_build(&base.fs, &base.root.join(PATH), "knowledge", &kb);
+        assert_eq!((stats.analyzed, stats.reused), (0, first.analyzed));
+        let read: Vec<&str> = kb
+            .files()
+            .iter()
+            .filter(|f| f.is_loaded())
+            .map(|f| f.path.as_str())
+            .collect();
+        assert_eq!(read, ["text-search/02-bm25-ranking.md"]);
     }
 
     #[test]

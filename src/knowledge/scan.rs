@@ -1,43 +1,157 @@
-//! The knowledge base in memory: every `*.md` file read once per run, with
-//! line starts for mapping byte offsets to line numbers (and a lowercased
-//! copy for case-insensitive search, made the first time a search needs it). The knowledge step's reads, greps and
-//! folder look-ups run against this, never against the disk, so a 24-PART plan
-//! costs one walk of the base rather than 24.
+//! The knowledge base in memory: every `*.md` file of the base listed once
+//! per run, its text read from disk the first time a step needs it (a run
+//! that reads 60 files of a 2,000-file base reads 60), with line starts and
+//! a lowercased copy made on first use too. The knowledge step's reads,
+//! greps and folder look-ups run against this, so a 24-PART plan costs one
+//! walk of the base rather than 24, and no file is read twice.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use memchr::memmem;
+use rayon::prelude::*;
 
 use crate::workspace::jail::Jail;
 
 use crate::plan::model::GrepOp;
 use crate::providers::Evidence;
 
+/// Where a scanned file's text is read from.
+#[derive(Debug)]
+struct Origin {
+    fs: Jail,
+    root: PathBuf,
+}
+
+/// A file's text and what is derived from it, each made the first time it
+/// is needed. Shared (`Arc`) by the file and the index passages cut from it,
+/// so a passage's text is read from the file only when it is shown.
+#[derive(Debug)]
+pub struct Content {
+    path: String,
+    /// `None`: given in memory (tests, files a PART wrote), never read.
+    origin: Option<Arc<Origin>>,
+    text: OnceLock<String>,
+    /// Byte offsets at which each line starts (line 1 starts at 0).
+    line_starts: OnceLock<Vec<usize>>,
+    /// `text.chars().count()`, for budgets counted in chars.
+    chars: OnceLock<usize>,
+}
+
+impl Content {
+    fn given(path: &str, text: String) -> Content {
+        Content {
+            path: path.to_string(),
+            origin: None,
+            text: OnceLock::from(text),
+            line_starts: OnceLock::new(),
+            chars: OnceLock::new(),
+        }
+    }
+
+    /// The text: read on first use. Files that are not UTF-8 are read
+    /// lossily (a stray byte must not hide a whole file); a file that
+    /// cannot be read any more (removed since the scan) reads as empty,
+    /// with a warning.
+    pub fn text(&self) -> &str {
+        self.text.get_or_init(|| {
+            let Some(o) = &self.origin else {
+                return String::new();
+            };
+            match o.fs.read(o.root.join(&self.path)) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(t) => t,
+                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                },
+                Err(e) => {
+                    tracing::warn!(path = %self.path, error = %e, "knowledge file unreadable; it counts as empty");
+                    String::new()
+                }
+            }
+        })
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts
+            .get_or_init(|| crate::markdown::line_starts(self.text()))
+    }
+
+    fn chars(&self) -> usize {
+        *self.chars.get_or_init(|| self.text().chars().count())
+    }
+
+    /// Lines `a..=b` (1-based) as `str::lines` gives them, joined with
+    /// `\n`: a passage's text. `None` when the file has fewer lines.
+    pub fn passage_text(&self, a: usize, b: usize) -> Option<String> {
+        if a == 0 || b < a || b > self.line_count() {
+            return None;
+        }
+        let (text, starts) = (self.text(), self.line_starts());
+        let start = starts[a - 1];
+        let end = starts.get(b).copied().unwrap_or(text.len());
+        let slice = &text[start..end];
+        if memchr::memchr(b'\r', slice.as_bytes()).is_none() {
+            return Some(slice.strip_suffix('\n').unwrap_or(slice).to_string());
+        }
+        Some(slice.lines().collect::<Vec<_>>().join("\n"))
+    }
+
+    /// Number of lines (a trailing newline does not start another line).
+    pub fn line_count(&self) -> usize {
+        let (text, starts) = (self.text(), self.line_starts());
+        let n = starts.len();
+        if n > 1 && starts[n - 1] == text.len() {
+            n - 1
+        } else if text.is_empty() {
+            0
+        } else {
+            n
+        }
+    }
+
+    /// Line `n` (1-based) without its line ending.
+    pub fn line(&self, n: usize) -> &str {
+        let (text, starts) = (self.text(), self.line_starts());
+        if n == 0 || n > starts.len() {
+            return "";
+        }
+        let start = starts[n - 1];
+        let end = starts.get(n).copied().unwrap_or(text.len());
+        text[start..end].trim_end_matches(['\n', '\r'])
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        match self.line_starts().binary_search(&offset) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
+    }
+}
+
 /// One markdown file of the knowledge base.
 #[derive(Clone, Debug)]
 pub struct KFile {
     /// Knowledge-relative path with forward slashes.
     pub path: String,
-    pub text: String,
-    /// Byte offsets at which each line starts (line 1 starts at 0).
-    line_starts: Vec<usize>,
+    content: Arc<Content>,
     /// `text` lowercased char by char wherever that keeps the byte length, so
-    /// offsets found in it are offsets in `text` too; made on first use, so
-    /// a run that never greps a file never copies it.
-    lower: std::sync::OnceLock<String>,
-    /// `text.chars().count()`, for budgets counted in chars.
-    chars: usize,
+    /// offsets found in it are offsets in `text` too; made on first use, and
+    /// only for searches with non-ASCII terms.
+    lower: OnceLock<String>,
+    /// `text` with its ASCII letters lowercased (same offsets again), for
+    /// searches whose terms are all ASCII: the common case, and a copy
+    /// made at memory speed.
+    ascii_lower: OnceLock<Vec<u8>>,
     /// The head and `## ` sections as line ranges (see `h2_sections`),
-    /// found the first time the file is excerpted (most files never are),
-    /// found once at scan time so every read of the file reuses them.
-    sections: std::sync::OnceLock<Vec<(usize, usize)>>,
+    /// found the first time the file is excerpted (most files never are).
+    sections: OnceLock<Vec<(usize, usize)>>,
     /// The PART of this run that wrote the file, if one did: only the PARTs
     /// that depend on it see it, so what a PART reads never depends on which
     /// other PART finished first.
     pub written_by: Option<u32>,
-    /// Size, modification time and checksum of the file as it was read,
-    /// when it was read from disk: what the index cache is keyed by.
+    /// Size and modification time of the file when the base was scanned,
+    /// when it was scanned from disk: what the index cache is keyed by.
     pub stamp: Option<Stamp>,
 }
 
@@ -47,81 +161,83 @@ pub struct Stamp {
     pub size: u64,
     /// Modification time: seconds and nanoseconds since the Unix epoch.
     pub mtime: (u64, u32),
-    /// CRC-32 of the bytes read: a same-size edit within the file
-    /// system's timestamp granularity still changes the key.
-    pub crc: u32,
 }
 
 impl Stamp {
-    fn of(meta: &std::fs::Metadata, bytes: &[u8]) -> Option<Stamp> {
+    fn of(meta: &cap_std::fs::Metadata) -> Option<Stamp> {
         let t = meta
             .modified()
             .ok()?
+            .into_std()
             .duration_since(std::time::UNIX_EPOCH)
             .ok()?;
         Some(Stamp {
-            size: bytes.len() as u64,
+            size: meta.len(),
             mtime: (t.as_secs(), t.subsec_nanos()),
-            crc: crc32fast::hash(bytes),
         })
     }
 }
 
 impl KFile {
     fn new(path: String, text: String) -> KFile {
-        let line_starts = crate::markdown::line_starts(&text);
-        let chars = text.chars().count();
+        let content = Arc::new(Content::given(&path, text));
+        KFile::with(path, content)
+    }
+
+    fn with(path: String, content: Arc<Content>) -> KFile {
         KFile {
             path,
-            text,
-            line_starts,
-            lower: std::sync::OnceLock::new(),
-            chars,
-            sections: std::sync::OnceLock::new(),
+            content,
+            lower: OnceLock::new(),
+            ascii_lower: OnceLock::new(),
+            sections: OnceLock::new(),
             written_by: None,
             stamp: None,
         }
     }
 
-    fn lower(&self) -> &str {
-        self.lower.get_or_init(|| lowercase_same_len(&self.text))
+    /// The file's text (read from disk on first use).
+    pub fn text(&self) -> &str {
+        self.content.text()
     }
 
-    /// Lines `a..=b` (1-based) as `str::lines` gives them, joined with
-    /// `\n`: a passage's text. `None` when the file has fewer lines.
-    pub fn passage_text(&self, a: usize, b: usize) -> Option<String> {
-        if a == 0 || b < a || b > self.line_count() {
-            return None;
-        }
-        let start = self.line_starts[a - 1];
-        let end = self.line_starts.get(b).copied().unwrap_or(self.text.len());
-        let slice = &self.text[start..end];
-        if memchr::memchr(b'\r', slice.as_bytes()).is_none() {
-            return Some(slice.strip_suffix('\n').unwrap_or(slice).to_string());
-        }
-        Some(slice.lines().collect::<Vec<_>>().join("\n"))
+    /// The file's content, shared: what an index passage keeps to show its
+    /// text later without reading the file now.
+    pub fn content(&self) -> &Arc<Content> {
+        &self.content
     }
 
-    /// Number of lines (a trailing newline does not start another line).
-    pub fn line_count(&self) -> usize {
-        let n = self.line_starts.len();
-        if n > 1 && self.line_starts[n - 1] == self.text.len() {
-            n - 1
-        } else if self.text.is_empty() {
-            0
+    /// Whether the text is in memory already (read, or given).
+    pub fn is_loaded(&self) -> bool {
+        self.content.text.get().is_some()
+    }
+
+    /// The text folded for a case-insensitive search of lowercased terms:
+    /// ASCII letters only when every term is ASCII, else fully.
+    fn folded(&self, ascii_terms: bool) -> &[u8] {
+        if ascii_terms {
+            self.ascii_lower
+                .get_or_init(|| self.text().as_bytes().to_ascii_lowercase())
         } else {
-            n
+            self.lower
+                .get_or_init(|| lowercase_same_len(self.text()))
+                .as_bytes()
         }
     }
 
-    /// Line `n` (1-based) without its line ending.
+    /// See [`Content::passage_text`].
+    pub fn passage_text(&self, a: usize, b: usize) -> Option<String> {
+        self.content.passage_text(a, b)
+    }
+
+    /// See [`Content::line_count`].
+    pub fn line_count(&self) -> usize {
+        self.content.line_count()
+    }
+
+    /// See [`Content::line`].
     pub fn line(&self, n: usize) -> &str {
-        if n == 0 || n > self.line_starts.len() {
-            return "";
-        }
-        let start = self.line_starts[n - 1];
-        let end = self.line_starts.get(n).copied().unwrap_or(self.text.len());
-        self.text[start..end].trim_end_matches(['\n', '\r'])
+        self.content.line(n)
     }
 
     /// Lines `a..=b` (1-based) joined with `\n`, as they stand in the file.
@@ -136,11 +252,12 @@ impl KFile {
         out
     }
 
+    fn line_starts(&self) -> &[usize] {
+        self.content.line_starts()
+    }
+
     fn line_of(&self, offset: usize) -> usize {
-        match self.line_starts.binary_search(&offset) {
-            Ok(i) => i + 1,
-            Err(i) => i,
-        }
+        self.content.line_of(offset)
     }
 }
 
@@ -159,34 +276,45 @@ pub struct KnowledgeBase {
     root: PathBuf,
     files: Vec<KFile>,
     by_path: HashMap<String, usize>,
+    /// When the scan began: a file modified since (or just before, within
+    /// a coarse clock's step) may have changed without its stamp showing it.
+    scanned_at: Option<std::time::SystemTime>,
 }
 
+/// Files the index cache trusts by their stamp alone were last modified at
+/// least this long before the scan; a timestamp coarser than this (FAT's
+/// 2 s) could hide an edit made in the same tick.
+pub const SETTLED: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl KnowledgeBase {
-    /// Read every `*.md` under `root` once (skipping hidden folders and
-    /// `exclude`), on rayon's threads (as many as there are cores). Files that are not
-    /// UTF-8 are read lossily: a stray byte must not hide a whole file.
+    /// List every `*.md` under `root` (skipping hidden folders and
+    /// `exclude`) with its size and modification time.
+    /// Texts are read when first needed ([`KFile::text`]).
     pub fn scan(fs: &Jail, root: &Path, exclude: &[PathBuf]) -> std::io::Result<KnowledgeBase> {
-        use rayon::prelude::*;
-        use std::io::Read;
-        let paths = super::list_files(fs, root, exclude)?;
-        let files = paths
-            .into_par_iter()
-            .map(|p| {
-                let mut f = fs.open_read(root.join(&p))?;
-                let meta = f.metadata()?;
-                let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
-                f.read_to_end(&mut bytes)?;
-                let stamp = Stamp::of(&meta, &bytes);
-                let text = match String::from_utf8(bytes) {
-                    Ok(t) => t,
-                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-                };
-                let mut file = KFile::new(p, text);
-                file.stamp = stamp;
-                Ok(file)
+        let scanned_at = std::time::SystemTime::now();
+        let listed = fs.walk_stat(root, ".md", |dir| exclude.iter().any(|x| x == dir))?;
+        let origin = Arc::new(Origin {
+            fs: fs.clone(),
+            root: root.to_path_buf(),
+        });
+        let files = listed
+            .into_iter()
+            .map(|(p, meta)| {
+                let content = Arc::new(Content {
+                    path: p.clone(),
+                    origin: Some(origin.clone()),
+                    text: OnceLock::new(),
+                    line_starts: OnceLock::new(),
+                    chars: OnceLock::new(),
+                });
+                let mut file = KFile::with(p, content);
+                file.stamp = Stamp::of(&meta);
+                file
             })
-            .collect::<std::io::Result<Vec<KFile>>>()?;
-        Ok(KnowledgeBase::build(root.to_path_buf(), files))
+            .collect();
+        let mut kb = KnowledgeBase::build(root.to_path_buf(), files);
+        kb.scanned_at = Some(scanned_at);
+        Ok(kb)
     }
 
     /// A knowledge base from `(path, text)` pairs, for tests and fakes.
@@ -207,6 +335,30 @@ impl KnowledgeBase {
             root,
             files,
             by_path,
+            scanned_at: None,
+        }
+    }
+
+    /// When [`KnowledgeBase::scan`] began (`None` for an in-memory base).
+    pub fn scanned_at(&self) -> Option<std::time::SystemTime> {
+        self.scanned_at
+    }
+
+    /// Read every file's text now, on all cores: for work that needs the
+    /// whole base, or a base whose folder is about to go away.
+    pub fn load_all(&self) {
+        let all: Vec<&KFile> = self.files.iter().collect();
+        KnowledgeBase::load(&all);
+    }
+
+    /// Read the texts of `files` not yet in memory, on all cores: for work
+    /// that needs many files at once.
+    pub fn load(files: &[&KFile]) {
+        let todo: Vec<&&KFile> = files.iter().filter(|f| !f.is_loaded()).collect();
+        if todo.len() > 1 {
+            todo.par_iter().for_each(|f| {
+                f.text();
+            });
         }
     }
 
@@ -272,7 +424,10 @@ impl KnowledgeBase {
         self.grep_where(terms, op, folder, max_hits, |_| true)
     }
 
-    /// [`KnowledgeBase::grep`] over the files `keep` lets through.
+    /// [`KnowledgeBase::grep`] over the files `keep` lets through. The
+    /// candidates are searched on all cores, a chunk at a time (their texts
+    /// read as they are reached), and their hits taken in path order until
+    /// `max_hits`.
     pub fn grep_where(
         &self,
         terms: &[impl AsRef<str>],
@@ -290,46 +445,27 @@ impl KnowledgeBase {
         if lowered.is_empty() || max_hits == 0 {
             return hits;
         }
-        let finders: Vec<memmem::Finder> = lowered.iter().map(memmem::Finder::new).collect();
+        let matcher = Matcher::new(&lowered);
         // Plans name the base itself by a nickname ("in karpathy/" for
         // `karpathy-deep-oracle/`): a folder that names nothing in the base
         // means the whole base rather than no match at all.
         let folder = folder.filter(|f| self.in_folder(f).next().is_some());
-        let candidates: Box<dyn Iterator<Item = &KFile>> = match folder {
-            Some(f) => Box::new(self.in_folder(f)),
-            None => Box::new(self.files.iter()),
+        let candidates: Vec<&KFile> = match folder {
+            Some(f) => self.in_folder(f).filter(|f| keep(f)).collect(),
+            None => self.files.iter().filter(|f| keep(f)).collect(),
         };
-        let mut lines: Vec<usize> = Vec::new();
-        for file in candidates.filter(|f| keep(f)) {
-            let hay = file.lower().as_bytes();
-            let matched = match op {
-                GrepOp::And => finders.iter().all(|f| f.find(hay).is_some()),
-                GrepOp::Or => finders.iter().any(|f| f.find(hay).is_some()),
-            };
-            if !matched {
-                continue;
-            }
-            lines.clear();
-            for f in &finders {
-                let mut last_line = 0;
-                for off in f.find_iter(hay) {
-                    let line = file.line_of(off);
-                    if line != last_line {
-                        lines.push(line);
-                        last_line = line;
+        for chunk in candidates.chunks(GREP_CHUNK) {
+            let found: Vec<Vec<usize>> = chunk.par_iter().map(|f| matcher.lines(f, op)).collect();
+            for (file, lines) in chunk.iter().zip(found) {
+                for line in lines {
+                    hits.push(GrepHit {
+                        path: file.path.clone(),
+                        line,
+                        text: file.line(line).to_string(),
+                    });
+                    if hits.len() >= max_hits {
+                        return hits;
                     }
-                }
-            }
-            lines.sort_unstable();
-            lines.dedup();
-            for &line in &lines {
-                hits.push(GrepHit {
-                    path: file.path.clone(),
-                    line,
-                    text: file.line(line).to_string(),
-                });
-                if hits.len() >= max_hits {
-                    return hits;
                 }
             }
         }
@@ -351,8 +487,9 @@ impl KnowledgeBase {
         if n == 0 {
             return Vec::new();
         }
-        let title = crate::markdown::title(&file.text);
-        if file.chars <= budget_chars {
+        let title = crate::markdown::title(file.text());
+        // Bytes bound chars: most files fit without counting.
+        if file.text().len() <= budget_chars || file.content.chars() <= budget_chars {
             return vec![Evidence {
                 source: file.path.clone(),
                 lines: Some((1, n)),
@@ -366,15 +503,21 @@ impl KnowledgeBase {
             .map(|t| lowercase_same_len(t.as_ref()))
             .filter(|t| !t.is_empty())
             .collect();
-        let matching: Vec<&(usize, usize)> = sections[1..]
-            .iter()
-            .filter(|(a, b)| {
-                let start = file.line_starts[a - 1];
-                let end = file.line_starts.get(*b).copied().unwrap_or(file.text.len());
-                let body = &file.lower()[start..end];
-                focus.iter().any(|t| body.contains(t.as_str()))
-            })
-            .collect();
+        let matching: Vec<&(usize, usize)> = if focus.is_empty() {
+            Vec::new()
+        } else {
+            let finders: Vec<memmem::Finder> = focus.iter().map(memmem::Finder::new).collect();
+            let hay = file.folded(focus.iter().all(|t| t.is_ascii()));
+            let starts = file.line_starts();
+            sections[1..]
+                .iter()
+                .filter(|(a, b)| {
+                    let start = starts[a - 1];
+                    let end = starts.get(*b).copied().unwrap_or(hay.len());
+                    finders.iter().any(|f| f.find(&hay[start..end]).is_some())
+                })
+                .collect()
+        };
         let chosen: Vec<&(usize, usize)> = if matching.is_empty() {
             sections[1..].iter().collect()
         } else {
@@ -444,23 +587,73 @@ impl KnowledgeBase {
     }
 }
 
+/// Files searched at once by a grep: enough to keep every core busy, few
+/// enough that a grep with many hits early in the base stops soon.
+const GREP_CHUNK: usize = 256;
+
+/// How a grep finds its lowercased terms in a file: each searched (SIMD
+/// `memmem`) in a folded copy of the file made once per run. When every
+/// term is ASCII the copy need only fold ASCII letters (a fast byte loop):
+/// a match there is a match in the fully lowercased text and the other way
+/// round, since lowercasing keeps non-ASCII chars non-ASCII.
+struct Matcher {
+    finders: Vec<memmem::Finder<'static>>,
+    ascii: bool,
+}
+
+impl Matcher {
+    fn new(lowered: &[String]) -> Matcher {
+        Matcher {
+            finders: lowered
+                .iter()
+                .map(|t| memmem::Finder::new(t).into_owned())
+                .collect(),
+            ascii: lowered.iter().all(|t| t.is_ascii()),
+        }
+    }
+
+    /// The lines of `file` holding any term, in order, when the file holds
+    /// every term (`And`) or any (`Or`); else none.
+    fn lines(&self, file: &KFile, op: GrepOp) -> Vec<usize> {
+        let hay = file.folded(self.ascii);
+        let matched = match op {
+            GrepOp::And => self.finders.iter().all(|f| f.find(hay).is_some()),
+            GrepOp::Or => self.finders.iter().any(|f| f.find(hay).is_some()),
+        };
+        if !matched {
+            return Vec::new();
+        }
+        let mut lines: Vec<usize> = Vec::new();
+        for f in &self.finders {
+            let mut last = 0;
+            for off in f.find_iter(hay) {
+                let line = file.line_of(off);
+                if line != last {
+                    lines.push(line);
+                    last = line;
+                }
+            }
+        }
+        lines.sort_unstable();
+        lines.dedup();
+        lines
+    }
+}
+
 /// Line ranges: the head (before the first `## `, possibly empty as `(1, 0)`),
 /// then each `## ` section up to the next, trailing blank lines dropped.
 /// Headings are the markdown model's, so a `## ` inside code does not split.
 fn h2_sections(file: &KFile) -> Vec<(usize, usize)> {
     let n = file.line_count();
-    let doc = crate::markdown::Doc::parse(&file.text);
+    let headings = crate::markdown::heading_lines(file.text());
     let mut starts = vec![1usize];
     starts.extend(
-        doc.headings
+        headings
             .iter()
-            .filter(|h| h.level == 2 && h.line > 1)
-            .map(|h| h.line),
+            .filter(|&&(level, line)| level == 2 && line > 1)
+            .map(|&(_, line)| line),
     );
-    let head_is_h2 = doc
-        .headings
-        .first()
-        .is_some_and(|h| h.level == 2 && h.line == 1);
+    let head_is_h2 = headings.first() == Some(&(2, 1));
     let mut out = Vec::with_capacity(starts.len());
     for (k, &a) in starts.iter().enumerate() {
         let mut b = starts.get(k + 1).map(|s| s - 1).unwrap_or(n);
@@ -490,9 +683,10 @@ fn take_lines(
     }
     // The common case: the whole range fits and has no `\r`, so the joined
     // lines are the file's own bytes: one count, one copy.
-    let start = file.line_starts[a - 1];
-    let end = file.line_starts.get(b).copied().unwrap_or(file.text.len());
-    let slice = &file.text[start..end];
+    let (text, starts) = (file.text(), file.line_starts());
+    let start = starts[a - 1];
+    let end = starts.get(b).copied().unwrap_or(text.len());
+    let slice = &text[start..end];
     let whole = slice.strip_suffix('\n').unwrap_or(slice);
     if memchr::memchr(b'\r', whole.as_bytes()).is_none() {
         let chars = whole.chars().count();
@@ -676,7 +870,7 @@ mod tests {
         let ev = kb.excerpt(&f.path, 1_000_000, &[]);
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].lines, Some((1, 132)));
-        assert_eq!(ev[0].text, f.text.trim_end_matches('\n'));
+        assert_eq!(ev[0].text, f.text().trim_end_matches('\n'));
         assert_eq!(
             ev[0].title.as_deref(),
             Some("BM25 Ranking for Small Knowledge Bases")
@@ -768,10 +962,106 @@ mod tests {
         assert_eq!(kb.get("b/two.md").unwrap().path, "b/two.md");
         kb.upsert("b/two.md".into(), "# Two\nnew\n".into());
         assert_eq!(kb.len(), 4);
-        assert_eq!(kb.get("b/two.md").unwrap().text, "# Two\nnew\n");
+        assert_eq!(kb.get("b/two.md").unwrap().text(), "# Two\nnew\n");
         let hits = kb.grep(&terms(&["semaphore"]), GrepOp::Or, None, 10);
         let got: Vec<&str> = hits.iter().map(|h| h.path.as_str()).collect();
         assert_eq!(got, vec!["a/one.md", "a/zero.md"]);
+    }
+
+    #[test]
+    fn a_scan_lists_files_and_reads_only_what_is_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::testing::write_sample(dir.path()).unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let fs = Jail::open(&root).unwrap();
+        let kb = KnowledgeBase::scan(&fs, &root.join("knowledge"), &[]).unwrap();
+        assert_eq!(kb.len(), 13);
+        assert!(kb
+            .files()
+            .iter()
+            .all(|f| !f.is_loaded() && f.stamp.is_some()));
+        let ev = kb.excerpt("rust-cli/00-argument-parsing.md", 500, &[]);
+        assert!(!ev.is_empty());
+        let read: Vec<&str> = kb
+            .files()
+            .iter()
+            .filter(|f| f.is_loaded())
+            .map(|f| f.path.as_str())
+            .collect();
+        assert_eq!(read, ["rust-cli/00-argument-parsing.md"]);
+        // A grep reads the files it searches; a file gone since the scan
+        // reads as empty rather than failing the step.
+        std::fs::remove_file(root.join("knowledge/text-search/02-bm25-ranking.md")).unwrap();
+        let hits = kb.grep(&["idf"], GrepOp::Or, Some("text-search/"), 100);
+        assert!(hits
+            .iter()
+            .all(|h| h.path != "text-search/02-bm25-ranking.md"));
+        assert!(kb.in_folder("text-search/").all(|f| f.is_loaded()));
+        assert_eq!(
+            kb.get("text-search/02-bm25-ranking.md")
+                .unwrap()
+                .line_count(),
+            0
+        );
+    }
+
+    #[test]
+    fn grep_finds_the_lines_a_lowercased_search_finds() {
+        // The ASCII automaton and the lowercased copy must agree, also next
+        // to letters whose lowercase changes length (İ, K-sign) or is not
+        // ASCII (Ä), on CRLF lines and at the ends of the text.
+        let texts = [
+            "İstanbul TOKIO\r\nstraße ÄÖ tokio\nKelvin \u{212A}elvin kelvin\n",
+            "semaphore\nSEMAPHORE and Tokio\n\nno\nTokIO",
+            "ÄÖÜ äöü\ntokio-semaphore\r\n",
+            "",
+        ];
+        let kb = KnowledgeBase::from_files(
+            texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (format!("f{i}.md"), t.to_string()))
+                .collect(),
+        );
+        let naive = |terms: &[&str], op: GrepOp| -> Vec<(String, usize)> {
+            let mut out = Vec::new();
+            for f in kb.files() {
+                let low = lowercase_same_len(f.text());
+                let lt: Vec<String> = terms.iter().map(|t| lowercase_same_len(t)).collect();
+                let has = |t: &String| low.contains(t.as_str());
+                let ok = match op {
+                    GrepOp::And => lt.iter().all(has),
+                    GrepOp::Or => lt.iter().any(has),
+                };
+                if !ok {
+                    continue;
+                }
+                for n in 1..=f.line_count() {
+                    let line = lowercase_same_len(f.line(n));
+                    if lt.iter().any(|t| line.contains(t.as_str())) {
+                        out.push((f.path.clone(), n));
+                    }
+                }
+            }
+            out
+        };
+        for terms in [
+            &["tokio"][..],
+            &["tokio", "semaphore"],
+            &["kelvin"],
+            &["äö"],
+            &["äö", "tokio"],
+            &["istanbul"],
+        ] {
+            for op in [GrepOp::And, GrepOp::Or] {
+                let got: Vec<(String, usize)> = kb
+                    .grep(terms, op, None, 1000)
+                    .into_iter()
+                    .map(|h| (h.path, h.line))
+                    .collect();
+                assert_eq!(got, naive(terms, op), "{terms:?} {op:?}");
+            }
+        }
     }
 
     #[test]

@@ -149,6 +149,22 @@ pub fn title(text: &str) -> Option<String> {
     None
 }
 
+/// Level and 1-based line of every heading, as [`Doc::parse`] finds them
+/// (the same parser and options), collecting nothing else: for callers
+/// that need a long file's outline only.
+pub fn heading_lines(text: &str) -> Vec<(u8, usize)> {
+    let mut out = Vec::new();
+    let (mut at, mut line) = (0usize, 1usize);
+    for (ev, range) in Parser::new_ext(text, options()).into_offset_iter() {
+        if let Event::Start(Tag::Heading { level: l, .. }) = ev {
+            line += memchr::memchr_iter(b'\n', &text.as_bytes()[at..range.start]).count();
+            at = range.start;
+            out.push((level(l), line));
+        }
+    }
+    out
+}
+
 /// Percent-decoding of a link destination (`a%20b.md` → `a b.md`).
 pub fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
@@ -525,6 +541,30 @@ pub fn bare_urls(s: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heading_lines_are_the_documents_headings() {
+        let mut texts = vec![
+            "# Title\n\n```\n## not a heading\n```\n\n## Real\nSetext\n---\n    # code\n> ## quoted\n".to_string(),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        crate::testing::write_sample(dir.path()).unwrap();
+        for rel in crate::knowledge::list_files(
+            &crate::workspace::jail::Jail::open(&dir.path().canonicalize().unwrap()).unwrap(),
+            &dir.path().canonicalize().unwrap().join("knowledge"),
+            &[],
+        )
+        .unwrap()
+        {
+            texts.push(std::fs::read_to_string(dir.path().join("knowledge").join(rel)).unwrap());
+        }
+        for t in &texts {
+            let d = Doc::parse(t);
+            let want: Vec<(u8, usize)> = d.headings.iter().map(|h| (h.level, h.line)).collect();
+            assert!(!want.is_empty());
+            assert_eq!(heading_lines(t), want);
+        }
+    }
 
     #[test]
     fn headings_outside_code_whatever_the_fences() {

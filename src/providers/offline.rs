@@ -390,7 +390,7 @@ fn draft(index: &Bm25, req: &WriteRequest) -> String {
         for c in chosen {
             let text = match &c.origin {
                 Origin::Knowledge { path, .. } => rewrite_links(&c.passage.text, path, &req.target),
-                Origin::Url { .. } => c.passage.text.clone(),
+                Origin::Url { .. } => c.passage.text.to_string(),
             };
             for line in text.lines() {
                 if line.trim().is_empty() {

@@ -301,14 +301,7 @@ pub fn execute(
     }
     // The offline index, from the one kept under `.expand/` for the files
     // that did not change since the last run.
-    let index = || {
-        let scope = ws.show(&kdir).to_string_lossy().into_owned();
-        let cache = ws.root.join(crate::knowledge::index_cache::PATH);
-        let (index, stats) =
-            crate::knowledge::index_cache::load_or_build(&ws.fs, &cache, &scope, &kb);
-        tracing::debug!(?stats, "knowledge index");
-        index
-    };
+    let index = || crate::knowledge::index_cache::of_workspace(ws, &kdir, &kb, true);
     let (writer, search, fetch) = crate::providers::build(
         &ws.config,
         opts.provider.as_deref(),

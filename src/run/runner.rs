@@ -735,7 +735,7 @@ impl Shared {
         let knowledge = |p: &str| {
             kb.resolve(p)
                 .filter(|f| f.written_by.map_or(true, |by| self.sees(number, by)))
-                .map(|f| (f.path.clone(), std::sync::Arc::from(f.text.as_str())))
+                .map(|f| (f.path.clone(), std::sync::Arc::from(f.text())))
         };
         crate::quality::check(
             planned,

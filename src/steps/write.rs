@@ -489,7 +489,7 @@ pub fn section_evidence(req: &WriteRequest) -> Vec<Vec<Evidence>> {
                 source: e.source.clone(),
                 lines: (1, e.text.lines().count().max(1)),
                 heading: None,
-                text: e.text.clone(),
+                text: e.text.clone().into(),
             });
         }
         for p in ps {
@@ -505,7 +505,7 @@ pub fn section_evidence(req: &WriteRequest) -> Vec<Vec<Evidence>> {
             source: e.source.clone(),
             lines: e.lines.map(|(a, _)| (a + p.lines.0 - 1, a + p.lines.1 - 1)),
             title: e.title.clone(),
-            text: p.text.clone(),
+            text: p.text.to_string(),
         }
     };
     req.sections

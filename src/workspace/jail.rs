@@ -54,6 +54,63 @@ impl std::fmt::Debug for Jail {
     }
 }
 
+/// Files found by [`Jail::walk_stat`] (metadata when `stat`).
+type Found = Vec<(String, Option<cap_std::fs::Metadata>)>;
+
+/// One folder of a walk (`rel` its path below the walk's top `p`): its
+/// files, then its subfolders', each subfolder on rayon's threads.
+fn visit(
+    dir: &Dir,
+    rel: String,
+    p: &Path,
+    ext: &str,
+    skip: &(dyn Fn(&Path) -> bool + Sync),
+    stat: bool,
+) -> io::Result<Found> {
+    use rayon::prelude::*;
+    let mut out = Vec::new();
+    let mut subdirs: Vec<(Dir, String)> = Vec::new();
+    for e in dir.entries()? {
+        let e = e?;
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        let ft = e.file_type()?;
+        let child = if rel.is_empty() {
+            name.to_string()
+        } else {
+            format!("{rel}/{name}")
+        };
+        if ft.is_dir() {
+            if skip(&p.join(&child)) {
+                continue;
+            }
+            match dir.open_dir(name) {
+                Ok(d) => subdirs.push((d, child)),
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+                Err(e) => return Err(e),
+            }
+        } else if ft.is_file() && name.ends_with(ext) {
+            // A file removed since its folder was listed is left out.
+            let meta = match stat.then(|| e.metadata()) {
+                None => None,
+                Some(Ok(m)) => Some(m),
+                Some(Err(e)) if e.kind() == io::ErrorKind::NotFound => continue,
+                Some(Err(e)) => return Err(e),
+            };
+            out.push((child, meta));
+        }
+    }
+    let below = subdirs
+        .into_par_iter()
+        .map(|(d, child)| visit(&d, child, p, ext, skip, stat))
+        .collect::<io::Result<Vec<Found>>>()?;
+    out.extend(below.into_iter().flatten());
+    Ok(out)
+}
+
 /// Whether `e` is the refusal of a path that leads outside the jail.
 pub fn is_escape(e: &io::Error) -> bool {
     e.to_string().contains("leads outside the workspace")
@@ -213,9 +270,37 @@ impl Jail {
         &self,
         p: impl AsRef<Path>,
         ext: &str,
-        skip: impl Fn(&Path) -> bool,
+        skip: impl Fn(&Path) -> bool + Sync,
     ) -> io::Result<Vec<String>> {
-        let p = p.as_ref();
+        Ok(self
+            .walk_entries(p.as_ref(), ext, &skip, false)?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect())
+    }
+
+    /// [`Jail::walk`] with each file's metadata, read beside its folder's
+    /// entries (no path is resolved again from the root).
+    pub fn walk_stat(
+        &self,
+        p: impl AsRef<Path>,
+        ext: &str,
+        skip: impl Fn(&Path) -> bool + Sync,
+    ) -> io::Result<Vec<(String, cap_std::fs::Metadata)>> {
+        Ok(self
+            .walk_entries(p.as_ref(), ext, &skip, true)?
+            .into_iter()
+            .filter_map(|(name, m)| Some((name, m?)))
+            .collect())
+    }
+
+    fn walk_entries(
+        &self,
+        p: &Path,
+        ext: &str,
+        skip: &(dyn Fn(&Path) -> bool + Sync),
+        stat: bool,
+    ) -> io::Result<Vec<(String, Option<cap_std::fs::Metadata>)>> {
         if matches!(self.metadata(p), Ok(m) if !m.is_dir()) {
             return Ok(Vec::new());
         }
@@ -224,38 +309,8 @@ impl Jail {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        let mut out = Vec::new();
-        // (open folder, its path relative to `p`)
-        let mut stack: Vec<(Dir, String)> = vec![(top, String::new())];
-        while let Some((dir, rel)) = stack.pop() {
-            for e in dir.entries()? {
-                let e = e?;
-                let name = e.file_name();
-                let Some(name) = name.to_str() else { continue };
-                if name.starts_with('.') {
-                    continue;
-                }
-                let ft = e.file_type()?;
-                let child = if rel.is_empty() {
-                    name.to_string()
-                } else {
-                    format!("{rel}/{name}")
-                };
-                if ft.is_dir() {
-                    if skip(&p.join(&child)) {
-                        continue;
-                    }
-                    match dir.open_dir(name) {
-                        Ok(d) => stack.push((d, child)),
-                        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
-                        Err(e) => return Err(e),
-                    }
-                } else if ft.is_file() && name.ends_with(ext) {
-                    out.push(child);
-                }
-            }
-        }
-        out.sort();
+        let mut out = visit(&top, String::new(), p, ext, skip, stat)?;
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
 
