@@ -127,8 +127,54 @@ fn level(l: HeadingLevel) -> u8 {
 }
 
 /// The first level-1 heading's text: the title indexes, drops and evidence
-/// show for a file. Stops reading at that heading.
+/// show for a file.
+///
+/// The parser reads a document's whole block structure before its first
+/// event, so this parses only the text up to the first line that could
+/// hold a level-1 heading (`# …`, or a `===` underline): what comes after
+/// cannot change the blocks before. When that prefix has no level-1
+/// heading (the line was code, say), or its heading holds a `[` (a link
+/// definition further down could change its text), the whole text is read.
 pub fn title(text: &str) -> Option<String> {
+    if let Some(end) = first_h1_candidate_end(text) {
+        if end < text.len() {
+            if let Some(t) = title_in(&text[..end]) {
+                if !t.contains('[') {
+                    return Some(t);
+                }
+            } else {
+                return title_in(text);
+            }
+        }
+    }
+    title_in(text)
+}
+
+/// Where the first line that could make a level-1 heading ends (after
+/// its newline): an ATX `#` opener or a setext `=` underline, indented
+/// by at most three spaces.
+fn first_h1_candidate_end(text: &str) -> Option<usize> {
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        at += line.len();
+        let t = line.trim_end_matches(['\n', '\r']);
+        let indent = t.len() - t.trim_start_matches(' ').len();
+        if indent > 3 {
+            continue;
+        }
+        let t = &t[indent..];
+        let atx = t
+            .strip_prefix('#')
+            .is_some_and(|r| r.is_empty() || r.starts_with(' ') || r.starts_with('\t'));
+        let setext = t.starts_with('=') && t.trim_end().bytes().all(|b| b == b'=');
+        if atx || setext {
+            return Some(at);
+        }
+    }
+    None
+}
+
+fn title_in(text: &str) -> Option<String> {
     let mut inside = false;
     let mut t = String::new();
     for ev in Parser::new_ext(text, options()) {
@@ -541,6 +587,49 @@ pub fn bare_urls(s: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn title_from_a_prefix_is_the_title_of_the_whole() {
+        let mut texts: Vec<String> = [
+            "# Plain\nbody\n",
+            "intro\n\n```\n# not a title\n```\n\n# Real one\n",
+            "Setext\ntitle\n===\n\n# Later\n",
+            "    # indented code\n# After\n",
+            "## Two\n#no space\n#\n# Empty above\n",
+            "# [Linked] title\n\n[Linked]: https://example.com\n",
+            "- item\n# In a list? no, after it\n",
+            "> # quoted\n",
+            "no title at all\n",
+            "# Last line without newline",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let dir = tempfile::tempdir().unwrap();
+        crate::testing::write_sample(dir.path()).unwrap();
+        for sub in ["knowledge", "plans"] {
+            let root = dir.path().join(sub);
+            for e in walk(&root) {
+                texts.push(std::fs::read_to_string(e).unwrap());
+            }
+        }
+        for t in &texts {
+            assert_eq!(title(t), title_in(t), "{t:?}");
+        }
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else if p.extension().is_some_and(|x| x == "md") {
+                out.push(p);
+            }
+        }
+        out
+    }
 
     #[test]
     fn heading_lines_are_the_documents_headings() {
