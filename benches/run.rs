@@ -547,13 +547,29 @@ mod unix {
             self.requests.fetch_add(1, Ordering::SeqCst);
             let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
             let prompt = body["messages"][0]["content"].as_str().unwrap_or("");
+            // Cited: the knowledge files the evidence gives (the research
+            // step retrieves no page here, so a URL would be a fabricated
+            // citation) and every file the plan's CITE lines name.
+            let mut files = must_cite(prompt);
+            for f in evidence_files(prompt) {
+                if !files.contains(&f) {
+                    files.push(f);
+                }
+            }
+            let cites: String = files
+                .iter()
+                .map(|f| format!(" See `{f}` lines 1-1."))
+                .collect();
             let mut text = String::from("# Bench answer\n\n");
             for title in planned_sections(prompt) {
                 text.push_str(&format!(
-                "## {title}\n\nA fixed paragraph for {title} [example](https://example.org/bench).\n\n"
-            ));
+                    "## {title}\n\nA fixed paragraph for {title}.{cites}\n\n"
+                ));
             }
-            text.push_str("## Sources\n\n- https://example.org/bench\n");
+            text.push_str("## Sources\n\n");
+            for f in &files {
+                text.push_str(&format!("- `{f}` lines 1-1\n"));
+            }
             ResponseTemplate::new(200)
                 .set_body_json(serde_json::json!({
                     "model": "bench-model",
@@ -576,6 +592,32 @@ mod unix {
             let span = 2 * self.jitter.as_millis() as u64;
             self.latency - self.jitter + Duration::from_millis(h % (span + 1))
         }
+    }
+
+    /// The knowledge files the prompt asks to cite (`src/providers/prompt.rs`).
+    fn must_cite(prompt: &str) -> Vec<String> {
+        const ASK: &str = "cite these knowledge files, each at least once, with its lines: ";
+        let Some(at) = prompt.find(ASK) else {
+            return Vec::new();
+        };
+        let list = prompt[at + ASK.len()..].lines().next().unwrap_or("");
+        list.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The first knowledge file of the prompt's evidence (`### [1] path
+    /// (lines a-b) — …`).
+    fn evidence_files(prompt: &str) -> Vec<String> {
+        prompt
+            .lines()
+            .filter_map(|l| l.strip_prefix("### [")?.split_once("] "))
+            .map(|(_, rest)| rest.split([' ', '#']).next().unwrap_or("").to_string())
+            .filter(|p| p.ends_with(".md"))
+            .take(1)
+            .collect()
     }
 
     fn planned_sections(prompt: &str) -> Vec<String> {
