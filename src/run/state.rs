@@ -49,15 +49,25 @@ pub fn pages_path(slug: &str, part: u32) -> String {
 }
 
 /// Keep the pages PART `part`'s research retrieved (durably: a PART
-/// recorded done has them).
+/// recorded done has them). No pages (research that found no page text,
+/// or a knowledge-only search) keep no file: a missing file and an empty
+/// one read alike, and an earlier attempt's pages are removed rather than
+/// left to vouch for this attempt's quotes.
 pub fn save_pages(
     fs: &Jail,
     slug: &str,
     part: u32,
     pages: &BTreeMap<String, String>,
 ) -> std::io::Result<()> {
+    let path = pages_path(slug, part);
+    if pages.is_empty() {
+        return match fs.remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
     let bytes = serde_json::to_vec(pages).expect("a map of strings serializes");
-    fs.write(pages_path(slug, part), &bytes)
+    fs.write(path, &bytes)
 }
 
 /// The pages kept for PART `part`, when there are.
@@ -773,6 +783,22 @@ mod tests {
         assert!(matches!(Lock::acquire(&fs), Err(LockError::Busy(_))));
         drop(l);
         assert!(Lock::acquire(&fs).is_ok());
+    }
+
+    #[test]
+    fn pages_are_kept_and_an_attempt_without_pages_removes_the_last_ones() {
+        let d = tempfile::tempdir().unwrap();
+        let fs = Jail::open(&d.path().canonicalize().unwrap()).unwrap();
+        fs.create_dir_all(".expand/pages/p").unwrap();
+        let pages: BTreeMap<String, String> =
+            [("https://a.example/x".to_string(), "page text".to_string())].into();
+        save_pages(&fs, "p", 2, &pages).unwrap();
+        assert_eq!(load_pages(&fs, "p", 2), Some(pages));
+        save_pages(&fs, "p", 2, &BTreeMap::new()).unwrap();
+        assert_eq!(load_pages(&fs, "p", 2), None);
+        assert!(!fs.exists(pages_path("p", 2)));
+        // Nothing to remove is no error.
+        save_pages(&fs, "p", 3, &BTreeMap::new()).unwrap();
     }
 
     fn part(status: PartStatus, attempts: u32) -> PartState {
