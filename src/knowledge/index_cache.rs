@@ -1,11 +1,12 @@
 //! The knowledge index kept between runs: for every file of the base, its
 //! passages (line ranges, headings) and their term counts, keyed by the
-//! file's size, modification time and checksum, in one file under
-//! `.expand/`. A run reads the base (it needs the text anyway), reuses the
-//! entries of the files that did not change, analyses the others on all
-//! cores, and writes the file back only when something changed. The index
-//! it gives is the one a cold build gives, passage for passage and term
-//! for term (`warm_index_is_the_cold_index`).
+//! file's size and modification time (and, for a file touched just before
+//! it was read, its text's checksum), in one file under `.expand/`. A run
+//! reuses the entries of the files that did not change without reading
+//! them (a passage's text is cut from its file when shown), analyses the
+//! others on all cores, and writes the file back only when something
+//! changed. The index it gives is the one a cold build gives, passage for
+//! passage and term for term (`warm_index_is_the_cold_index`).
 //!
 //! The file is a cache: one that is missing, corrupt, from another format
 //! version or built under other settings is ignored and replaced, never an
@@ -14,7 +15,8 @@
 //! Layout (integers are LEB128 varints unless said otherwise):
 //! `MAGIC`, `FORMAT` (u32 LE), the settings' key (u32 LE), the vocabulary
 //! (count, then each term as length and bytes), the files (count, then
-//! each: path, size, mtime seconds, mtime nanoseconds, crc, passages:
+//! each: path, size, mtime seconds, mtime nanoseconds, crc of the text,
+//! settled (0 or 1), passages:
 //! count, then each: first line, last − first, heading (0 for none, else
 //! length + 1, then bytes), length in terms, term count, then (id delta,
 //! count) pairs), and last a CRC-32 (u32 LE) of everything before it.
