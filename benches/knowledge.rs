@@ -219,7 +219,27 @@ fn warm_start(shared: &Path, root: &Path) -> Vec<String> {
         .arg("init")
         .output()
         .is_ok_and(|o| o.status.success());
-    std::fs::create_dir_all(root.join("plans")).expect("plans folder");
+    // The plan goes where `init` says plans wait (`_ingest-auto/inprocess`
+    // in this base): a plan elsewhere in the tree would be indexed as
+    // knowledge, and its ticks would change the index between runs.
+    let plans_dir = std::fs::read_to_string(root.join("expand.yaml"))
+        .ok()
+        .and_then(|cfg| {
+            cfg.lines()
+                .find_map(|l| l.strip_prefix("plans_dir:"))
+                .map(|v| {
+                    v.split('#')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .trim_matches('"')
+                        .to_string()
+                })
+        })
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "plans".to_string());
+    std::fs::create_dir_all(root.join(&plans_dir)).expect("plans folder");
+    let plan_path = format!("{plans_dir}/seed.md");
     // The seed as a plan to run again: its boxes unticked, and a target two
     // PARTs share (PARTs 21 and 23 of seed 000; `validate` refuses that)
     // renamed for the second.
@@ -245,7 +265,7 @@ fn warm_start(shared: &Path, root: &Path) -> Vec<String> {
         plan.push_str(&line);
         plan.push('\n');
     }
-    std::fs::write(root.join("plans/seed.md"), plan).expect("write the seed plan");
+    std::fs::write(root.join(&plan_path), plan).expect("write the seed plan");
     if !ok {
         println!("warm start skipped: `expand init` failed in the base");
         return vec![];
@@ -260,7 +280,7 @@ fn warm_start(shared: &Path, root: &Path) -> Vec<String> {
         }
         let start = Instant::now();
         let mut child = expand()
-            .args(["--json", "run", "plans/seed.md", "--force"])
+            .args(["--json", "run", &plan_path, "--force"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
