@@ -122,7 +122,9 @@ fn load(fs: &Jail, cache: &Path, save: bool, scope: &str, kb: &KnowledgeBase) ->
     stats.loaded = !old.files.is_empty() || !old.vocab.is_empty();
     let cached = old.files.len();
 
-    // Which files keep their entry, which need analysing.
+    // Which files keep their entry, which need analysing: every file's
+    // stamp first, on all cores.
+    kb.stamp_all();
     let mut fresh: HashMap<String, Entry> = HashMap::with_capacity(kb.len());
     let mut todo: Vec<&KFile> = Vec::new();
     for f in kb.files() {
@@ -131,11 +133,11 @@ fn load(fs: &Jail, cache: &Path, save: bool, scope: &str, kb: &KnowledgeBase) ->
             continue;
         }
         let reusable = match old.files.remove(&f.path) {
-            Some(e) if e.stamp.is_some() && e.stamp == f.stamp && e.settled => Some(e),
+            Some(e) if e.stamp.is_some() && e.stamp == f.stamp() && e.settled => Some(e),
             // A stamp too recent to vouch alone: the text decides.
             Some(e)
                 if e.stamp.is_some()
-                    && e.stamp == f.stamp
+                    && e.stamp == f.stamp()
                     && crc32fast::hash(f.text().as_bytes()) == e.crc
                     && fits(f, &e.passages) =>
             {
@@ -176,7 +178,7 @@ fn load(fs: &Jail, cache: &Path, save: bool, scope: &str, kb: &KnowledgeBase) ->
         fresh.insert(
             f.path.clone(),
             Entry {
-                stamp: f.stamp,
+                stamp: f.stamp(),
                 crc: crc32fast::hash(f.text().as_bytes()),
                 settled: settled(kb, f),
                 passages: terms,
@@ -230,7 +232,7 @@ pub fn of_workspace(
 /// Whether `f` was last modified at least [`SETTLED`] before the base was
 /// scanned (an in-memory base never is).
 fn settled(kb: &KnowledgeBase, f: &KFile) -> bool {
-    let (Some(at), Some(s)) = (kb.scanned_at(), f.stamp) else {
+    let (Some(at), Some(s)) = (kb.scanned_at(), f.stamp()) else {
         return false;
     };
     let mtime = std::time::UNIX_EPOCH + std::time::Duration::new(s.mtime.0, s.mtime.1);

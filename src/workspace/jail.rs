@@ -54,9 +54,6 @@ impl std::fmt::Debug for Jail {
     }
 }
 
-/// Files found by [`Jail::walk_stat`] (metadata when `stat`).
-type Found = Vec<(String, Option<cap_std::fs::Metadata>)>;
-
 /// One folder of a walk (`rel` its path below the walk's top `p`): its
 /// files, then its subfolders', each subfolder on rayon's threads.
 fn visit(
@@ -65,8 +62,7 @@ fn visit(
     p: &Path,
     ext: &str,
     skip: &(dyn Fn(&Path) -> bool + Sync),
-    stat: bool,
-) -> io::Result<Found> {
+) -> io::Result<Vec<String>> {
     use rayon::prelude::*;
     let mut out = Vec::new();
     let mut subdirs: Vec<(Dir, String)> = Vec::new();
@@ -93,20 +89,13 @@ fn visit(
                 Err(e) => return Err(e),
             }
         } else if ft.is_file() && name.ends_with(ext) {
-            // A file removed since its folder was listed is left out.
-            let meta = match stat.then(|| e.metadata()) {
-                None => None,
-                Some(Ok(m)) => Some(m),
-                Some(Err(e)) if e.kind() == io::ErrorKind::NotFound => continue,
-                Some(Err(e)) => return Err(e),
-            };
-            out.push((child, meta));
+            out.push(child);
         }
     }
     let below = subdirs
         .into_par_iter()
-        .map(|(d, child)| visit(&d, child, p, ext, skip, stat))
-        .collect::<io::Result<Vec<Found>>>()?;
+        .map(|(d, child)| visit(&d, child, p, ext, skip))
+        .collect::<io::Result<Vec<Vec<String>>>>()?;
     out.extend(below.into_iter().flatten());
     Ok(out)
 }
@@ -272,35 +261,7 @@ impl Jail {
         ext: &str,
         skip: impl Fn(&Path) -> bool + Sync,
     ) -> io::Result<Vec<String>> {
-        Ok(self
-            .walk_entries(p.as_ref(), ext, &skip, false)?
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect())
-    }
-
-    /// [`Jail::walk`] with each file's metadata, read beside its folder's
-    /// entries (no path is resolved again from the root).
-    pub fn walk_stat(
-        &self,
-        p: impl AsRef<Path>,
-        ext: &str,
-        skip: impl Fn(&Path) -> bool + Sync,
-    ) -> io::Result<Vec<(String, cap_std::fs::Metadata)>> {
-        Ok(self
-            .walk_entries(p.as_ref(), ext, &skip, true)?
-            .into_iter()
-            .filter_map(|(name, m)| Some((name, m?)))
-            .collect())
-    }
-
-    fn walk_entries(
-        &self,
-        p: &Path,
-        ext: &str,
-        skip: &(dyn Fn(&Path) -> bool + Sync),
-        stat: bool,
-    ) -> io::Result<Vec<(String, Option<cap_std::fs::Metadata>)>> {
+        let p = p.as_ref();
         if matches!(self.metadata(p), Ok(m) if !m.is_dir()) {
             return Ok(Vec::new());
         }
@@ -309,8 +270,8 @@ impl Jail {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        let mut out = visit(&top, String::new(), p, ext, skip, stat)?;
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = visit(&top, String::new(), p, ext, &skip)?;
+        out.sort();
         Ok(out)
     }
 
