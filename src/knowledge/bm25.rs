@@ -345,7 +345,10 @@ pub struct Bm25 {
     avgdl: f32,
     vocab: Vocab,
     /// term id → (passage index, term frequency), in passage order.
-    postings: Vec<Vec<(u32, u32)>>,
+    postings: Vec<(u32, u32)>,
+    /// Where each term's postings start in `postings` (one more entry than
+    /// terms: term `t`'s are `starts[t]..starts[t + 1]`).
+    starts: Vec<u32>,
     /// Passages are in source order (as a scan gives them), so one file's
     /// are found by bisection.
     by_source: bool,
@@ -373,12 +376,27 @@ impl Bm25 {
         terms: impl Iterator<Item = &'a PassageTerms>,
         vocab: Vocab,
     ) -> Bm25 {
-        let mut postings: Vec<Vec<(u32, u32)>> = vec![Vec::new(); vocab.len()];
+        // One flat array, each term's run in passage order: counted, then
+        // filled (millions of counts; no vector per term to grow).
+        let terms: Vec<&PassageTerms> = terms.collect();
+        let mut starts = vec![0u32; vocab.len() + 1];
+        for t in &terms {
+            for &(id, _) in &t.tf {
+                starts[id as usize + 1] += 1;
+            }
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut postings = vec![(0u32, 0u32); starts[vocab.len()] as usize];
         let mut doc_len = Vec::with_capacity(passages.len());
         let mut total: u64 = 0;
-        for (i, t) in terms.enumerate() {
+        for (i, t) in terms.iter().enumerate() {
             for &(id, n) in &t.tf {
-                postings[id as usize].push((i as u32, n));
+                let at = &mut next[id as usize];
+                postings[*at as usize] = (i as u32, n);
+                *at += 1;
             }
             doc_len.push(t.len);
             total += u64::from(t.len);
@@ -396,6 +414,7 @@ impl Bm25 {
             avgdl,
             vocab,
             postings,
+            starts,
             by_source,
         }
     }
@@ -403,7 +422,10 @@ impl Bm25 {
     /// The postings of one term: empty for a term no passage holds.
     fn list(&self, term: &str) -> &[(u32, u32)] {
         match self.vocab.get(term) {
-            Some(id) => &self.postings[id as usize],
+            Some(id) => {
+                let t = id as usize;
+                &self.postings[self.starts[t] as usize..self.starts[t + 1] as usize]
+            }
             None => &[],
         }
     }
