@@ -209,14 +209,31 @@ pub fn encode(text: &str, encoding: Encoding, bom: bool) -> Vec<u8> {
 /// valid UTF-8. `via == Encoding::Utf8` and ASCII-only texts give None.
 #[must_use]
 pub fn repair(text: &str, via: Encoding) -> Option<String> {
-    let codepage = via.codepage()?;
-    if text.is_ascii() {
-        return None;
-    }
+    repair_in(text, via.codepage()?, false)
+}
+
+/// [`repair`] through `codepage`; with `exact`, also None unless the result
+/// re-encodes to exactly `text` ([`encode`] maps each byte back to one
+/// char, so that holds when every char is the one its byte maps back to:
+/// Mac Roman 0xDB has two source chars). ASCII runs are copied whole.
+fn repair_in(text: &str, codepage: &Codepage, exact: bool) -> Option<String> {
+    let src = text.as_bytes();
     let mut bytes = Vec::with_capacity(text.len());
-    for c in text.chars() {
-        bytes.push(codepage.byte_of(c)?);
+    let mut at = 0;
+    while let Some(pos) = next_non_ascii(src, at) {
+        bytes.extend_from_slice(&src[at..pos]);
+        let c = text[pos..].chars().next()?;
+        let b = codepage.byte_of(c)?;
+        if exact && codepage.char_of(b) != c {
+            return None;
+        }
+        bytes.push(b);
+        at = pos + c.len_utf8();
     }
+    if at == 0 {
+        return None; // ASCII: nothing to repair
+    }
+    bytes.extend_from_slice(&src[at..]);
     let repaired = String::from_utf8(bytes).ok()?;
     (repaired != text).then_some(repaired)
 }
@@ -291,27 +308,21 @@ fn detect(text: &str) -> Option<(Encoding, String)> {
         return None;
     }
     let (mac, windows) = signatures(text);
-    let mut best: Option<(Encoding, String, (usize, usize))> = None;
-    for (encoding, signed) in [
-        (Encoding::MacRomanRepaired, mac),
-        (Encoding::Windows1252Repaired, windows),
-    ] {
-        if !signed {
-            continue;
-        }
-        let Some(repaired) = repair(text, encoding) else {
-            continue;
-        };
-        // Mac Roman 0xDB has two source chars; only one of them comes back.
-        if encode(&repaired, encoding, false) != text.as_bytes() {
-            continue;
-        }
-        let score = score(&repaired);
-        if best.as_ref().map_or(true, |(_, _, s)| score < *s) {
-            best = Some((encoding, repaired, score));
-        }
+    // Each repair must round-trip: Mac Roman 0xDB has two source chars,
+    // and only one of them comes back.
+    let candidate = |encoding: Encoding, signed: bool| {
+        let codepage = encoding.codepage()?;
+        signed
+            .then(|| repair_in(text, codepage, true))?
+            .map(|repaired| (encoding, repaired))
+    };
+    match (
+        candidate(Encoding::MacRomanRepaired, mac),
+        candidate(Encoding::Windows1252Repaired, windows),
+    ) {
+        (Some(m), Some(w)) => Some(if score(&w.1) < score(&m.1) { w } else { m }),
+        (m, w) => m.or(w),
     }
-    best.map(|(encoding, repaired, _)| (encoding, repaired))
 }
 
 /// (non-ASCII chars, uncommon chars) of a repair candidate: lower is more
