@@ -45,18 +45,23 @@ pub fn check_relative(p: &str) -> Result<(), &'static str> {
     if p.is_empty() {
         return Err("is empty");
     }
-    if p.chars().any(|c| c.is_control()) {
+    // Plans name their targets in ASCII nearly always: a byte test then
+    // answers for the chars, and no invisible char can be there.
+    let ascii = p.is_ascii();
+    if ascii && p.bytes().any(|b| b.is_ascii_control())
+        || !ascii && p.chars().any(|c| c.is_control())
+    {
         return Err("contains control characters");
     }
-    if p.chars().any(is_invisible) {
+    if !ascii && p.chars().any(is_invisible) {
         return Err("contains invisible or direction-changing characters");
     }
     if p.len() > 400 {
         return Err("is longer than 400 bytes");
     }
-    if p.split(['/', '\\'])
-        .any(|c| c.len() > crate::workspace::jail::MAX_NAME)
-    {
+    // The separators are ASCII: splitting the bytes splits the chars.
+    let components = || p.as_bytes().split(|&b| b == b'/' || b == b'\\');
+    if components().any(|c| c.len() > crate::workspace::jail::MAX_NAME) {
         return Err("has a file or folder name too long to write (over 234 bytes)");
     }
     if p.starts_with('/')
@@ -67,10 +72,13 @@ pub fn check_relative(p: &str) -> Result<(), &'static str> {
     {
         return Err("is an absolute path");
     }
-    if Path::new(p)
-        .components()
-        .any(|c| matches!(c, Component::ParentDir))
-        || p.split(['/', '\\']).any(|s| s == "..")
+    // A `..` between either slash is every parent dir `Path::components`
+    // finds on Unix; Windows' drive prefixes need its own reading.
+    if components().any(|s| s == b"..")
+        || cfg!(windows)
+            && Path::new(p)
+                .components()
+                .any(|c| matches!(c, Component::ParentDir))
     {
         return Err("leaves the knowledge folder (`..`)");
     }
@@ -123,6 +131,13 @@ mod tests {
         assert!(check_relative("a/zero\u{200B}width.md").is_err());
         assert!(check_relative(&format!("a/{}.md", "x".repeat(240))).is_err());
         assert!(check_relative(&format!("a/{}.md", "x".repeat(200))).is_ok());
+        // The ASCII reading and the char reading give the same answers.
+        assert!(check_relative("a/del\u{7f}.md").is_err());
+        assert!(check_relative("a/caf\u{e9}\u{85}.md").is_err()); // C1 control
+        assert!(check_relative("a/caf\u{e9}.md").is_ok());
+        assert!(check_relative("a\\..\\x.md").is_err());
+        assert!(check_relative("a/..b/x.md").is_ok());
+        assert!(check_relative(&format!("a/{}.md", "\u{e9}".repeat(120))).is_err());
         assert_eq!(fold_name("Caf\u{e9}.md"), fold_name("cafe\u{301}.MD"));
     }
 }
