@@ -210,21 +210,19 @@ impl Catalog {
         let lower = r.to_lowercase();
         // A path equal to the reference, or ending with `/` and it, shares
         // its file name and, when it has a folder, its last two components.
-        let candidates = || {
-            if r.contains('/') {
-                self.by_tail.get(key(&[tail2(&lower)]))
-            } else {
-                let name = r.rsplit('/').next().unwrap_or(&r).to_lowercase();
-                self.by_name.get(key(&[&name]))
-            }
+        // (Keyed once: the two rules below each walk the candidates.)
+        let (index, k) = if r.contains('/') {
+            (&self.by_tail, key(&[tail2(&lower)]))
+        } else {
+            (&self.by_name, key(&[&lower]))
         };
+        let candidates = || index.get(k);
         // Exact path first, then a unique path that ends with the reference.
         if let Some(i) = candidates().find(|&i| self.path(i).eq_ignore_ascii_case(&r)) {
             return self.at(i);
         }
-        let suffix = format!("/{lower}");
         let m: Vec<usize> = candidates()
-            .filter(|&i| self.path(i).to_lowercase().ends_with(&suffix))
+            .filter(|&i| ends_below_lowered(self.path(i), &lower))
             .collect();
         if m.len() == 1 {
             return self.at(m[0]);
@@ -270,7 +268,7 @@ impl Catalog {
                         let dir = dir_of(&p);
                         name.starts_with(num)
                             && !name[num.len()..].starts_with(|c: char| c.is_ascii_digit())
-                            && (dir == want || dir.ends_with(&format!("/{want}")))
+                            && (dir == want || ends_below(dir, &want))
                     })
                     .min_by_key(|&i| (!self.is_planned(i), self.path(i)));
                 if let Some(best) = best {
@@ -389,10 +387,32 @@ fn key(pieces: &[&str]) -> u64 {
 
 /// `a/b/c.md` → `b/c.md`; `b/c.md` → `b/c.md`.
 fn tail2(p: &str) -> &str {
-    match p.rfind('/').and_then(|i| p[..i].rfind('/')) {
+    let b = p.as_bytes();
+    match memchr::memrchr(b'/', b).and_then(|i| memchr::memrchr(b'/', &b[..i])) {
         Some(j) => &p[j + 1..],
         None => p,
     }
+}
+
+/// Whether `path` ends with `/` and `tail`: `path.ends_with(&format!("/{tail}"))`
+/// without making the string.
+fn ends_below(path: &str, tail: &str) -> bool {
+    path.strip_suffix(tail)
+        .is_some_and(|head| head.ends_with('/'))
+}
+
+/// [`ends_below`] for `path` lowercased, `lowered` being lowercase
+/// already. An ASCII `path` lowercases byte for byte, so its tail is
+/// compared in place instead of lowercasing the whole path into a new
+/// string (the suffix rule tries every path that shares a file name).
+fn ends_below_lowered(path: &str, lowered: &str) -> bool {
+    if !path.is_ascii() {
+        return ends_below(&path.to_lowercase(), lowered);
+    }
+    let (p, l) = (path.as_bytes(), lowered.as_bytes());
+    p.len() > l.len()
+        && p[p.len() - l.len()..].eq_ignore_ascii_case(l)
+        && p[p.len() - l.len() - 1] == b'/'
 }
 
 /// The folder part of a path, with its trailing `/` (`""` at the root).
@@ -466,6 +486,32 @@ mod tests {
                 ("performance/01-mem.md".into(), 0, 2),
             ],
         )
+    }
+
+    #[test]
+    fn ends_below_lowered_agrees_with_lowercasing() {
+        let paths = [
+            "a/B/00-X.md",
+            "b/00-x.md",
+            "00-x.md",
+            "ab/00-x.md",
+            "a/\u{130}stanbul/00-x.md", // İ lowercases to two chars
+            "a/\u{212A}/00-x.md",       // the Kelvin sign lowercases to `k`
+            "Caf\u{c9}/n.md",
+        ];
+        let tails = [
+            "b/00-x.md",
+            "00-x.md",
+            "k/00-x.md",
+            "i\u{307}stanbul/00-x.md",
+            "caf\u{e9}/n.md",
+        ];
+        for p in paths {
+            for t in tails {
+                let want = p.to_lowercase().ends_with(&format!("/{t}"));
+                assert_eq!(ends_below_lowered(p, t), want, "{p} {t}");
+            }
+        }
     }
 
     #[test]
