@@ -99,29 +99,16 @@ pub struct Loaded {
 
 /// Read, validate and connect plans. Errors only when a file cannot be read as
 /// text at all; content problems are diagnostics on the plans.
-///
-/// The plans are read and checked on all cores while the knowledge base is
-/// listed; the first plan (in the order given) that cannot be read is the
-/// error.
 pub fn load_plans(ws: &Workspace, files: &[PathBuf], batch_size: usize) -> Result<Loaded> {
-    use rayon::prelude::*;
+    let mut plans = Vec::with_capacity(files.len());
+    for f in files {
+        let mut plan = ws.load_plan(f)?;
+        crate::plan::validate::check(&mut plan);
+        plans.push(plan);
+    }
     let kroot = ws.knowledge_dir();
-    let (read, existing) = rayon::join(
-        || {
-            files
-                .par_iter()
-                .map(|f| {
-                    let mut plan = ws.load_plan(f)?;
-                    crate::plan::validate::check(&mut plan);
-                    Ok(plan)
-                })
-                .collect::<Vec<Result<Plan>>>()
-        },
-        || crate::knowledge::list_files(&ws.fs, &kroot, &ws.non_knowledge_dirs()),
-    );
-    let mut plans = read.into_iter().collect::<Result<Vec<Plan>>>()?;
-    let existing =
-        existing.with_context(|| format!("failed to list `{}`", ws.show(&kroot).display()))?;
+    let existing = crate::knowledge::list_files(&ws.fs, &kroot, &ws.non_knowledge_dirs())
+        .with_context(|| format!("failed to list `{}`", ws.show(&kroot).display()))?;
     let graphs = crate::graph::analyze(&mut plans, &existing, Some(&ws.place()), batch_size);
     Ok(Loaded {
         plans,
