@@ -587,19 +587,15 @@ mod tests {
         let kb = base.scan();
         let (warm, stats) = load_or_build(&base.fs, &base.root.join(PATH), "knowledge", &kb);
         assert_eq!((stats.reused, stats.analyzed), (first.analyzed, 0));
-        assert!(
-            kb.files().iter().all(|f| !f.is_loaded()),
-            "a warm start read {:?}",
-            kb.files()
-                .iter()
-                .filter(|f| f.is_loaded())
-                .map(|f| &f.path)
-                .collect::<Vec<_>>()
+        assert_eq!(
+            kb.read_so_far(),
+            Vec::<&str>::new(),
+            "a warm start reads nothing"
         );
         // Showing a passage reads its file, and only then.
         let top = warm.search("inverse document frequency idf", 1)[0].0;
         assert!(!warm.passage(top).text.is_empty());
-        assert_eq!(kb.files().iter().filter(|f| f.is_loaded()).count(), 1);
+        assert_eq!(kb.read_so_far(), [warm.passage(top).source.as_str()]);
         assert_same(&cold, &warm);
 
         // A file written now has a new stamp: analysed again, and its entry
@@ -613,13 +609,7 @@ mod tests {
         let kb = base.scan();
         let (_, stats) = load_or_build(&base.fs, &base.root.join(PATH), "knowledge", &kb);
         assert_eq!((stats.analyzed, stats.reused), (0, first.analyzed));
-        let read: Vec<&str> = kb
-            .files()
-            .iter()
-            .filter(|f| f.is_loaded())
-            .map(|f| f.path.as_str())
-            .collect();
-        assert_eq!(read, ["text-search/02-bm25-ranking.md"]);
+        assert_eq!(kb.read_so_far(), ["text-search/02-bm25-ranking.md"]);
     }
 
     #[test]

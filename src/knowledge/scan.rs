@@ -360,6 +360,15 @@ impl KnowledgeBase {
         KnowledgeBase::load(&all);
     }
 
+    /// The files whose text is in memory (read, or given), in path order.
+    pub fn read_so_far(&self) -> Vec<&str> {
+        self.files
+            .iter()
+            .filter(|f| f.is_loaded())
+            .map(|f| f.path.as_str())
+            .collect()
+    }
+
     /// Stat every file now, on all cores (see [`KFile::stamp`]).
     pub fn stamp_all(&self) {
         self.files.par_iter().for_each(|f| {
@@ -998,13 +1007,7 @@ mod tests {
             .all(|f| !f.is_loaded() && f.stamp().is_some()));
         let ev = kb.excerpt("rust-cli/00-argument-parsing.md", 500, &[]);
         assert!(!ev.is_empty());
-        let read: Vec<&str> = kb
-            .files()
-            .iter()
-            .filter(|f| f.is_loaded())
-            .map(|f| f.path.as_str())
-            .collect();
-        assert_eq!(read, ["rust-cli/00-argument-parsing.md"]);
+        assert_eq!(kb.read_so_far(), ["rust-cli/00-argument-parsing.md"]);
         // A grep reads the files it searches; a file gone since the scan
         // reads as empty rather than failing the step.
         std::fs::remove_file(root.join("knowledge/text-search/02-bm25-ranking.md")).unwrap();
