@@ -353,11 +353,12 @@ impl KnowledgeBase {
         self.scanned_at
     }
 
-    /// Read every file's text now, on all cores: for work that needs the
-    /// whole base, or a base whose folder is about to go away.
+    /// Read every file's text now, on all cores: for a base whose folder
+    /// is about to go away (tests).
     pub fn load_all(&self) {
-        let all: Vec<&KFile> = self.files.iter().collect();
-        KnowledgeBase::load(&all);
+        self.files.par_iter().for_each(|f| {
+            f.text();
+        });
     }
 
     /// The files whose text is in memory (read, or given), in path order.
