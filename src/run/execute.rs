@@ -418,6 +418,13 @@ pub fn execute(
         }
     });
     reporter.finish();
+    if let Ok(kb) = sh.kb.read() {
+        tracing::info!(
+            "knowledge: {} of {} files read or written by this run",
+            kb.read_so_far().len(),
+            kb.len()
+        );
+    }
     // Lines appended to a replaced version of the plan since its last tick.
     if let Err(e) = sh
         .plan_late
