@@ -74,25 +74,7 @@ mod unix {
             table.print();
             return;
         }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        let requests = Arc::new(AtomicUsize::new(0));
-        let server = rt.block_on(async {
-            let server = MockServer::start().await;
-            Mock::given(method("POST"))
-                .and(path("/v1/chat/completions"))
-                .respond_with(Completion {
-                    latency,
-                    jitter: Duration::ZERO,
-                    requests: Arc::clone(&requests),
-                })
-                .mount(&server)
-                .await;
-            server
-        });
+        let (_rt, server, requests) = fake_model(latency, Duration::ZERO);
         println!(
             "expand run bench: {PARTS} PARTs at --batch-size {BATCH_SIZE}, writer `openai` on {} \
          answering after {} ms, {trials} trial(s)",
@@ -260,13 +242,13 @@ mod unix {
         table.print();
     }
 
-    /// The 24-PART plan with every answer taking 1 s ± 0.5 s (a per-PART
-    /// delay from a hash of its prompt, so both modes meet the same
-    /// latencies), run in strict batches of 4 and as a rolling window of 4
-    /// (`--window`), alternately, `EXPAND_BENCH_WINDOW_TRIALS` times (default
-    /// 3); the figure is the median of the pairs' wall-time ratios.
-    fn window_vs_batches(bin: &Path, table: &mut Table) {
-        let trials = env_num("EXPAND_BENCH_WINDOW_TRIALS", 3).max(1) as usize;
+    /// A fake OpenAI-compatible model on 127.0.0.1 answering after
+    /// `latency` ± `jitter` (see [`Completion`]), with the runtime serving
+    /// it and its request count.
+    fn fake_model(
+        latency: Duration,
+        jitter: Duration,
+    ) -> (tokio::runtime::Runtime, MockServer, Arc<AtomicUsize>) {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -278,14 +260,26 @@ mod unix {
             Mock::given(method("POST"))
                 .and(path("/v1/chat/completions"))
                 .respond_with(Completion {
-                    latency: Duration::from_millis(1000),
-                    jitter: Duration::from_millis(500),
+                    latency,
+                    jitter,
                     requests: Arc::clone(&requests),
                 })
                 .mount(&server)
                 .await;
             server
         });
+        (rt, server, requests)
+    }
+
+    /// The 24-PART plan with every answer taking 1 s ± 0.5 s (a per-PART
+    /// delay from a hash of its prompt, so both modes meet the same
+    /// latencies), run in strict batches of 4 and as a rolling window of 4
+    /// (`--window`), alternately, `EXPAND_BENCH_WINDOW_TRIALS` times (default
+    /// 3); the figure is the median of the pairs' wall-time ratios.
+    fn window_vs_batches(bin: &Path, table: &mut Table) {
+        let trials = env_num("EXPAND_BENCH_WINDOW_TRIALS", 3).max(1) as usize;
+        let (_rt, server, _requests) =
+            fake_model(Duration::from_millis(1000), Duration::from_millis(500));
         let mut ratios = Vec::new();
         let (mut wb, mut ww) = (Vec::new(), Vec::new());
         for _ in 0..trials {
