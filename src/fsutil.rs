@@ -3,6 +3,7 @@
 //! folder (which may lie outside the workspace) can be written. Reading and
 //! writing the workspace go through its jail (`workspace::jail`).
 
+use std::borrow::Cow;
 use std::path::{Component, Path};
 
 /// Fail unless files can be created and removed in `dir`, or, when it does
@@ -99,14 +100,18 @@ pub fn is_invisible(c: char) -> bool {
 
 /// The form under which two names are the same file on a case-insensitive
 /// or normalizing filesystem (macOS, Windows): NFC, then lowercased.
-pub fn fold_name(p: &str) -> String {
+/// Borrowed when folding changes nothing (lowercase ASCII, the usual name).
+pub fn fold_name(p: &str) -> Cow<'_, str> {
     use unicode_normalization::UnicodeNormalization;
     if p.is_ascii() {
         // NFC leaves ASCII as it is: skip the decomposition tables
         // (validate folds every target of every plan).
-        return p.to_ascii_lowercase();
+        if !p.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Cow::Borrowed(p);
+        }
+        return Cow::Owned(p.to_ascii_lowercase());
     }
-    p.nfc().collect::<String>().to_lowercase()
+    Cow::Owned(p.nfc().collect::<String>().to_lowercase())
 }
 
 /// `path` relative to `base` with forward slashes, or `path` as given.

@@ -392,7 +392,8 @@ fn check_target(
         // for it (a plan of 100,000 PARTs in new folders made 100,000).
         let first = t.split('/').next().unwrap_or(t);
         let absent = roots.is_some_and(|r| {
-            !matches!(first, "" | "." | "..") && !r.contains(&crate::fsutil::fold_name(first))
+            !matches!(first, "" | "." | "..")
+                && !r.contains(crate::fsutil::fold_name(first).as_ref())
         });
         let found = if absent {
             Err(std::io::ErrorKind::NotFound.into())
@@ -466,7 +467,7 @@ fn root_names(place: &Place) -> Option<HashSet<String>> {
     Some(
         entries
             .iter()
-            .map(|e| crate::fsutil::fold_name(&e.name))
+            .map(|e| crate::fsutil::fold_name(&e.name).into_owned())
             .collect(),
     )
 }

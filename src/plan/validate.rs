@@ -2,7 +2,10 @@
 //! numbering, targets, declared batches and totals, step kinds. Checks that
 //! need the knowledge base or other plans live in `graph`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 
 use super::model::*;
 use crate::fsutil;
@@ -26,10 +29,15 @@ pub fn check(plan: &mut Plan) {
             ));
         }
     }
-    let mut targets: BTreeMap<&str, (u32, usize)> = BTreeMap::new();
+    // Hashed, not ordered: only "seen before?" is asked, and an ordered
+    // map of 100,000 paths compared strings all over memory (15x the time
+    // for 10x the PARTs).
+    let mut targets: FxHashMap<&str, (u32, usize)> = FxHashMap::default();
+    targets.reserve(plan.parts.len());
     // Targets that differ only in case or Unicode normalization are one
     // file on macOS and Windows.
-    let mut folded: BTreeMap<String, (u32, &str)> = BTreeMap::new();
+    let mut folded: FxHashMap<Cow<str>, (u32, &str)> = FxHashMap::default();
+    folded.reserve(plan.parts.len());
     // PARTs ticked done, gathered at the first duplicate target.
     let mut done: Option<BTreeSet<u32>> = None;
     for p in &plan.parts {
