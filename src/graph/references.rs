@@ -3,9 +3,10 @@
 //! against the files in `knowledge/` together with the targets that the plans
 //! being read will create.
 
-use std::cell::OnceCell;
-use std::collections::HashSet;
+use std::cell::{OnceCell, RefCell};
 use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::plan::SharedStr;
 
@@ -69,6 +70,10 @@ pub struct Catalog {
     by_dir: OnceCell<Index>,
     /// Planned paths' indices in path order (for `planned_in`).
     planned_sorted: OnceCell<Vec<usize>>,
+    /// `folder/NN` answers by `NN` and the lowercased folder: the rule
+    /// weighs every file with that number in a folder of that name, and
+    /// plans cite the same `folder/NN` from many PARTs.
+    numbered: RefCell<FxHashMap<(String, String), Option<usize>>>,
 }
 
 /// Every folder that holds a path, with a trailing `/`, in `String` order.
@@ -79,9 +84,19 @@ struct Folders {
 }
 
 /// (key hash, index) pairs sorted: the indices under one key are one run,
-/// in ascending order. Eight bytes a pair: the catalog is held through the
-/// whole analysis, with an entry per planned target in each index.
-struct Index(Vec<(u32, u32)>);
+/// in ascending order. About eleven bytes a pair with the slot table: the
+/// catalog is held through the whole analysis, with an entry per planned
+/// target in each index.
+struct Index {
+    /// (key, path index), sorted.
+    pairs: Vec<(u32, u32)>,
+    /// Where the keys whose top `bits` bits are `t` start in `pairs`
+    /// (`starts[t]..starts[t + 1]`): a look-up reads one slot and the
+    /// few pairs after it, not a binary search's scattered probes (the
+    /// catalog of a 100,000-PART plan is larger than a core's cache).
+    starts: Vec<u32>,
+    bits: u32,
+}
 
 impl Index {
     fn new(pairs: impl Iterator<Item = (u64, usize)>) -> Index {
@@ -89,13 +104,37 @@ impl Index {
             .map(|(k, i)| (k as u32, u32::try_from(i).expect("under 4 billion paths")))
             .collect();
         pairs.sort_unstable();
-        Index(pairs)
+        // One to two keys a slot; keys are hashes, so they spread evenly.
+        let bits = pairs.len().max(1).ilog2();
+        let mut starts = Vec::with_capacity((1 << bits) + 1);
+        let mut at = 0;
+        for t in 0..=(1u64 << bits) {
+            while at < pairs.len() && Self::top(pairs[at].0, bits) < t {
+                at += 1;
+            }
+            starts.push(at as u32);
+        }
+        Index {
+            pairs,
+            starts,
+            bits,
+        }
+    }
+
+    fn empty() -> Index {
+        Index::new(std::iter::empty())
+    }
+
+    fn top(key: u32, bits: u32) -> u64 {
+        u64::from(key) >> (32 - bits)
     }
 
     fn get(&self, key: u64) -> impl Iterator<Item = usize> + '_ {
         let key = key as u32;
-        let from = self.0.partition_point(|&(k, _)| k < key);
-        self.0[from..]
+        let t = Self::top(key, self.bits) as usize;
+        let slot = &self.pairs[self.starts[t] as usize..self.starts[t + 1] as usize];
+        let from = slot.partition_point(|&(k, _)| k < key);
+        slot[from..]
             .iter()
             .take_while(move |&&(k, _)| k == key)
             .map(|&(_, i)| i as usize)
@@ -110,39 +149,79 @@ impl Catalog {
             text: SharedStr::default(),
             ends: Vec::new(),
             planned: Vec::new(),
-            by_name: Index(Vec::new()),
-            by_tail: Index(Vec::new()),
-            by_number: Index(Vec::new()),
+            by_name: Index::empty(),
+            by_tail: Index::empty(),
+            by_number: Index::empty(),
             folders: OnceCell::new(),
             by_dir: OnceCell::new(),
             planned_sorted: OnceCell::new(),
+            numbered: RefCell::default(),
         };
-        let (mut names, mut tails, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
-        let mut seen = HashSet::new();
-        for (path, who) in planned
+        // Every path normalized into one string, then the later of equal
+        // paths dropped: no string per path (100,000 targets made 400,000).
+        let all = planned
             .iter()
             .map(|(p, a, b)| (p.as_str(), Some((*a as u32, *b))))
-            .chain(existing.iter().map(|p| (p.as_str(), None)))
-        {
-            let norm = normalize(path);
-            if seen.contains(&norm) {
-                continue;
+            .chain(existing.iter().map(|p| (p.as_str(), None)));
+        for (path, who) in all {
+            push_normalized(&mut text, path);
+            c.ends.push(text.len());
+            c.planned.push(who);
+        }
+        let keep: Vec<bool> = {
+            let mut seen: FxHashSet<&str> = FxHashSet::default();
+            seen.reserve(c.ends.len());
+            let mut start = 0;
+            c.ends
+                .iter()
+                .map(|&end| {
+                    let new = seen.insert(&text[start..end]);
+                    start = end;
+                    new
+                })
+                .collect()
+        };
+        if keep.contains(&false) {
+            let (mut kept, mut ends, mut who) = (String::new(), Vec::new(), Vec::new());
+            let mut start = 0;
+            for (i, &end) in c.ends.iter().enumerate() {
+                if keep[i] {
+                    kept.push_str(&text[start..end]);
+                    ends.push(kept.len());
+                    who.push(c.planned[i]);
+                }
+                start = end;
             }
-            let idx = c.ends.len();
-            let name = norm.rsplit('/').next().unwrap_or(&norm);
-            names.push((key(&[&name.to_lowercase()]), idx));
-            let lower = norm.to_lowercase();
-            if norm.contains('/') {
-                tails.push((key(&[tail2(&lower)]), idx));
+            (text, c.ends, c.planned) = (kept, ends, who);
+        }
+        let n = c.ends.len();
+        let (mut names, mut tails, mut numbers) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let mut start = 0;
+        for (idx, &end) in c.ends.iter().enumerate() {
+            let norm = &text[start..end];
+            start = end;
+            // The keys are of the lowercased path: an ASCII one is folded
+            // as it is hashed.
+            let lowered;
+            let (lower, k): (&str, fn(&[&str]) -> u64) = if norm.is_ascii() {
+                (norm, key_ascii_folded)
+            } else {
+                lowered = norm.to_lowercase();
+                (&lowered, key)
+            };
+            let name = lower.rsplit('/').next().unwrap_or(lower);
+            names.push((k(&[name]), idx));
+            if lower.contains('/') {
+                tails.push((k(&[tail2(lower)]), idx));
             }
             let digits = name.bytes().take_while(u8::is_ascii_digit).count();
             if digits > 0 {
-                numbers.push((key(&[&name[..digits], last_folder(dir_of(&lower))]), idx));
+                numbers.push((k(&[&name[..digits], last_folder(dir_of(lower))]), idx));
             }
-            text.push_str(&norm);
-            c.ends.push(text.len());
-            c.planned.push(who);
-            seen.insert(norm);
         }
         c.text = SharedStr::whole(Arc::new(text));
         c.by_name = Index::new(names.into_iter());
@@ -258,20 +337,7 @@ impl Catalog {
         // `folder/NN`: the file numbered NN in that folder.
         if let Some((folder, num)) = r.rsplit_once('/') {
             if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
-                let want = format!("{}/", folder.to_lowercase());
-                let best = self
-                    .by_number
-                    .get(key(&[num, last_folder(&want)]))
-                    .filter(|&i| {
-                        let p = self.path(i).to_lowercase();
-                        let name = p.rsplit('/').next().unwrap_or(&p);
-                        let dir = dir_of(&p);
-                        name.starts_with(num)
-                            && !name[num.len()..].starts_with(|c: char| c.is_ascii_digit())
-                            && (dir == want || ends_below(dir, &want))
-                    })
-                    .min_by_key(|&i| (!self.is_planned(i), self.path(i)));
-                if let Some(best) = best {
+                if let Some(best) = self.numbered(num, format!("{}/", folder.to_lowercase())) {
                     return self.at(best);
                 }
             }
@@ -281,6 +347,31 @@ impl Catalog {
             }
         }
         Resolution::Unresolved
+    }
+
+    /// The file numbered `num` in folder `want` (lowercased, with its
+    /// trailing `/`) or a folder ending with it: a planned one first, then
+    /// the first in path order.
+    fn numbered(&self, num: &str, want: String) -> Option<usize> {
+        let k = (num.to_string(), want);
+        if let Some(&best) = self.numbered.borrow().get(&k) {
+            return best;
+        }
+        let want = &k.1;
+        let best = self
+            .by_number
+            .get(key(&[num, last_folder(want)]))
+            .filter(|&i| {
+                let p = self.path(i).to_lowercase();
+                let name = p.rsplit('/').next().unwrap_or(&p);
+                let dir = dir_of(&p);
+                name.starts_with(num)
+                    && !name[num.len()..].starts_with(|c: char| c.is_ascii_digit())
+                    && (dir == want || ends_below(dir, want))
+            })
+            .min_by_key(|&i| (!self.is_planned(i), self.path(i)));
+        self.numbered.borrow_mut().insert(k, best);
+        best
     }
 
     fn folders(&self) -> &Folders {
@@ -385,6 +476,21 @@ fn key(pieces: &[&str]) -> u64 {
     h
 }
 
+/// [`key`] of the pieces lowercased, for ASCII pieces: each byte folded
+/// as it is hashed.
+fn key_ascii_folded(pieces: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, piece) in pieces.iter().enumerate() {
+        debug_assert!(piece.is_ascii());
+        let sep: &[u8] = if k == 0 { &[] } else { &[0xff] };
+        for &b in sep.iter().chain(piece.as_bytes()) {
+            h ^= u64::from(b.to_ascii_lowercase());
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
 /// `a/b/c.md` → `b/c.md`; `b/c.md` → `b/c.md`.
 fn tail2(p: &str) -> &str {
     let b = p.as_bytes();
@@ -431,14 +537,28 @@ fn last_folder(dir: &str) -> &str {
 
 /// `./a/b.md` → `a/b.md`; `knowledge/a` → `a`; backslashes to slashes.
 pub fn normalize(r: &str) -> String {
-    let mut s = r.trim().trim_matches('`').replace('\\', "/");
-    while let Some(rest) = s.strip_prefix("./") {
-        s = rest.to_string();
-    }
-    if let Some(rest) = s.strip_prefix("knowledge/") {
-        s = rest.to_string();
-    }
+    let mut s = String::new();
+    push_normalized(&mut s, r);
     s
+}
+
+/// [`normalize`] appending to `out`.
+fn push_normalized(out: &mut String, r: &str) {
+    let r = r.trim().trim_matches('`');
+    let from = out.len();
+    if r.contains('\\') {
+        out.push_str(&r.replace('\\', "/"));
+    } else {
+        out.push_str(r);
+    }
+    let mut skip = 0;
+    while out[from + skip..].starts_with("./") {
+        skip += 2;
+    }
+    if out[from + skip..].starts_with("knowledge/") {
+        skip += "knowledge/".len();
+    }
+    out.replace_range(from..from + skip, "");
 }
 
 /// `*` matches any run of characters, case-insensitively.
@@ -552,6 +672,34 @@ mod tests {
             matches!(c.resolve("karpathy/distributed-training/*.md"), Resolution::Glob(v) if v.len() == 2)
         );
         assert_eq!(c.planned_in("performance/").len(), 2);
+    }
+
+    #[test]
+    fn references_are_normalized() {
+        for (r, want) in [
+            ("a/b.md", "a/b.md"),
+            ("  `./a/b.md` ", "a/b.md"),
+            ("././knowledge/a/b.md", "a/b.md"),
+            ("knowledge/knowledge/a.md", "knowledge/a.md"),
+            (".\\a\\b.md", "a/b.md"),
+            ("a/./b.md", "a/./b.md"),
+            ("", ""),
+        ] {
+            assert_eq!(normalize(r), want, "{r:?}");
+            let mut out = String::from("x/");
+            push_normalized(&mut out, r);
+            assert_eq!(out, format!("x/{want}"), "{r:?} appended");
+        }
+    }
+
+    /// Keys hashed while folding are the keys of the lowercased text.
+    #[test]
+    fn ascii_folded_keys_are_keys_of_the_lowercase() {
+        for pieces in [&["00-GPU.md"][..], &["01", "Perf"], &["", "a/B"], &[]] {
+            let lower: Vec<String> = pieces.iter().map(|p| p.to_lowercase()).collect();
+            let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+            assert_eq!(key_ascii_folded(pieces), key(&lower), "{pieces:?}");
+        }
     }
 
     #[test]
