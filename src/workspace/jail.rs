@@ -92,10 +92,20 @@ fn visit(
             out.push(child);
         }
     }
-    let below = subdirs
-        .into_par_iter()
-        .map(|(d, child)| visit(&d, child, p, ext, skip))
-        .collect::<io::Result<Vec<Vec<String>>>>()?;
+    // Folders side by side are read on all cores; one or none is read
+    // here (a small base then starts no thread pool: validate's whole
+    // run on a few plans took less than starting one).
+    let below = if subdirs.len() < 2 {
+        subdirs
+            .into_iter()
+            .map(|(d, child)| visit(&d, child, p, ext, skip))
+            .collect::<io::Result<Vec<Vec<String>>>>()?
+    } else {
+        subdirs
+            .into_par_iter()
+            .map(|(d, child)| visit(&d, child, p, ext, skip))
+            .collect::<io::Result<Vec<Vec<String>>>>()?
+    };
     out.extend(below.into_iter().flatten());
     Ok(out)
 }
