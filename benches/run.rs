@@ -13,7 +13,8 @@
 //! 3. the plan side (issue #15), on plans from `support/plangen.rs`:
 //!    `validate` and `run --dry-run` of 10,000, 40,000 and 100,000 PARTs
 //!    (validate at 100,000 under 2 s; 10,000 → 100,000 at most 12x the
-//!    time), with and without declared batches; peak RSS at 1,000 PARTs
+//!    time, the median ratio of 7 pairs run in turn), with and without
+//!    declared batches; peak RSS at 1,000 PARTs
 //!    (< 50 MB) and validate's memory per PART against the plan's text
 //!    (≤ 5x); `validate` of every fixture plan against
 //!    `examples/cmark_events` iterating the same files' pulldown-cmark
@@ -22,7 +23,8 @@
 //!
 //! Needs nothing from ../shared. `cargo bench --bench run`; knobs:
 //! `EXPAND_BENCH_LATENCY_MS` (default 200), `EXPAND_BENCH_TRIALS` (default 3),
-//! `EXPAND_BENCH_ONLY=run` (the full runs and the re-run only, for a profiler),
+//! `EXPAND_BENCH_ONLY=run` (the full runs and the re-run only, for a profiler;
+//! `window` and `plan` run only those rows),
 //! `EXPAND_BENCH_BIN` (another expand binary, to compare two builds).
 
 #[cfg(unix)]
@@ -67,9 +69,14 @@ mod unix {
         let bin = std::env::var_os("EXPAND_BENCH_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_expand")));
-        if std::env::var("EXPAND_BENCH_ONLY").as_deref() == Ok("window") {
+        let only = std::env::var("EXPAND_BENCH_ONLY").unwrap_or_default();
+        if only == "window" || only == "plan" {
             let mut table = Table::default();
-            window_vs_batches(&bin, &mut table);
+            if only == "window" {
+                window_vs_batches(&bin, &mut table);
+            } else {
+                plan_side(&bin, &mut table);
+            }
             println!();
             table.print();
             return;
@@ -326,19 +333,24 @@ mod unix {
     /// plan's text; `validate` of every fixture plan against a program that
     /// only iterates the same files' pulldown-cmark events.
     fn plan_side(bin: &Path, table: &mut Table) {
+        const GROWTH_PAIRS: usize = 7;
         use plangen::Shape;
         println!();
         println!(
             "{:>28} {:>8} {:>10} {:>10} {:>10} {:>10}",
             "plan", "PARTs", "plan size", "command", "wall", "peak RSS"
         );
-        let row = |label: &str, shape: Shape, what: &str| {
-            let ws = Workspace::new(&std::env::temp_dir(), &shape.plan(), None);
-            let args: &[&str] = match what {
+        let args = |what: &str| -> &'static [&'static str] {
+            match what {
                 "validate" => &["validate", "bench"],
                 _ => &["run", "bench", "--dry-run", "--all"],
-            };
-            let m = best_of(3, || measure(expand(bin, &ws.root).args(args), |_, _| {}));
+            }
+        };
+        let row = |label: &str, shape: Shape, what: &str| {
+            let ws = Workspace::new(&std::env::temp_dir(), &shape.plan(), None);
+            let m = best_of(3, || {
+                measure(expand(bin, &ws.root).args(args(what)), |_, _| {})
+            });
             println!(
                 "{label:>28} {:>8} {:>7.1} MB {what:>10} {:>7.0} ms {:>7.1} MB",
                 shape.parts,
@@ -401,8 +413,33 @@ mod unix {
                     .iter()
                     .map(|&n| row(label, shape(n), what).0)
                     .collect();
-                let (first, last) = (&runs[0], &runs[runs.len() - 1]);
-                let growth = ms(last.wall) / ms(first.wall);
+                let last = &runs[runs.len() - 1];
+                // The growth from the smallest plan to the largest, run in
+                // turn (small, large, small, large …) so that a machine whose
+                // speed drifts slows both alike: the median of the pairs'
+                // ratios (a ratio of two bests took each from a different
+                // moment of a noisy machine, and one lucky small run moved it).
+                let (small, large) = (
+                    Workspace::new(&std::env::temp_dir(), &shape(sizes[0]).plan(), None),
+                    Workspace::new(
+                        &std::env::temp_dir(),
+                        &shape(sizes[sizes.len() - 1]).plan(),
+                        None,
+                    ),
+                );
+                let time = |ws: &Workspace| {
+                    let m = measure(expand(bin, &ws.root).args(args(what)), |_, _| {});
+                    assert!(m.status.success(), "expand failed: {:?}", m.status);
+                    ms(m.wall)
+                };
+                let mut ratios: Vec<f64> = (0..GROWTH_PAIRS)
+                    .map(|_| {
+                        let a = time(&small);
+                        time(&large) / a
+                    })
+                    .collect();
+                ratios.sort_by(f64::total_cmp);
+                let growth = ratios[ratios.len() / 2];
                 if declared.is_none() && what == "validate" {
                     table.row(
                         "validate, 100,000 PARTs, no declared batches",
@@ -426,7 +463,11 @@ mod unix {
                 }
                 table.row(
                     &format!("{what} time 10,000 → 100,000 PARTs, {label}"),
-                    format!("{growth:.1}x"),
+                    format!(
+                        "{growth:.1}x (median of {GROWTH_PAIRS} pairs; {:.1}x–{:.1}x)",
+                        ratios[0],
+                        ratios[ratios.len() - 1]
+                    ),
                     "≤ 12x",
                     growth <= 12.0,
                 );
