@@ -214,9 +214,28 @@ async fn serve(mut sock: TcpStream, sh: &Shared) -> std::io::Result<()> {
     sh.seen.lock().unwrap().push(seen.clone());
     let now = sh.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     sh.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let r = answer(&mut sock, sh, &seen).await;
-    sh.in_flight.fetch_sub(1, Ordering::SeqCst);
-    r
+    let mut open = InFlight(Some(&sh.in_flight));
+    answer(&mut sock, sh, &seen, &mut open).await
+}
+
+/// A request counted in flight until its answer's last bytes are about to
+/// go out: the client may start its next request as soon as it has read
+/// them, before this task runs again, and counting until after the write
+/// saw one request too many now and then on a loaded machine.
+struct InFlight<'a>(Option<&'a AtomicUsize>);
+
+impl InFlight<'_> {
+    fn done(&mut self) {
+        if let Some(n) = self.0.take() {
+            n.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.done();
+    }
 }
 
 async fn respond(
@@ -259,7 +278,12 @@ async fn search(sock: &mut TcpStream, uri: &str, target: &str) -> std::io::Resul
 
 /// The reply to a model request: the whole answer from where the request
 /// says it stopped, cut at the token cap.
-async fn answer(sock: &mut TcpStream, sh: &Shared, seen: &Seen) -> std::io::Result<()> {
+async fn answer(
+    sock: &mut TcpStream,
+    sh: &Shared,
+    seen: &Seen,
+    open: &mut InFlight<'_>,
+) -> std::io::Result<()> {
     let full = (sh.model)(&seen.prompt());
     let from = match seen.so_far() {
         Some(so_far) => {
@@ -289,6 +313,7 @@ async fn answer(sock: &mut TcpStream, sh: &Shared, seen: &Seen) -> std::io::Resu
     }
     if seen.body["stream"] != true {
         let body = whole_body(sh.wire, text, cut, &usage);
+        open.done();
         return respond(sock, 200, "application/json", body.to_string().as_bytes()).await;
     }
     let events = events(sh.wire, text, cut, &usage);
@@ -303,6 +328,9 @@ async fn answer(sock: &mut TcpStream, sh: &Shared, seen: &Seen) -> std::io::Resu
     let mut at = 0;
     while at < bytes.len() {
         let end = (at + sh.opts.chunk).min(bytes.len());
+        if end == bytes.len() && !stall {
+            open.done();
+        }
         sock.write_all(&bytes[at..end]).await?;
         sock.flush().await?;
         at = end;
