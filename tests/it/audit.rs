@@ -125,20 +125,22 @@ fn audit_finds_stranded_files_in_archive() {
     }
 }
 
-fn bench_tarball() -> Option<PathBuf> {
+/// The bench base extracted into a temporary folder, or `None` with a
+/// line saying that `test` is skipped when ../shared does not have it.
+fn bench_base(test: &str) -> Option<(tempfile::TempDir, PathBuf)> {
     let t = crate::util::shared_root().join("bench/karpathy-deep-oracle.tar.gz");
-    t.is_file().then_some(t)
+    if !t.is_file() {
+        eprintln!("skipping {test}: ../shared/bench/karpathy-deep-oracle.tar.gz is absent");
+        return None;
+    }
+    Some(crate::util::extract_tarball(&t))
 }
 
 #[test]
 fn audit_bench_base() {
-    let Some(tar) = bench_tarball() else {
-        eprintln!(
-            "skipping audit_bench_base: ../shared/bench/karpathy-deep-oracle.tar.gz is absent"
-        );
+    let Some((_d, root)) = bench_base("audit_bench_base") else {
         return;
     };
-    let (_d, root) = crate::util::extract_tarball(&tar);
     std::fs::write(
         root.join("expand.yaml"),
         "knowledge_dir: \".\"\nplans_dir: _ingest-auto/inprocess\ndrops_dir: _KNOWLEDGE-DROPS\ncompleted_dir: _ingest-auto/completed\ncompleted_plan_name: ingestion.md\nindex:\n  mode: per-folder\naudit:\n  plans: [\"_ingest-auto/inprocess/*/ingestion.md\"]\n  exclude: [_ingest, _ingest-auto, _KNOWLEDGE-DROPS]\n",
@@ -322,13 +324,9 @@ fn audit_on_a_small_hand_run_base_says_only_what_is_wrong() {
 /// with the parser on 1,842 hand-written files).
 #[test]
 fn heading_lines_of_the_bench_base_are_its_headings() {
-    let Some(tar) = bench_tarball() else {
-        eprintln!(
-            "skipping heading_lines_of_the_bench_base_are_its_headings: ../shared/bench/karpathy-deep-oracle.tar.gz is absent"
-        );
+    let Some((_d, root)) = bench_base("heading_lines_of_the_bench_base_are_its_headings") else {
         return;
     };
-    let (_d, root) = crate::util::extract_tarball(&tar);
     let mut files = 0;
     for e in walkdir::WalkDir::new(&root) {
         let e = e.unwrap();
