@@ -345,7 +345,11 @@ fn summary(
                     out,
                     "{}",
                     header(
-                        format!("batch {}", r.batch),
+                        if r.window {
+                            "window".to_string()
+                        } else {
+                            format!("batch {}", r.batch)
+                        },
                         &mut r.outcomes.iter(),
                         r.wall_ms
                     )

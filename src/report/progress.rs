@@ -16,9 +16,12 @@ pub enum Event {
         batches: u32,
         parts: usize,
     },
+    /// A batch starts, or with `window` the rolling window that runs
+    /// every remaining batch (`batch` is then the first of them).
     BatchStarted {
         batch: u32,
         parts: Vec<u32>,
+        window: bool,
     },
     PartStarted {
         part: u32,
@@ -48,7 +51,19 @@ pub enum Event {
         needs_review: usize,
         failed: usize,
         wall_ms: u64,
+        window: bool,
     },
+}
+
+/// How a line names what started or ended: `batch 2`, or `window` for a
+/// rolling window (it runs several of the plan's batches as one, and
+/// `review batch 1` would show only the first of them).
+fn unit(batch: u32, window: bool) -> String {
+    if window {
+        "window".to_string()
+    } else {
+        format!("batch {batch}")
+    }
 }
 
 pub trait Reporter: Send + Sync {
@@ -64,8 +79,16 @@ impl Reporter for JsonReporter {
         let v = match e {
             // The NDJSON stream starts with the first batch, as it always has.
             Event::RunStarted { .. } => return,
-            Event::BatchStarted { batch, parts } => {
-                json!({"event": "batch_started", "batch": batch, "parts": parts})
+            Event::BatchStarted {
+                batch,
+                parts,
+                window,
+            } => {
+                let mut v = json!({"event": "batch_started", "batch": batch, "parts": parts});
+                if window {
+                    v["window"] = json!(true);
+                }
+                v
             }
             Event::PartStarted {
                 part,
@@ -100,8 +123,13 @@ impl Reporter for JsonReporter {
                 needs_review,
                 failed,
                 wall_ms,
+                window,
             } => {
-                json!({"event": "batch_done", "batch": batch, "done": done, "needs_review": needs_review, "failed": failed, "wall_ms": wall_ms})
+                let mut v = json!({"event": "batch_done", "batch": batch, "done": done, "needs_review": needs_review, "failed": failed, "wall_ms": wall_ms});
+                if window {
+                    v["window"] = json!(true);
+                }
+                v
             }
         };
         let mut out = std::io::stdout().lock();
@@ -122,8 +150,12 @@ impl Reporter for LogReporter {
         }
         let line = match e {
             Event::RunStarted { .. } => return,
-            Event::BatchStarted { batch, parts } => {
-                format!("batch {batch}: starting PARTs {}", join(&parts))
+            Event::BatchStarted {
+                batch,
+                parts,
+                window,
+            } => {
+                format!("{}: starting PARTs {}", unit(batch, window), join(&parts))
             }
             Event::PartStarted {
                 part,
@@ -166,8 +198,10 @@ impl Reporter for LogReporter {
                 needs_review,
                 failed,
                 wall_ms,
+                window,
             } => format!(
-                "batch {batch}: {done} done, {needs_review} need review, {failed} failed in {:.1} s",
+                "{}: {done} done, {needs_review} need review, {failed} failed in {:.1} s",
+                unit(batch, window),
                 wall_ms as f64 / 1000.0
             ),
         };
@@ -269,6 +303,9 @@ impl Reporter for BarReporter {
                 self.overall.reset_eta();
                 // The clock runs on while no PART finishes.
                 self.overall.enable_steady_tick(Duration::from_millis(120));
+            }
+            Event::BatchStarted { window: true, .. } => {
+                self.overall.set_prefix("window");
             }
             Event::BatchStarted { batch, .. } => {
                 self.overall
@@ -518,6 +555,7 @@ mod tests {
         r.event(Event::BatchStarted {
             batch: 1,
             parts: vec![1, 2, 12],
+            window: false,
         });
         for p in [1, 2, 12] {
             r.event(started(p));
@@ -588,10 +626,12 @@ mod tests {
             needs_review: 0,
             failed: 1,
             wall_ms: 5,
+            window: false,
         });
         r.event(Event::BatchStarted {
             batch: 2,
             parts: vec![3],
+            window: false,
         });
         r.event(done(12, &[]));
         r.event(started(3));

@@ -17,6 +17,8 @@ use crate::report::progress::Event;
 #[derive(Clone, Debug)]
 pub struct BatchResult {
     pub batch: u32,
+    /// The rolling window's result (`batch` is its first batch).
+    pub window: bool,
     /// The PARTs that ran, by number.
     pub outcomes: Vec<Outcome>,
     /// PARTs not started because the budget was reached; they stay pending.
@@ -46,6 +48,7 @@ pub async fn run_batch(
     sh.reporter.event(Event::BatchStarted {
         batch: batch.number,
         parts: parts.to_vec(),
+        window: sh.window,
     });
     let sem = Arc::new(Semaphore::new(batch_size.max(1)));
     // Each PART announces its end on a watch channel; dependents in the batch wait on it.
@@ -135,9 +138,11 @@ pub async fn run_batch(
         needs_review,
         failed,
         wall_ms,
+        window: sh.window,
     });
     BatchResult {
         batch: batch.number,
+        window: sh.window,
         outcomes,
         not_started,
         wall_ms,

@@ -478,4 +478,19 @@ fn a_window_run_points_review_at_the_plans_batches() {
         "{}",
         out.stdout
     );
+    // The window is called a window, not "batch 1" (which `review batch 1`
+    // would show only PART 1 of).
+    let ends = |text: &str| {
+        text.lines()
+            .any(|l| l.trim_start().starts_with("window: ") && l.contains(" failed in "))
+    };
+    assert!(
+        out.stderr.contains("window: starting PARTs 1, 2") && ends(&out.stderr),
+        "{}",
+        out.stderr
+    );
+    assert!(ends(&out.stdout), "{}", out.stdout);
+    for text in [&out.stderr, &out.stdout] {
+        assert!(!text.contains("batch 1:"), "{text}");
+    }
 }

@@ -821,6 +821,24 @@ async fn a_rolling_window_starts_later_batches_early_and_keeps_dependencies() {
         for n in 1..=4 {
             assert_eq!(st["parts"][n.to_string()]["status"], "done", "PART {n}");
         }
+        // The event stream says which: one window, or the plan's batches.
+        let started: Vec<serde_json::Value> = out
+            .stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["event"] == "batch_started")
+            .collect();
+        if window {
+            assert!(
+                started.len() == 1 && started[0]["window"] == true,
+                "{started:?}"
+            );
+        } else {
+            assert!(
+                started.len() == 2 && started.iter().all(|v| v.get("window").is_none()),
+                "{started:?}"
+            );
+        }
         spans.push(part_spans(&out.stdout));
     }
     let (win, batches) = (&spans[0], &spans[1]);
