@@ -417,6 +417,15 @@ impl<W: Write + Send> AnsiTerm<W> {
     fn put(&self, s: &str) -> std::io::Result<()> {
         self.out.lock().expect("term lock").write_all(s.as_bytes())
     }
+
+    /// Move the cursor `n` cells in direction `dir` (`A` up, `B` down, `C`
+    /// right, `D` left); a move of none writes nothing.
+    fn cursor(&self, n: usize, dir: char) -> std::io::Result<()> {
+        match n {
+            0 => Ok(()),
+            n => self.put(&format!("\x1b[{n}{dir}")),
+        }
+    }
 }
 
 impl<W> std::fmt::Debug for AnsiTerm<W> {
@@ -432,28 +441,16 @@ impl<W: Write + Send> indicatif::TermLike for AnsiTerm<W> {
         self.width
     }
     fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
-        match n {
-            0 => Ok(()),
-            n => self.put(&format!("\x1b[{n}A")),
-        }
+        self.cursor(n, 'A')
     }
     fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
-        match n {
-            0 => Ok(()),
-            n => self.put(&format!("\x1b[{n}B")),
-        }
+        self.cursor(n, 'B')
     }
     fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
-        match n {
-            0 => Ok(()),
-            n => self.put(&format!("\x1b[{n}C")),
-        }
+        self.cursor(n, 'C')
     }
     fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
-        match n {
-            0 => Ok(()),
-            n => self.put(&format!("\x1b[{n}D")),
-        }
+        self.cursor(n, 'D')
     }
     fn write_line(&self, s: &str) -> std::io::Result<()> {
         self.put(&format!("{s}\n"))
