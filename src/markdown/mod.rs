@@ -229,7 +229,8 @@ fn parsed_heading_lines(text: &str) -> Vec<(u8, usize)> {
 /// meaning depends on block structure the scan does not follow: a quote,
 /// HTML, a list item or footnote holding a heading or a fence, a fence or
 /// heading indented (in a list item, or code), a setext underline, a
-/// table next to a heading, a tab in an indent, a lone carriage return.
+/// table next to a heading, a lone carriage return. A tab in an indent
+/// counts as reaching column four.
 /// What it keeps: ATX headings (`#` to `######` then a space, a tab or the
 /// line's end, at most three spaces in), which end any paragraph, and
 /// fenced code opened at the margin (backticks or tildes, three or more;
@@ -249,17 +250,22 @@ fn heading_lines_by_scan(text: &str) -> Option<Vec<(u8, usize)>> {
     let (mut after_text, mut after_heading, mut after_pipe) = (false, false, false);
     for (i, line) in text.split('\n').enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let indent = line
+        let lead = line
             .bytes()
             .take_while(|&b| b == b' ' || b == b'\t')
             .count();
-        let rest = &line[indent..];
+        let rest = &line[lead..];
+        // The indent in columns: a tab reaches the next multiple of four,
+        // so a tab among the leading blanks makes at least four (code, or
+        // a list item's content; never a closing fence).
+        let indent = if line[..lead].contains('\t') {
+            lead.max(4)
+        } else {
+            lead
+        };
         if rest.is_empty() {
             (after_text, after_heading, after_pipe) = (false, false, false);
             continue;
-        }
-        if line[..indent].contains('\t') {
-            return None;
         }
         if let Some((c, n)) = fence {
             let run = rest.bytes().take_while(|&b| b == c).count();
@@ -915,6 +921,13 @@ mod tests {
         "> \t## t",
         "> ===",
         "> # h",
+        "\tcode",
+        "\t```",
+        " \t# x",
+        "\t---",
+        "-\t# t",
+        "\t- # y",
+        "  \t~~~",
     ];
 
     fn scan_agrees(t: &str) -> Result<(), TestCaseError> {
