@@ -226,9 +226,9 @@ fn parsed_heading_lines(text: &str) -> Vec<(u8, usize)> {
 }
 
 /// [`heading_lines`] by a line scan, or `None` at the first line whose
-/// meaning depends on block structure the scan does not follow: a quote,
-/// HTML, a list item or footnote holding a heading or a fence, a fence or
-/// heading indented (in a list item, or code), a setext underline, a
+/// meaning depends on block structure the scan does not follow: HTML, a
+/// footnote, a quote or list item holding a heading or a fence, a fence
+/// or heading indented (in a list item, or code), a setext underline, a
 /// table next to a heading, a lone carriage return. A tab in an indent
 /// counts as reaching column four.
 /// What it keeps: ATX headings (`#` to `######` then a space, a tab or the
@@ -245,9 +245,7 @@ fn heading_lines_by_scan(text: &str) -> Option<Vec<(u8, usize)>> {
     let mut out = Vec::new();
     // The open fence: its character and length.
     let mut fence: Option<(u8, usize)> = None;
-    // The line before was text a setext underline or a table could
-    // attach to; the line before was a heading; the line before held `|`.
-    let (mut after_text, mut after_heading, mut after_pipe) = (false, false, false);
+    let mut prev = Prev::Other;
     for (i, line) in text.split('\n').enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
         let lead = line
@@ -264,7 +262,7 @@ fn heading_lines_by_scan(text: &str) -> Option<Vec<(u8, usize)>> {
             lead
         };
         if rest.is_empty() {
-            (after_text, after_heading, after_pipe) = (false, false, false);
+            prev = Prev::Other;
             continue;
         }
         if let Some((c, n)) = fence {
@@ -272,7 +270,7 @@ fn heading_lines_by_scan(text: &str) -> Option<Vec<(u8, usize)>> {
             if indent <= 3 && run >= n && rest[run..].bytes().all(|b| b == b' ' || b == b'\t') {
                 fence = None;
             }
-            (after_text, after_heading, after_pipe) = (false, false, false);
+            prev = Prev::Other;
             continue;
         }
         let first = rest.as_bytes()[0];
@@ -287,7 +285,7 @@ fn heading_lines_by_scan(text: &str) -> Option<Vec<(u8, usize)>> {
             if indent >= 4 || quote_holds_block(rest) {
                 return None;
             }
-            (after_text, after_heading, after_pipe) = (true, false, rest.contains('|'));
+            prev = Prev::text(rest);
             continue;
         }
         let opener = fence_opener(rest);
@@ -298,7 +296,7 @@ fn heading_lines_by_scan(text: &str) -> Option<Vec<(u8, usize)>> {
             if first == b'#' || opener.is_some() || underline(rest) || holds_block(rest) {
                 return None;
             }
-            (after_text, after_heading, after_pipe) = (true, false, rest.contains('|'));
+            prev = Prev::text(rest);
             continue;
         }
         if let Some(f) = opener {
@@ -306,26 +304,44 @@ fn heading_lines_by_scan(text: &str) -> Option<Vec<(u8, usize)>> {
                 return None; // perhaps inside a list item
             }
             fence = Some(f);
-            (after_text, after_heading, after_pipe) = (false, false, false);
+            prev = Prev::Other;
             continue;
         }
         if let Some(level) = atx_level(rest) {
-            if after_pipe {
+            if prev == (Prev::Text { pipe: true }) {
                 return None; // a table's row, or a heading?
             }
             out.push((level, i + 1));
-            (after_text, after_heading, after_pipe) = (false, true, false);
+            prev = Prev::Heading;
             continue;
         }
-        if (after_text && underline(rest))
-            || (after_heading && rest.contains('|'))
-            || holds_block(rest)
-        {
+        let under_text = matches!(prev, Prev::Text { .. }) && underline(rest);
+        let under_heading = prev == Prev::Heading && rest.contains('|');
+        if under_text || under_heading || holds_block(rest) {
             return None;
         }
-        (after_text, after_heading, after_pipe) = (true, false, rest.contains('|'));
+        prev = Prev::text(rest);
     }
     Some(out)
+}
+
+/// What the line before was, as far as the scan's next line cares: text
+/// (an underline or a table's rows could attach to it; `pipe` when it
+/// held `|`), a heading (a table's delimiter row could follow it), or
+/// anything else (a blank line, a fence's line).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Prev {
+    Other,
+    Text { pipe: bool },
+    Heading,
+}
+
+impl Prev {
+    fn text(line: &str) -> Prev {
+        Prev::Text {
+            pipe: line.contains('|'),
+        }
+    }
 }
 
 /// A quote line (`>` first) whose content, under every `>`, is anything
