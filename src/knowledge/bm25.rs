@@ -312,10 +312,14 @@ pub fn count_terms(heading: Option<&str>, text: &str) -> (u32, Vec<(String, u32)
     (len, tf)
 }
 
+/// A passage analysed: the passage, its length in terms, and each term
+/// with its count.
+pub type Analysed = (Passage, u32, Vec<(String, u32)>);
+
 /// A file's passages with their term counts as strings: the part of
 /// indexing that needs no shared state, so files can be analysed on many
 /// threads and interned afterwards.
-pub fn analyze(path: &str, text: &str) -> Vec<(Passage, u32, Vec<(String, u32)>)> {
+pub fn analyze(path: &str, text: &str) -> Vec<Analysed> {
     passages(path, text)
         .into_iter()
         .map(|p| {

@@ -95,7 +95,7 @@ pub fn build(kb: &KnowledgeBase) -> Bm25 {
     Bm25::from_terms(passages, terms.iter(), vocab)
 }
 
-fn analyse(files: &[&KFile]) -> Vec<Vec<(Passage, u32, Vec<(String, u32)>)>> {
+fn analyse(files: &[&KFile]) -> Vec<Vec<crate::knowledge::bm25::Analysed>> {
     files
         .par_iter()
         .map(|f| bm25::analyze(&f.path, f.text()))

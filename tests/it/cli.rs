@@ -177,9 +177,7 @@ fn help_teaches_with_examples_and_documents_every_argument() {
                 let l = l.trim();
                 if l.starts_with('<') || l.starts_with('[') {
                     let next = a.lines().nth(i + 1).unwrap_or("").trim();
-                    let described = l
-                        .split_once(' ')
-                        .map_or(false, |(_, d)| !d.trim().is_empty())
+                    let described = l.split_once(' ').is_some_and(|(_, d)| !d.trim().is_empty())
                         || !next.is_empty();
                     assert!(described, "{sub}: `{l}` is not described:\n{help}");
                 }
