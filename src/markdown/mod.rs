@@ -163,11 +163,7 @@ fn first_h1_candidate_end(text: &str) -> Option<usize> {
             continue;
         }
         let t = &t[indent..];
-        let atx = t
-            .strip_prefix('#')
-            .is_some_and(|r| r.is_empty() || r.starts_with(' ') || r.starts_with('\t'));
-        let setext = t.starts_with('=') && t.trim_end().bytes().all(|b| b == b'=');
-        if atx || setext {
+        if atx_level(t) == Some(1) || underline_of(t, b'=') {
             return Some(at);
         }
     }
@@ -369,10 +365,13 @@ fn quote_holds_block(rest: &str) -> bool {
 
 /// A setext underline: `=`s or `-`s alone (after text, a heading).
 fn underline(rest: &str) -> bool {
-    [b'=', b'-'].into_iter().any(|c| {
-        let run = rest.bytes().take_while(|&b| b == c).count();
-        run > 0 && rest[run..].bytes().all(|b| b == b' ' || b == b'\t')
-    })
+    underline_of(rest, b'=') || underline_of(rest, b'-')
+}
+
+/// A run of `c` followed by nothing but spaces and tabs.
+fn underline_of(rest: &str, c: u8) -> bool {
+    let run = rest.bytes().take_while(|&b| b == c).count();
+    run > 0 && rest[run..].bytes().all(|b| b == b' ' || b == b'\t')
 }
 
 /// A list item whose content opens with a heading, a fence, a quote,
