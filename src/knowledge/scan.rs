@@ -299,8 +299,8 @@ pub const SETTLED: std::time::Duration = std::time::Duration::from_secs(3);
 
 impl KnowledgeBase {
     /// List every `*.md` under `root` (skipping hidden folders and
-    /// `exclude`). Texts are read, and files stat'ed, when first needed.
-    /// Texts are read when first needed ([`KFile::text`]).
+    /// `exclude`). Texts are read ([`KFile::text`]), and files stat'ed
+    /// ([`KFile::stamp`]), when first needed.
     pub fn scan(fs: &Jail, root: &Path, exclude: &[PathBuf]) -> std::io::Result<KnowledgeBase> {
         let scanned_at = std::time::SystemTime::now();
         let listed = super::list_files(fs, root, exclude)?;

@@ -95,16 +95,14 @@ fn visit(
     // Folders side by side are read on all cores; one or none is read
     // here (a small base then starts no thread pool: validate's whole
     // run on a few plans took less than starting one).
-    let below = if subdirs.len() < 2 {
-        subdirs
-            .into_iter()
-            .map(|(d, child)| visit(&d, child, p, ext, skip))
-            .collect::<io::Result<Vec<Vec<String>>>>()?
+    let one = |(d, child): (Dir, String)| visit(&d, child, p, ext, skip);
+    let below: Vec<Vec<String>> = if subdirs.len() < 2 {
+        subdirs.into_iter().map(one).collect::<io::Result<_>>()?
     } else {
         subdirs
             .into_par_iter()
-            .map(|(d, child)| visit(&d, child, p, ext, skip))
-            .collect::<io::Result<Vec<Vec<String>>>>()?
+            .map(one)
+            .collect::<io::Result<_>>()?
     };
     out.extend(below.into_iter().flatten());
     Ok(out)
