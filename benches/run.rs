@@ -358,15 +358,15 @@ mod unix {
                 ms(m.wall),
                 m.maxrss_kb as f64 / 1024.0
             );
-            (m, ws.plan_bytes)
+            (m, ws)
         };
 
         // Peak RSS at 1,000 PARTs (SPEC §10), and memory per PART: the growth
         // of validate's peak from 1,000 to 10,000 full PARTs over the growth
         // of the plan's text.
-        let (v1k, bytes1k) = row("full", Shape::full(1_000), "validate");
+        let (v1k, ws1k) = row("full", Shape::full(1_000), "validate");
         let (d1k, _) = row("full", Shape::full(1_000), "dry-run");
-        let (v10k, bytes10k) = row("full", Shape::full(10_000), "validate");
+        let (v10k, ws10k) = row("full", Shape::full(10_000), "validate");
         let rss = v1k.maxrss_kb.max(d1k.maxrss_kb) as f64 / 1024.0;
         table.row(
             "peak RSS, validate + dry-run, 1,000 PARTs",
@@ -375,7 +375,7 @@ mod unix {
             rss < 50.0,
         );
         let per_part = (v10k.maxrss_kb - v1k.maxrss_kb) as f64 * 1024.0 / 9_000.0;
-        let text = (bytes10k - bytes1k) as f64 / 9_000.0;
+        let text = (ws10k.plan_bytes - ws1k.plan_bytes) as f64 / 9_000.0;
         table.row(
             "validate memory per PART / plan text per PART",
             format!(
@@ -409,24 +409,15 @@ mod unix {
                 } else {
                     &[10_000, 100_000]
                 };
-                let runs: Vec<Measured> = sizes
-                    .iter()
-                    .map(|&n| row(label, shape(n), what).0)
-                    .collect();
-                let last = &runs[runs.len() - 1];
+                let runs: Vec<(Measured, Workspace)> =
+                    sizes.iter().map(|&n| row(label, shape(n), what)).collect();
+                let (last, large) = &runs[runs.len() - 1];
+                let small = &runs[0].1;
                 // The growth from the smallest plan to the largest, run in
                 // turn (small, large, small, large …) so that a machine whose
                 // speed drifts slows both alike: the median of the pairs'
                 // ratios (a ratio of two bests took each from a different
                 // moment of a noisy machine, and one lucky small run moved it).
-                let (small, large) = (
-                    Workspace::new(&std::env::temp_dir(), &shape(sizes[0]).plan(), None),
-                    Workspace::new(
-                        &std::env::temp_dir(),
-                        &shape(sizes[sizes.len() - 1]).plan(),
-                        None,
-                    ),
-                );
                 let time = |ws: &Workspace| {
                     let m = measure(expand(bin, &ws.root).args(args(what)), |_, _| {});
                     assert!(m.status.success(), "expand failed: {:?}", m.status);
@@ -434,8 +425,8 @@ mod unix {
                 };
                 let mut ratios: Vec<f64> = (0..GROWTH_PAIRS)
                     .map(|_| {
-                        let a = time(&small);
-                        time(&large) / a
+                        let a = time(small);
+                        time(large) / a
                     })
                     .collect();
                 ratios.sort_by(f64::total_cmp);
