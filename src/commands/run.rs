@@ -345,11 +345,7 @@ fn summary(
                     out,
                     "{}",
                     header(
-                        if r.window {
-                            "window".to_string()
-                        } else {
-                            format!("batch {}", r.batch)
-                        },
+                        crate::report::progress::unit(r.batch, r.window),
                         &mut r.outcomes.iter(),
                         r.wall_ms
                     )

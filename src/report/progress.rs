@@ -58,7 +58,7 @@ pub enum Event {
 /// How a line names what started or ended: `batch 2`, or `window` for a
 /// rolling window (it runs several of the plan's batches as one, and
 /// `review batch 1` would show only the first of them).
-fn unit(batch: u32, window: bool) -> String {
+pub fn unit(batch: u32, window: bool) -> String {
     if window {
         "window".to_string()
     } else {
